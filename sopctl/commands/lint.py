@@ -1,0 +1,102 @@
+"""`sopctl lint`, `sopctl rules`, `sopctl rule CODE`."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
+
+
+class LintFormat(str, Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class ListFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def lint(
+    paths: list[str] = typer.Argument(None, help="Playbook files or directories; - for stdin. "
+                                      "Default: playbooks/ or the playbook in this directory."),
+    fmt: LintFormat = typer.Option(None, "--format", "-f",
+                                   help="Output format (github when GITHUB_ACTIONS is set)."),
+    strict: bool = typer.Option(False, "--strict", help="Warnings fail too."),
+    statistics: bool = typer.Option(False, "--statistics", help="Count findings per rule."),
+    select: list[str] = typer.Option(None, "--select", help="Only these codes (prefixes)."),
+    ignore: list[str] = typer.Option(None, "--ignore", help="Skip these codes (prefixes)."),
+    config: Path = typer.Option(None, "--config", help="sopctl.toml or pyproject.toml to use."),
+    no_env: bool = typer.Option(False, "--no-env", help="Do not check environment variables."),
+) -> None:
+    """Check playbooks; findings are reported as path:line:col: CODE message."""
+    from ..lint.config import load_config
+    from ..lint.engine import lint_paths
+    from ..lint.report import render
+    from ..playbook.discover import default_targets
+
+    cfg = load_config(config)
+    if select:
+        cfg.select = [s.upper() for s in select]
+    if ignore:
+        cfg.ignore = [*cfg.ignore, *(s.upper() for s in ignore)]
+    strict = strict or cfg.strict
+    targets = paths or default_targets()
+    for p in targets:
+        if p != "-" and not Path(p).exists():
+            raise UsageError(f"{p}: no such file or directory")
+    env = {} if no_env else dict(os.environ)
+    findings, nfiles = lint_paths(targets, cfg, env)
+    if fmt is None:
+        fmt = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
+    render(findings, nfiles, fmt.value, statistics=statistics, strict=strict)
+    failing = [f for f in findings if f.severity == "error" or (strict and f.severity == "warning")]
+    raise typer.Exit(EXIT_FINDINGS if failing else EXIT_OK)
+
+
+def rules(
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f"),
+) -> None:
+    """List every lint rule: code, slug, severity and summary."""
+    from ..lint.registry import all_rules
+
+    items = all_rules()
+    if fmt is ListFormat.json:
+        import json
+
+        typer.echo(json.dumps([r.as_dict() for r in items], ensure_ascii=False, indent=2))
+        return
+    from rich.table import Table
+
+    from ..console import console
+
+    table = Table(show_edge=False, header_style="bold")
+    for col in ("code", "slug", "severity", "summary"):
+        table.add_column(col)
+    for r in items:
+        table.add_row(r.code, r.slug, r.severity, r.summary)
+    console().print(table)
+
+
+def rule(code: str = typer.Argument(..., help="A rule code (SOP101) or slug.")) -> None:
+    """Explain one rule, with a bad and a good example."""
+    from rich.markdown import Markdown
+
+    from ..console import console
+    from ..lint.registry import find_rule
+
+    r = find_rule(code)
+    if r is None:
+        raise UsageError(f"no rule '{code}'", hint="`sopctl rules` lists them all")
+    md = f"# {r.code} {r.slug} ({r.severity})\n\n**{r.summary}**\n\n{r.explanation}\n"
+    if r.bad:
+        md += f"\n## Bad\n\n```yaml\n{r.bad}\n```\n"
+    if r.good:
+        md += f"\n## Good\n\n```yaml\n{r.good}\n```\n"
+    console().print(Markdown(md))

@@ -1,0 +1,1 @@
+"""`sopctl lint`: the rule catalogue run over playbooks."""

@@ -1,0 +1,69 @@
+"""What a rule sees: the validated playbook, where its parts stand, and the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from ..findings import Finding
+from ..playbook.source import SourceMap
+
+if TYPE_CHECKING:
+    from ..playbook.loader import Loaded
+    from ..playbook.model import Playbook
+
+
+@dataclass(slots=True)
+class Issue:
+    """What a rule yields: a location path in the playbook and a message.
+
+    ``key=True`` points at the key rather than its value (e.g. for a whole section).
+    ``groups_file=True`` means the path is in the separate inventory file.
+    """
+
+    loc: tuple[str | int, ...]
+    message: str
+    key: bool = False
+    hint: str | None = None
+    severity: str | None = None  # overrides the rule's default, rarely
+
+
+@dataclass
+class Context:
+    loaded: Loaded
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def playbook(self) -> Playbook:
+        assert self.loaded.playbook is not None
+        return self.loaded.playbook
+
+    @property
+    def source(self) -> SourceMap:
+        assert self.loaded.source is not None
+        return self.loaded.source
+
+    @property
+    def path(self) -> str:
+        return self.loaded.path
+
+    @cached_property
+    def groups(self) -> list:
+        pb = self.playbook
+        return pb.groups if isinstance(pb.groups, list) else []
+
+    def where(self, loc: tuple[str | int, ...], key: bool = False) -> tuple[str, int, int]:
+        """(path, line, column) of a playbook location, following groups into their file."""
+        if loc and loc[0] == "groups" and self.loaded.groups_source is not None:
+            m = self.loaded.groups_source.locate(loc, key=key)
+            return self.loaded.groups_source.path, m.line, m.column
+        m = self.source.locate(loc, key=key)
+        return self.path, m.line, m.column
+
+    def make(self, rule_code: str, slug: str, severity: str, issue: Issue) -> Finding:
+        path, line, col = self.where(issue.loc, issue.key)
+        return Finding(path, line, col, rule_code, issue.severity or severity,  # type: ignore[arg-type]
+                       issue.message, slug, issue.hint)

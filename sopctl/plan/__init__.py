@@ -1,0 +1,1 @@
+"""The plan: a playbook and its groups turned into concrete occurrences in time."""

@@ -1,0 +1,101 @@
+"""A small 5-field cron parser (minute hour day-of-month month day-of-week).
+
+Ours rather than APScheduler's so that `sopctl lint` can validate cron expressions
+without importing the scheduler. Semantics follow Vixie cron: when both day fields
+are restricted, a day matches if either does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+_MONTHS = {m: i + 1 for i, m in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
+_DOWS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
+           ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DOWS))
+_MACROS = {"@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+           "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
+           "@annually": "0 0 1 1 *"}
+
+
+@dataclass(frozen=True, slots=True)
+class CronSpec:
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days: frozenset[int]
+    months: frozenset[int]
+    weekdays: frozenset[int]  # 0 = Sunday, as cron counts
+    days_any: bool
+    weekdays_any: bool
+
+    def matches_day(self, d: date) -> bool:
+        if d.month not in self.months:
+            return False
+        dom = d.day in self.days
+        dow = (d.isoweekday() % 7) in self.weekdays
+        if self.days_any and self.weekdays_any:
+            return True
+        if self.days_any:
+            return dow
+        if self.weekdays_any:
+            return dom
+        return dom or dow
+
+    def times(self) -> list[tuple[int, int]]:
+        """(hour, minute) pairs in a day, sorted."""
+        return sorted((h, m) for h in self.hours for m in self.minutes)
+
+
+def _value(token: str, lo: int, hi: int, names: dict[str, int], label: str) -> int:
+    key = token.lower()
+    if key in names:
+        return names[key]
+    if not token.isdigit():
+        raise ValueError(f"'{token}' is not a valid {label}")
+    v = int(token)
+    if not lo <= v <= hi:
+        raise ValueError(f"{label} {v} is out of range {lo}-{hi}")
+    return v
+
+
+def _field(text: str, lo: int, hi: int, names: dict[str, int], label: str) -> set[int]:
+    out: set[int] = set()
+    for part in text.split(","):
+        if not part:
+            raise ValueError(f"empty item in {label} field '{text}'")
+        base, _, step_s = part.partition("/")
+        step = 1
+        if step_s:
+            if not step_s.isdigit() or int(step_s) == 0:
+                raise ValueError(f"bad step '/{step_s}' in {label} field")
+            step = int(step_s)
+        if base == "*":
+            start, end = lo, hi
+        elif "-" in base:
+            a, b = base.split("-", 1)
+            start, end = _value(a, lo, hi, names, label), _value(b, lo, hi, names, label)
+            if end < start:
+                raise ValueError(f"range {base} in {label} field is reversed")
+        else:
+            start = _value(base, lo, hi, names, label)
+            end = hi if step_s else start
+        out.update(range(start, end + 1, step))
+    return out
+
+
+def parse_cron(expr: str) -> CronSpec:
+    """Parse '30 7 * * 1-5' style expressions; raises ValueError with a precise reason."""
+    text = _MACROS.get(expr.strip().lower(), expr)
+    parts = text.split()
+    if len(parts) != 5:
+        raise ValueError(
+            f"cron expression '{expr}' has {len(parts)} fields; "
+            "write 5: minute hour day-of-month month day-of-week")
+    sets = [_field(p, lo, hi, names, label)
+            for p, (label, lo, hi, names) in zip(parts, _FIELDS, strict=True)]
+    weekdays = {0 if d == 7 else d for d in sets[4]}
+    return CronSpec(frozenset(sets[0]), frozenset(sets[1]), frozenset(sets[2]),
+                    frozenset(sets[3]), frozenset(weekdays),
+                    days_any=parts[2] == "*", weekdays_any=parts[4] == "*")

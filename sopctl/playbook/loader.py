@@ -1,0 +1,223 @@
+"""Load a playbook from a file (or stdin) into the model, with every problem located.
+
+The result always comes back: a ``Loaded`` holds the playbook when it validated and
+the located findings either way, so `lint` can report and the other verbs can refuse
+with the same messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..findings import Finding
+from .model import Inventory, Playbook
+from .source import LoadError, Mark, SourceMap, load_bytes
+
+# Field names whose invalid values get their own, more specific code.
+_FIELD_CODES = {"timezone": "SOP013", "cron": "SOP014", "at": "SOP015", "start": "SOP015",
+                "end": "SOP015"}
+_SLUGS = {"SOP001": "yaml-syntax", "SOP002": "not-a-mapping", "SOP003": "duplicate-key",
+          "SOP010": "unknown-key", "SOP011": "missing-field", "SOP012": "invalid-value",
+          "SOP013": "bad-timezone", "SOP014": "bad-cron", "SOP015": "bad-time",
+          "SOP004": "inventory-file"}
+
+
+@dataclass(slots=True)
+class Loaded:
+    path: str
+    playbook: Playbook | None = None
+    source: SourceMap | None = None
+    groups_source: SourceMap | None = None  # a separate inventory file, when used
+    groups_path: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.playbook is not None
+
+
+def _finding(path: str, mark: Mark, code: str, message: str, severity: str = "error",
+             hint: str | None = None) -> Finding:
+    return Finding(path, mark.line, mark.column, code, severity, message,  # type: ignore[arg-type]
+                   _SLUGS.get(code, ""), hint)
+
+
+def read_source(path: str) -> tuple[bytes, str]:
+    """The raw bytes of ``path`` ('-' is stdin) and the name to report it under."""
+    if path == "-":
+        return sys.stdin.buffer.read(), "<stdin>"
+    return FsPath(path).read_bytes(), path
+
+
+def load_playbook(path: str, raw: bytes | None = None) -> Loaded:
+    """Load and validate one playbook file. Never raises for bad content."""
+    display = "<stdin>" if path == "-" else path
+    result = Loaded(path=display)
+    if raw is None:
+        try:
+            raw, display = read_source(path)
+        except OSError as exc:
+            result.findings.append(_finding(display, Mark(1, 1), "SOP001",
+                                            f"cannot read file: {exc.strerror or exc}"))
+            return result
+    try:
+        data, smap = load_bytes(raw, display)
+    except LoadError as exc:
+        result.findings.extend(_finding(display, m, c, msg) for c, m, msg in exc.problems)
+        return result
+    result.source = smap
+    if not isinstance(data, dict):
+        result.findings.append(_finding(display, Mark(1, 1), "SOP002",
+                                        "a playbook is a mapping of keys (name, timezone, ...)"))
+        return result
+
+    groups_data = data.get("groups")
+    if isinstance(groups_data, str):
+        inv = _load_inventory(display, groups_data, smap, result)
+        if inv is None:
+            return result
+        data = {**data, "groups": inv}
+
+    try:
+        result.playbook = Playbook.model_validate(data)
+    except ValidationError as exc:
+        result.findings.extend(_validation_findings(exc, smap, Playbook, result))
+    result.findings.sort()
+    return result
+
+
+def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> list | None:
+    base = FsPath(display).parent if display != "<stdin>" else FsPath.cwd()
+    inv_path = str(base / ref)
+    try:
+        raw = FsPath(inv_path).read_bytes()
+    except OSError as exc:
+        result.findings.append(_finding(display, smap.locate(("groups",)), "SOP004",
+                                        f"cannot read inventory file '{ref}': "
+                                        f"{exc.strerror or exc}"))
+        return None
+    try:
+        inv_data, inv_map = load_bytes(raw, inv_path)
+    except LoadError as exc:
+        result.findings.extend(_finding(inv_path, m, c, msg) for c, m, msg in exc.problems)
+        return None
+    result.groups_source, result.groups_path = inv_map, inv_path
+    if isinstance(inv_data, list):  # a bare list of groups is fine too
+        inv_data = {"groups": inv_data}
+        inv_map.values = {("groups", *k): v for k, v in inv_map.values.items()}
+        inv_map.keys = {("groups", *k): v for k, v in inv_map.keys.items()}
+    try:
+        inv = Inventory.model_validate(inv_data)
+    except ValidationError as exc:
+        result.findings.extend(_validation_findings(exc, inv_map, Inventory, result))
+        return None
+    return [g.model_dump(exclude_unset=True) for g in inv.groups]
+
+
+def _validation_findings(exc: ValidationError, smap: SourceMap, root: type[BaseModel],
+                         result: Loaded) -> list[Finding]:
+    out: list[Finding] = []
+    seen: set[tuple] = set()
+    for err in exc.errors(include_url=False):
+        loc = _source_loc(err["loc"], smap)
+        kind = err["type"]
+        field_name = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        path = smap.path
+        if kind == "extra_forbidden":
+            mark = smap.locate(loc, key=True)
+            known = _fields_at(root, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            hint = None if close or not known else f"known keys: {', '.join(sorted(known))}"
+            msg = f"unknown key '{loc[-1]}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            f = _finding(path, mark, "SOP010", msg, hint=hint)
+        elif kind == "missing":
+            mark = smap.locate(loc[:-1], key=True) if len(loc) > 1 else Mark(1, 1)
+            where = _dotted(loc[:-1]) or "the playbook"
+            f = _finding(path, mark, "SOP011",
+                         f"missing required key '{loc[-1]}' in {where}")
+        else:
+            mark = smap.locate(loc)
+            msg = _clean_message(err)
+            code = _FIELD_CODES.get(field_name, "SOP012")
+            f = _finding(path, mark, code, f"{_dotted(loc) or 'value'}: {msg}")
+        key = (f.line, f.column, f.code)
+        if key not in seen:  # unions report one problem once per member type
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _clean_message(err: Any) -> str:
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if err["type"] == "literal_error":
+        msg = msg.replace("Input should be", "expected")
+    return msg
+
+
+def _source_loc(loc: tuple, smap: SourceMap) -> tuple:
+    """Drop the parts of a pydantic location that name union members, not keys."""
+    out: list = []
+    for part in loc:
+        candidate = (*out, part)
+        if (candidate in smap.values or candidate in smap.keys
+                or not isinstance(part, str) or not _looks_like_type(part)):
+            out.append(part)
+    return tuple(out)
+
+
+def _looks_like_type(part: str) -> bool:
+    return part in {"str", "int", "float", "bool", "list", "dict", "function-after"} or (
+        "[" in part or part[:1].isupper())
+
+
+def _dotted(loc: tuple) -> str:
+    s = ""
+    for p in loc:
+        s += f"[{p}]" if isinstance(p, int) else (f".{p}" if s else str(p))
+    return s
+
+
+def _fields_at(root: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the model found at ``loc`` under ``root`` (for 'did you mean')."""
+    tp: Any = root
+    for part in loc:
+        tp = _model_in(tp)
+        if tp is None:
+            return []
+        if isinstance(part, int):
+            continue
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            fld = tp.model_fields.get(str(part))
+            if fld is None:
+                return []
+            tp = fld.annotation
+        else:  # a dict's value type
+            tp = tp
+    tp = _model_in(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
+
+def _model_in(tp: Any) -> Any:
+    """Unwrap Optional/Union/list/dict down to the model class they contain."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType, list, dict, typing.Annotated):
+        for arg in reversed(typing.get_args(tp)):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
