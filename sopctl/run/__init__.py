@@ -1,0 +1,1 @@
+"""`sopctl run`: the ledger, the scheduler loop and the channels that post."""
