@@ -37,9 +37,9 @@ class LintConfig:
             except ValueError:
                 rel = Path(path).as_posix()
             for pattern, codes in self.per_file_ignores.items():
-                if fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(path, pattern):
-                    if any(code.startswith(c) for c in codes):
-                        return False
+                matched = fnmatch.fnmatch(rel, pattern) or fnmatch.fnmatch(path, pattern)
+                if matched and any(code.startswith(c) for c in codes):
+                    return False
         return True
 
 

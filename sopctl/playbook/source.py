@@ -118,8 +118,8 @@ def decode(raw: bytes, path: str) -> str:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise LoadError([("SOP001", Mark(line, col),
-                          "not valid UTF-8; save the file as UTF-8 (GBK is not supported)")]) from None
+        msg = "not valid UTF-8; save the file as UTF-8 (GBK is not supported)"
+        raise LoadError([("SOP001", Mark(line, col), msg)]) from None
     return text
 
 

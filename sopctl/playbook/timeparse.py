@@ -68,7 +68,7 @@ def parse_duration(value: object, *, default_unit: str = "m") -> int:
         raise ValueError("expected a duration like \"30m\", \"2h\" or \"1d\"")
     m = _DURATION.match(value)
     if not m:
-        raise ValueError(f"'{value}' is not a duration; write e.g. \"90s\", \"30m\", \"2h\", \"1d\"")
+        raise ValueError(f"'{value}' is not a duration; write e.g. 90s, 30m, 2h or 1d")
     return int(float(m.group(1)) * _UNIT[m.group(2) or default_unit])
 
 
