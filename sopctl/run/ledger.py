@@ -1,0 +1,373 @@
+"""The delivery ledger: one row per occurrence, the single truth of what was sent.
+
+A row is *claimed* (inserted, committed) before a message leaves and *finished* after,
+so a crash in between leaves ``claimed`` and the next start turns it into ``uncertain``.
+Claims are ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (playbook, key) pair: any
+number of runners, on one host or many sharing PostgreSQL, can compute the same plan and
+exactly one of them wins each occurrence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from ..errors import UsageError
+
+SCHEMA_VERSION = 1
+FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
+STATUSES = ("claimed", *FINAL)
+_CHUNK = 400  # rows per multi-VALUES insert (SQLite allows 32766 bound parameters)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC in and out, whatever the backend keeps (SQLite has no time zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+deliveries = sa.Table(
+    "sopctl_deliveries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("playbook", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(400), nullable=False),
+    sa.Column("group_id", sa.String(200), nullable=False),
+    sa.Column("slot", sa.String(200), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False, default=0),
+    sa.Column("scheduled_utc", UTCDateTime, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False, default=""),
+    sa.Column("channel", sa.String(200), nullable=False, default=""),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("response", sa.Text, nullable=True),  # JSON text: portable across backends
+    sa.Column("claimed_by", sa.String(200), nullable=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("playbook", "key", name="sopctl_deliveries_claim_key"),
+    sa.Index("sopctl_deliveries_sched", "scheduled_utc"),
+    sa.Index("sopctl_deliveries_status", "status"),
+)
+ticks = sa.Table(
+    "sopctl_ticks", metadata,
+    sa.Column("playbook", sa.String(200), primary_key=True),
+    sa.Column("runner_id", sa.String(200), primary_key=True),
+    sa.Column("last_tick", UTCDateTime, nullable=False),
+)
+schema_version = sa.Table(
+    "sopctl_schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What a runner records when it claims one occurrence."""
+
+    key: str
+    group_id: str
+    slot: str
+    seq: int
+    scheduled_utc: datetime
+    content_hash: str = ""
+    channel: str = ""
+
+
+@dataclass(slots=True)
+class Outcome:
+    key: str
+    status: str
+    reason: str = ""
+    response: dict[str, Any] | None = None
+    attempts: int = 1
+
+
+def normalise_url(url: str) -> str:
+    """postgres:// and postgresql:// mean psycopg 3; anything else is passed through."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("SOPCTL_STATE_DIR") or ".sopctl")
+
+
+def store_url(store: str | None, state_dir: Path | str | None) -> str:
+    if store:
+        return normalise_url(store)
+    d = Path(state_dir) if state_dir else default_state_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create state directory {d}: {exc.strerror or exc}") from None
+    return f"sqlite:///{(d / 'ledger.db').resolve()}"
+
+
+def make_runner_id() -> str:
+    """host:pid:random, so a restarted process can tell its own dead claims apart."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+class Ledger:
+    """The ledger on one database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, url: str, *, runner_id: str | None = None, create: bool = True):
+        self.url = normalise_url(url)
+        self.runner_id = runner_id or make_runner_id()
+        self.engine = self._engine(self.url)
+        self.dialect = self.engine.dialect.name
+        if create:
+            self.apply_schema()
+
+    @staticmethod
+    def _engine(url: str) -> Engine:
+        try:
+            if url.startswith("sqlite"):
+                eng = sa.create_engine(url, connect_args={"timeout": 30,
+                                                          "check_same_thread": False})
+
+                @sa.event.listens_for(eng, "connect")
+                def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+                    cur = dbapi_conn.cursor()
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA busy_timeout=30000")
+                    cur.execute("PRAGMA synchronous=NORMAL")
+                    cur.close()
+
+                return eng
+            return sa.create_engine(url, pool_pre_ping=True)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+            raise UsageError(f"cannot use store {url!r}: {exc}",
+                             hint="e.g. --store postgresql://user@host/db") from None
+
+    # ------------------------------------------------------------------ schema
+    def apply_schema(self) -> None:
+        """Create tables and the version row; safe when several runners start at once."""
+        try:
+            with self.engine.begin() as conn:
+                if self.dialect == "postgresql":
+                    # serialises concurrent starts; released at commit
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(727001)"))
+                metadata.create_all(conn, checkfirst=True)
+                have = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
+                if have is None:
+                    conn.execute(schema_version.insert().values(
+                        version=SCHEMA_VERSION, applied_at=datetime.now(UTC)))
+                elif have > SCHEMA_VERSION:
+                    raise UsageError(f"the ledger has schema version {have}, newer than this "
+                                     f"sopctl ({SCHEMA_VERSION})", hint="upgrade sopctl")
+        except sa.exc.OperationalError as exc:
+            raise UsageError(f"cannot open the ledger at {self._safe_url()}: "
+                             f"{str(exc.orig).strip().splitlines()[0]}") from None
+
+    def _safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _insert(self) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(deliveries)
+
+    # ------------------------------------------------------------------ claims
+    def claim(self, playbook: str, claims: Sequence[Claim], *, now: datetime,
+              lease_s: float = 600) -> list[str]:
+        """Claim occurrences; returns the keys this runner won (committed on return)."""
+        won: list[str] = []
+        lease = now + timedelta(seconds=lease_s)
+        for i in range(0, len(claims), _CHUNK):
+            rows = [self._row(playbook, c, "claimed", now, lease) for c in claims[i:i + _CHUNK]]
+            stmt = (self._insert().values(rows)
+                    .on_conflict_do_nothing(index_elements=["playbook", "key"])
+                    .returning(deliveries.c.key))
+            with self.engine.begin() as conn:
+                won.extend(conn.execute(stmt).scalars())
+        return won
+
+    def record(self, playbook: str, claims: Sequence[Claim], status: str, reason: str, *,
+               now: datetime) -> int:
+        """Record final rows directly (e.g. ``skipped``) unless someone already has them."""
+        n = 0
+        for i in range(0, len(claims), _CHUNK):
+            rows = [{**self._row(playbook, c, status, now, None), "reason": reason,
+                     "finished_at": now, "attempts": 0} for c in claims[i:i + _CHUNK]]
+            stmt = (self._insert().values(rows)
+                    .on_conflict_do_nothing(index_elements=["playbook", "key"])
+                    .returning(deliveries.c.key))
+            with self.engine.begin() as conn:
+                n += len(conn.execute(stmt).scalars().all())
+        return n
+
+    def _row(self, playbook: str, c: Claim, status: str, now: datetime,
+             lease: datetime | None) -> dict[str, Any]:
+        return {"playbook": playbook, "key": c.key, "group_id": c.group_id, "slot": c.slot,
+                "seq": c.seq, "scheduled_utc": c.scheduled_utc, "content_hash": c.content_hash,
+                "channel": c.channel, "status": status, "attempts": 1 if status == "claimed"
+                else 0, "reason": "", "claimed_by": self.runner_id, "claimed_at": now,
+                "lease_until": lease}
+
+    def finish(self, playbook: str, outcomes: Iterable[Outcome], *, now: datetime) -> int:
+        """Record results of claimed rows (only rows this runner still holds)."""
+        params = [{"b_pb": playbook, "b_key": o.key, "b_status": o.status,
+                   "b_reason": o.reason[:2000], "b_attempts": o.attempts,
+                   "b_resp": json.dumps(o.response, ensure_ascii=False, default=str)
+                   if o.response else None, "b_now": now} for o in outcomes]
+        if not params:
+            return 0
+        c = deliveries.c
+        stmt = (deliveries.update()
+                .where(c.playbook == sa.bindparam("b_pb"), c.key == sa.bindparam("b_key"),
+                       c.status == "claimed", c.claimed_by == self.runner_id)
+                .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"),
+                        attempts=sa.bindparam("b_attempts"), response=sa.bindparam("b_resp"),
+                        finished_at=sa.bindparam("b_now"), lease_until=None))
+        with self.engine.begin() as conn:
+            return conn.execute(stmt, params).rowcount
+
+    def recover(self, *, now: datetime) -> int:
+        """Turn claims nobody is finishing into ``uncertain``.
+
+        A claim is abandoned when its lease ran out, or when it belongs to a process on
+        this host that no longer exists (a crash between claim and send).
+        """
+        c = deliveries.c
+        host = self.runner_id.split(":", 1)[0]
+        with self.engine.begin() as conn:
+            rows = conn.execute(sa.select(c.id, c.claimed_by, c.lease_until)
+                                .where(c.status == "claimed")).all()
+            dead = []
+            for rid, by, lease in rows:
+                parts = (by or "").split(":")
+                mine_dead = (len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+                             and by != self.runner_id and not _pid_alive(int(parts[1])))
+                if mine_dead or (lease is not None and lease < now):
+                    dead.append(rid)
+            for i in range(0, len(dead), _CHUNK):
+                conn.execute(deliveries.update().where(
+                    c.id.in_(dead[i:i + _CHUNK]), c.status == "claimed").values(
+                    status="uncertain", finished_at=now, lease_until=None,
+                    reason="the runner stopped between claim and result; "
+                           "the message may or may not have been sent"))
+        return len(dead)
+
+    def reclaim_uncertain(self, playbook: str, keys: Sequence[str], *, now: datetime,
+                          lease_s: float = 600) -> list[str]:
+        """Take uncertain rows back for a resend (--resend-uncertain); returns keys won."""
+        won = []
+        c = deliveries.c
+        with self.engine.begin() as conn:
+            for k in keys:
+                r = conn.execute(deliveries.update().where(
+                    c.playbook == playbook, c.key == k, c.status == "uncertain").values(
+                    status="claimed", claimed_by=self.runner_id, claimed_at=now,
+                    lease_until=now + timedelta(seconds=lease_s),
+                    attempts=c.attempts + 1, finished_at=None))
+                if r.rowcount:
+                    won.append(k)
+        return won
+
+    # ------------------------------------------------------------------ reads
+    def statuses(self, playbook: str, keys: Sequence[str]) -> dict[str, str]:
+        c = deliveries.c
+        out: dict[str, str] = {}
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), _CHUNK):
+                out.update(conn.execute(sa.select(c.key, c.status).where(
+                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]))).tuples().all())
+        return out
+
+    def last_tick(self, playbook: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(ticks.c.last_tick))
+                                .where(ticks.c.playbook == playbook)).scalar()
+
+    def set_tick(self, playbook: str, t: datetime) -> None:
+        c = ticks.c
+        with self.engine.begin() as conn:
+            n = conn.execute(ticks.update().where(c.playbook == playbook,
+                                                  c.runner_id == self.runner_id)
+                             .values(last_tick=t)).rowcount
+            if not n:
+                conn.execute(ticks.insert().values(playbook=playbook,
+                                                   runner_id=self.runner_id, last_tick=t))
+
+    def rows(self, *, since: datetime | None = None, until: datetime | None = None,
+             group: str | None = None, statuses: Sequence[str] | None = None,
+             playbook: str | None = None, limit: int | None = None,
+             newest_first: bool = False) -> list[dict[str, Any]]:
+        c = deliveries.c
+        q = sa.select(deliveries)
+        if since is not None:
+            q = q.where(c.scheduled_utc >= since)
+        if until is not None:
+            q = q.where(c.scheduled_utc <= until)
+        if group:
+            q = q.where(c.group_id == group)
+        if statuses:
+            q = q.where(c.status.in_(list(statuses)))
+        if playbook:
+            q = q.where(c.playbook == playbook)
+        order = (c.scheduled_utc.desc(), c.id.desc()) if newest_first else (c.scheduled_utc,
+                                                                             c.id)
+        q = q.order_by(*order)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            out = []
+            for r in conn.execute(q).mappings():
+                d = dict(r)
+                d["response"] = json.loads(d["response"]) if d["response"] else None
+                out.append(d)
+            return out
+
+    def counts(self, *, since: datetime | None = None,
+               playbook: str | None = None) -> dict[str, int]:
+        c = deliveries.c
+        q = sa.select(c.status, sa.func.count()).group_by(c.status)
+        if since is not None:
+            q = q.where(c.scheduled_utc >= since)
+        if playbook:
+            q = q.where(c.playbook == playbook)
+        with self.engine.connect() as conn:
+            return dict(conn.execute(q).tuples().all())
+
+    def close(self) -> None:
+        self.engine.dispose()
