@@ -8,7 +8,9 @@ import sys
 import typer
 
 from . import __version__
+from .commands import init as init_cmd
 from .commands import lint as lint_cmd
+from .commands import schema as schema_cmd
 from .errors import EXIT_USAGE, SopctlError
 
 app = typer.Typer(
@@ -37,6 +39,8 @@ def _root(
 app.command("lint")(lint_cmd.lint)
 app.command("rules")(lint_cmd.rules)
 app.command("rule")(lint_cmd.rule)
+app.command("schema")(schema_cmd.schema)
+app.command("init")(init_cmd.init)
 
 
 def main() -> None:

@@ -1,83 +1,187 @@
-"""Render findings: text (ruff-like, with the source line and a caret), json, sarif, github."""
+"""Render findings: text (ruff-like, with the source line and a caret), json, sarif, github.
+
+Text is coloured only on a terminal (rich decides; NO_COLOR and FORCE_COLOR are honoured),
+so a pipe or a file gets plain lines. Playbooks are Chinese: carets are placed by display
+width, and output that is not a terminal is always written as UTF-8.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+import sys
 from collections import Counter
 from collections.abc import Sequence
-
-import typer
+from typing import TextIO
 
 from ..findings import Finding
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
+_SEVERITIES = ("error", "warning", "info")
+# C0/C1 controls (but not tab) would let a hostile file drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# The line breaks YAML counts (str.splitlines also splits on \f, \v and \x1c-\x1e).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def render(findings: Sequence[Finding], nfiles: int, fmt: str, *, statistics: bool = False,
-           strict: bool = False) -> None:
+           strict: bool = False, out: TextIO | None = None) -> None:
+    """Write ``findings`` to ``out`` (stdout) in ``fmt``; ``--statistics`` replaces the
+    list with counts per rule (as JSON for ``json``, on stderr for sarif/github)."""
+    stream = out if out is not None else _utf8(sys.stdout)
+    if statistics and fmt in ("text", "json"):
+        if fmt == "json":
+            _write(stream, json.dumps(statistics_rows(findings), ensure_ascii=False, indent=2))
+        else:
+            _write(stream, format_statistics(findings))
+            _write(stream, summary_line(findings, nfiles, strict=strict))
+        return
     if fmt == "json":
-        typer.echo(json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2))
+        _write(stream, to_json(findings))
     elif fmt == "sarif":
         from .sarif import to_sarif
 
-        typer.echo(json.dumps(to_sarif(findings), ensure_ascii=False, indent=2))
+        _write(stream, json.dumps(to_sarif(findings), ensure_ascii=False, indent=2))
     elif fmt == "github":
-        for f in findings:
-            level = {"error": "error", "warning": "warning"}.get(f.severity, "notice")
-            msg = f.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            typer.echo(f"::{level} file={f.path},line={f.line},col={f.column},"
-                       f"title={f.code} {f.slug}::{msg}")
+        _write(stream, to_github(findings))
     else:
-        _text(findings, nfiles)
+        _text(findings, nfiles, strict=strict, stream=out)
     if statistics:
-        _statistics(findings)
+        _write(_utf8(sys.stderr), format_statistics(findings))
 
 
-def _text(findings: Sequence[Finding], nfiles: int) -> None:
+def _utf8(stream: TextIO) -> TextIO:
+    """Never die on CJK: pipes and files get UTF-8, a terminal its own encoding with
+    replacement for what it cannot show."""
+    enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+    reconfigure = getattr(stream, "reconfigure", None)
+    if enc != "utf8" and reconfigure is not None:
+        try:
+            if stream.isatty():
+                reconfigure(errors="replace")
+            else:
+                reconfigure(encoding="utf-8")
+        except (OSError, ValueError):  # detached or already written to in another encoding
+            pass
+    return stream
+
+
+def _write(stream: TextIO, text: str) -> None:
+    if text:
+        stream.write(text if text.endswith("\n") else text + "\n")
+    stream.flush()
+
+
+def to_json(findings: Sequence[Finding]) -> str:
+    return json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2)
+
+
+def _gh_property(value: str) -> str:
+    return (value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            .replace(":", "%3A").replace(",", "%2C"))
+
+
+def _gh_message(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def to_github(findings: Sequence[Finding]) -> str:
+    """GitHub Actions workflow commands: one annotation per finding."""
+    lines = []
+    for f in findings:
+        level = {"error": "error", "warning": "warning"}.get(f.severity, "notice")
+        msg = f.message if not f.hint else f"{f.message}\nhint: {f.hint}"
+        title = f"{f.code} {f.slug}".strip()
+        lines.append(f"::{level} file={_gh_property(f.path)},line={f.line},col={f.column},"
+                     f"title={_gh_property(title)}::{_gh_message(msg)}")
+    return "\n".join(lines)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summary_line(findings: Sequence[Finding], nfiles: int, *, strict: bool = False) -> str:
+    counts = Counter(f.severity for f in findings)
+    files = _plural(nfiles, "file")
+    if not findings:
+        return f"All checks passed ({files})."
+    parts = [_plural(counts[s], s) for s in _SEVERITIES if counts[s]]
+    failing = counts["error"] + (counts["warning"] if strict else 0)
+    tail = "" if failing else " (none fail the check)"
+    return f"Found {', '.join(parts)} in {files}{tail}."
+
+
+def statistics_rows(findings: Sequence[Finding]) -> list[dict[str, object]]:
+    counts = Counter((f.code, f.slug, f.severity) for f in findings)
+    return [{"code": code, "slug": slug, "severity": sev, "count": n}
+            for (code, slug, sev), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def format_statistics(findings: Sequence[Finding]) -> str:
+    return "\n".join(f"{r['count']:>5}  {r['code']}  {r['severity']:<7}  {r['slug']}"
+                     for r in statistics_rows(findings))
+
+
+def clean(text: str) -> str:
+    """Text from a playbook, safe to print on a terminal."""
+    return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
+def display_width(s: str) -> int:
+    """Terminal cells taken by ``s`` (CJK and fullwidth characters take two)."""
+    from rich.cells import cell_len
+
+    return cell_len(s)
+
+
+def caret_pad(line: str, column: int) -> str:
+    """The blanks that put a caret under ``column`` (1-based, in characters) of ``line``.
+    Tabs are kept as tabs so the terminal lines them up the same way as the source."""
+    head = line[: max(column - 1, 0)]
+    return "".join("\t" if ch == "\t" else " " * display_width(ch) for ch in head) + \
+        " " * max(column - 1 - len(head), 0)
+
+
+def _text(findings: Sequence[Finding], nfiles: int, *, strict: bool,
+          stream: TextIO | None) -> None:
+    from rich.console import Console
     from rich.markup import escape
 
-    from ..console import console
+    if stream is None:
+        from ..console import console
 
-    out = console()
+        _utf8(sys.stdout)
+        out = console()
+    else:
+        out = Console(file=stream, highlight=False, soft_wrap=True)
     texts: dict[str, list[str]] = {}
     for f in findings:
         colour = _COLOURS.get(f.severity, "white")
-        out.print(f"[bold]{escape(f.path)}[/]:{f.line}:{f.column}: "
-                  f"[bold {colour}]{f.code}[/] {escape(f.message)} [dim]\\[{f.slug}][/]")
+        slug = f" [dim]\\[{escape(f.slug)}][/]" if f.slug else ""
+        out.print(f"[bold]{escape(clean(f.path))}[/]:{f.line}:{f.column}: "
+                  f"[bold {colour}]{f.code}[/] {escape(clean(f.message))}{slug}")
         line = _source_line(f.path, f.line, texts)
-        if line is not None:
-            out.print(f"  [dim]{f.line:>4} |[/] {escape(line)}")
-            out.print(f"  [dim]     |[/] {' ' * _display_width(line[: f.column - 1])}"
-                      f"[bold {colour}]^[/]")
+        if line is not None and line.strip():
+            line = clean(line)
+            gutter = " " * len(str(f.line))
+            out.print(f"  [blue]{f.line} |[/] {escape(line)}")
+            out.print(f"  [blue]{gutter} |[/] {caret_pad(line, f.column)}[bold {colour}]^[/]")
         if f.hint:
-            out.print(f"  [dim]= hint:[/] {escape(f.hint)}")
-    counts = Counter(f.severity for f in findings)
+            out.print(f"  [blue]=[/] [bold]hint:[/] {escape(clean(f.hint))}")
+    summary = summary_line(findings, nfiles, strict=strict)
     if findings:
-        parts = [f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}"
-                 for s in ("error", "warning", "info") if counts[s]]
-        out.print(f"Found {', '.join(parts)} in {nfiles} file{'s' if nfiles != 1 else ''}.")
+        out.print(f"[bold]{escape(summary)}[/]")
     else:
-        out.print(f"[green]All checks passed[/] ({nfiles} file{'s' if nfiles != 1 else ''}).")
-
-
-def _display_width(s: str) -> int:
-    from rich.cells import cell_len
-
-    return cell_len(s.replace("\t", " "))
+        out.print(f"[green]{escape(summary)}[/]")
 
 
 def _source_line(path: str, line: int, cache: dict[str, list[str]]) -> str | None:
     if path not in cache:
         try:
             with open(path, encoding="utf-8", errors="replace") as fh:
-                cache[path] = fh.read().splitlines()
+                cache[path] = _LINE_BREAK.split(fh.read(8 * 1024 * 1024))
         except OSError:
             cache[path] = []
     lines = cache[path]
     return lines[line - 1] if 0 < line <= len(lines) else None
-
-
-def _statistics(findings: Sequence[Finding]) -> None:
-    counts = Counter((f.code, f.slug, f.severity) for f in findings)
-    for (code, slug, sev), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        typer.echo(f"{n:>5}  {code}  {sev:<7}  {slug}")

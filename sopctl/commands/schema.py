@@ -1,0 +1,44 @@
+"""`sopctl schema`: the JSON Schema of a playbook, for editors and CI validators."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+SCHEMA_ID = "https://sopctl.dev/schema/playbook.schema.json"
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def playbook_schema() -> dict[str, object]:
+    """The Playbook model's JSON Schema with the identifying keys editors expect first."""
+    from ..playbook.model import Playbook
+
+    body = Playbook.model_json_schema()
+    head: dict[str, object] = {"$schema": SCHEMA_DRAFT, "$id": SCHEMA_ID,
+                               "title": "sopctl playbook"}
+    return {**head, **{k: v for k, v in body.items() if k not in head}}
+
+
+def schema_text() -> str:
+    import json
+
+    return json.dumps(playbook_schema(), ensure_ascii=False, indent=2) + "\n"
+
+
+def schema(
+    output: Path = typer.Option(None, "--output", "-o",
+                                help="Write the schema to this file instead of stdout."),
+) -> None:
+    """Print the JSON Schema of a playbook (docs/playbook.schema.json is this output)."""
+    text = schema_text()
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    from ..errors import UsageError
+
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    typer.echo(f"wrote {output}", err=True)
