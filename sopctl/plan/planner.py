@@ -1,0 +1,303 @@
+"""The per-day engine behind build_plan: one local day of every group at a time.
+
+Work that does not depend on the group (cron times, fixed spacings, message templates
+of a lesson, wall-time -> UTC conversions, rendered texts without group variables) is
+done once per slot and day and shared, so a day of 10,000 groups plans in well under
+a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+from ..playbook.model import ContentItem, Group, Playbook, Slot
+from ..playbook.timeparse import parse_duration, parse_window
+from .calendar import _cron, fires_on, sequence_offsets, stable_fraction, weekdays_of
+from .groups import group_channel, group_display_name, group_number
+from .render import render, template_variables
+from .timing import LocalClock, hhmm, quiet_of
+from .types import Occurrence
+
+WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+_MISSING = object()
+Dropped = tuple[Occurrence, str]
+
+
+class _SlotInfo:
+    __slots__ = ("cap_kind", "cron_minutes", "every", "fixed_offsets", "grace_s", "hi", "id",
+                 "idx", "lo", "multi", "per_day", "rotates", "simple", "slot", "weekdays")
+
+    def __init__(self, idx: int, slot: Slot, pb: Playbook):
+        self.idx, self.slot, self.id = idx, slot, slot.id
+        self.grace_s = parse_duration(slot.grace)
+        self.cron_minutes: list[int] | None = None
+        self.lo = self.hi = 0
+        if slot.cron is not None:
+            self.cron_minutes = [h * 60 + m for h, m in _cron(slot.cron).times()]
+        else:
+            start, end = parse_window(slot.at)
+            self.lo, self.hi = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+        self.per_day = len(self.cron_minutes) if self.cron_minutes is not None else 1
+        self.multi = self.per_day > 1  # keys then carry the time of day
+        self.weekdays = weekdays_of(slot)
+        self.every = slot.every_days
+        self.simple = not (slot.dates or slot.life_days is not None or slot.phases
+                           or slot.course or slot.cron is not None)
+        self.fixed_offsets: list[int] | None = None
+        if len(slot.sequence) <= 1:
+            self.fixed_offsets = [0]
+        elif all(m.wait is not None for m in slot.sequence[1:]):
+            self.fixed_offsets = sequence_offsets(slot, "", date(2000, 1, 1))
+        else:
+            from ..playbook.timeparse import parse_duration_range
+
+            lo, hi = parse_duration_range(slot.spacing)
+            if lo == hi:
+                self.fixed_offsets = sequence_offsets(slot, "", date(2000, 1, 1))
+        refs = [m.content for m in slot.sequence] + list(slot.course) + [slot.content]
+        self.rotates = any(len(_pool(pb.content[r])) > 1 for r in refs if r in pb.content)
+        self.cap_kind = slot.target
+
+
+def _pool(item: ContentItem) -> list[str]:
+    """The texts an item rotates through: its text first, then each variant."""
+    pool = ([item.text] if item.text else []) + list(item.variants)
+    return pool or [item.title or item.url or item.description or ""]
+
+
+def _attachment(item: ContentItem) -> tuple[dict, ...]:
+    if item.kind in ("text", "markdown"):
+        return ()
+    d = {"kind": item.kind, "title": item.title, "url": item.url, "path": item.path,
+         "description": item.description}
+    return ({k: v for k, v in d.items() if v is not None},)
+
+
+class _GroupInfo:
+    __slots__ = ("channels", "deliveries", "g", "id", "opened", "values")
+
+    def __init__(self, g: Group, pb: Playbook, slots: list[_SlotInfo], base: dict):
+        self.g, self.id, self.opened = g, g.id, g.opened
+        self.channels = [group_channel(pb, g, s.slot) for s in slots]
+        self.deliveries = []
+        for s, ch in zip(slots, self.channels, strict=True):
+            c = pb.channels.get(ch)
+            self.deliveries.append(s.slot.delivery or (c.mode if c is not None else "post"))
+        n = group_number(g)
+        self.values = {**base, "group_name": group_display_name(pb, g),
+                       "group_no": n if n is not None else ""}
+        if not self.values.get("owner") and g.owner:
+            self.values["owner"] = g.owner
+
+
+class Planner:
+    """Plans one local day at a time; keeps caches that are valid across days."""
+
+    def __init__(self, playbook: Playbook, groups: Sequence[Group]):
+        self.pb = playbook
+        self.clock = LocalClock(playbook.timezone)
+        self.quiet = quiet_of(playbook.quiet_hours)
+        self.slots = [_SlotInfo(i, s, playbook)
+                      for i, s in enumerate(s for s in playbook.timetable if s.enabled)]
+        owner = playbook.roles.owner.name if playbook.roles.owner else ""
+        rules = "\n".join(f"{i}. {r.text}" for i, r in enumerate(playbook.rules.items, 1))
+        base = {**playbook.variables, "owner": owner, "rules_summary": rules,
+                "offer": playbook.variables.get("offer", "")}
+        self.groups = sorted((_GroupInfo(g, playbook, self.slots, base) for g in groups),
+                             key=lambda gi: gi.id)
+        caps = playbook.caps
+        self.caps = {"group": caps.per_group_per_day, "members": caps.per_member_per_day,
+                     "moments": caps.moments_per_day}
+        self._names: dict[str, tuple[str, ...] | None] = {}
+        self._count_memo: dict[tuple[int, date], tuple[date, int]] = {}
+        self.max_span_s = max((max(_offsets_hint(s)) for s in self.slots), default=0)
+
+    # ------------------------------------------------------------------ content
+    def _messages(self, si: _SlotInfo, day: int, k: int) -> list[tuple[str, str, tuple]]:
+        """(template, format, attachments) per message of one firing."""
+        slot, content = si.slot, self.pb.content
+
+        def from_ref(ref: str | None, text: str | None, fmt: str | None):
+            if ref is not None and ref in content:
+                item = content[ref]
+                pool = _pool(item)
+                f = fmt or ("markdown" if item.kind == "markdown" else slot.format)
+                return pool[k % len(pool)], f, _attachment(item)
+            return text or "", fmt or slot.format, ()
+
+        if slot.sequence:
+            return [from_ref(m.content, m.text if m.text is not None else slot.text, m.format)
+                    for m in slot.sequence]
+        if slot.course:
+            entry = slot.course[day - 1]
+            return [from_ref(entry, entry, None)]
+        return [from_ref(slot.content, slot.text, None)]
+
+    def _render(self, template: str, values: dict, cache: dict) -> str:
+        names = self._names.get(template, _MISSING)
+        if names is _MISSING:
+            try:
+                names = tuple(template_variables(template)) if "{" in template else None
+            except ValueError:
+                names = None
+            self._names[template] = names
+        if not names:
+            return template
+        key = (template, *(values.get(n) for n in names))
+        out = cache.get(key)
+        if out is None:
+            out = cache[key] = render(template, values)
+        return out
+
+    # ------------------------------------------------------------------ rotation
+    def _count_before(self, si: _SlotInfo, opened: date, d: date) -> int:
+        """How many days before ``d`` the slot fired for a group opened on ``opened``."""
+        n = (d - opened).days
+        if n <= 0:
+            return 0
+        if si.simple:
+            if si.every is None:
+                full, rem = divmod(n, 7)
+                wd0 = opened.weekday()
+                return full * len(si.weekdays) + sum(
+                    1 for i in range(rem) if (wd0 + i) % 7 in si.weekdays)
+            if len(si.weekdays) == 7:
+                return (n - 1) // si.every + 1
+        key = (si.idx, opened)
+        upto, count = self._count_memo.get(key, (opened, 0))
+        if upto > d:
+            upto, count = opened, 0
+        funnel, slot = self.pb.funnel, si.slot
+        while upto < d:
+            count += fires_on(slot, upto, opened, funnel)
+            upto += timedelta(days=1)
+        self._count_memo[key] = (d, count)
+        return count
+
+    # ------------------------------------------------------------------ one day
+    def day(self, d: date) -> tuple[list[Occurrence], list[Dropped]]:
+        """Every occurrence planned for local day ``d`` (any instant: deferral may push it
+        to the next day), caps applied, unsorted; and what was dropped, with why."""
+        out: list[Occurrence] = []
+        dropped: list[Dropped] = []
+        if not self.slots:
+            return out, dropped
+        pb, clock, quiet, caps = self.pb, self.clock, self.quiet, self.caps
+        funnel = pb.funnel
+        dstr = d.isoformat()
+        day_values = {"date": dstr, "weekday": WEEKDAYS_ZH[d.weekday()]}
+        fires_cache: dict[tuple[int, date], bool] = {}
+        msg_cache: dict[tuple[int, int, int], list] = {}
+        render_cache: dict = {}
+        tz = clock.tz
+        local_of: dict[datetime, datetime] = {}
+        for gi in self.groups:
+            if gi.opened > d:
+                continue
+            life = (d - gi.opened).days + 1
+            values = None
+            firings = []
+            for si in self.slots:
+                fk = (si.idx, gi.opened)
+                ok = fires_cache.get(fk)
+                if ok is None:
+                    ok = fires_cache[fk] = fires_on(si.slot, d, gi.opened, funnel)
+                if not ok:
+                    continue
+                if si.cron_minutes is not None:
+                    minutes = si.cron_minutes
+                elif si.hi == si.lo:
+                    minutes = (si.lo,)
+                else:
+                    frac = stable_fraction(gi.id, si.id, dstr)
+                    minutes = (si.lo + int(frac * (si.hi - si.lo + 1)),)
+                offs = si.fixed_offsets or sequence_offsets(si.slot, gi.id, d)
+                for j, m in enumerate(minutes):
+                    t0 = m * 60
+                    note = None
+                    if quiet is not None:
+                        bad = next((t0 + o for o in offs if quiet.inside(t0 + o)), None)
+                        if bad is not None:
+                            if si.slot.quiet == "drop":
+                                note = f"dropped: {hhmm(t0)} is in quiet hours {quiet.label}"
+                            else:
+                                orig = t0
+                                for _ in range(3):
+                                    t0 = quiet.end_after(bad)
+                                    bad = next((t0 + o for o in offs if quiet.inside(t0 + o)),
+                                               None)
+                                    if bad is None:
+                                        break
+                                note = (f"deferred from {hhmm(orig)} "
+                                        f"(quiet hours {quiet.label})")
+                    firings.append((t0, si.id, j, m, si, offs, note))
+            if not firings:
+                continue
+            keep = firings
+            drops = [f for f in firings if f[6] is not None and f[6].startswith("dropped")]
+            if drops:
+                keep = [f for f in firings if f not in drops]
+            if len(keep) > min(caps.values()):
+                keep.sort(key=lambda f: (f[0], f[1], f[2]))
+                used = {"group": 0, "members": 0, "moments": 0}
+                kept = []
+                for f in keep:
+                    kind = f[4].cap_kind
+                    used[kind] += 1
+                    if used[kind] > caps[kind]:
+                        drops.append((*f[:6], f"dropped: over the cap of {caps[kind]} "
+                                      f"{_CAP_NAMES[kind]} a day"))
+                    else:
+                        kept.append(f)
+                keep = kept
+            for batch, sink in ((keep, None), (drops, dropped)):
+                for t0, sid, j, m, si, offs, note in batch:
+                    idx = si.idx
+                    k = 0
+                    if si.rotates:
+                        k = self._count_before(si, gi.opened, d) * si.per_day + j
+                    mk = (idx, life, k)
+                    msgs = msg_cache.get(mk)
+                    if msgs is None:
+                        msgs = msg_cache[mk] = self._messages(si, life, k)
+                    if values is None:
+                        values = {**gi.values, **day_values, "day": life, "lesson": life}
+                    utc0, local0, dst_note = clock.at(d, t0)
+                    notes = tuple(n for n in (note, dst_note) if n)
+                    slot = si.slot
+                    prefix = (f"{gi.id}/{sid}/{dstr}T{m // 60:02d}{m % 60:02d}/" if si.multi
+                              else f"{gi.id}/{sid}/{dstr}/")
+                    channel, delivery = gi.channels[idx], gi.deliveries[idx]
+                    for seq, (off, (tmpl, fmt, att)) in enumerate(zip(offs, msgs, strict=False)):
+                        if off:
+                            utc = utc0 + timedelta(seconds=off)
+                            local = local_of.get(utc)
+                            if local is None:
+                                local = local_of[utc] = utc.astimezone(tz)
+                        else:
+                            utc, local = utc0, local0
+                        occ = Occurrence(
+                            prefix + str(seq), gi.id, sid, seq, utc, local, channel, slot.kind,
+                            self._render(tmpl, values, render_cache), fmt, slot.mention,
+                            slot.target, delivery, si.grace_s, att, life, notes)
+                        if sink is None:
+                            out.append(occ)
+                        else:
+                            sink.append((occ, note or ""))
+        return out, dropped
+
+
+_CAP_NAMES = {"group": "posts per group", "members": "1:1 messages per member",
+              "moments": "Moments posts"}
+
+
+def _offsets_hint(si: _SlotInfo) -> list[int]:
+    """Longest possible sequence span of a slot, for how far back a window must look."""
+    if si.fixed_offsets is not None:
+        return si.fixed_offsets
+    from ..playbook.timeparse import parse_duration_range
+
+    _lo, hi = parse_duration_range(si.slot.spacing)
+    waits = [parse_duration(m.wait) if m.wait is not None else hi for m in si.slot.sequence[1:]]
+    return [sum(waits)]
