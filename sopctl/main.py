@@ -45,6 +45,10 @@ app.command("init")(init_cmd.init)
 
 def main() -> None:
     """Entry point: one place that turns failures into clean messages and exit codes."""
+    from .lint.report import ensure_utf8
+
+    for stream in (sys.stdout, sys.stderr):  # CJK must not die on a C-locale pipe
+        ensure_utf8(stream)
     try:
         app(prog_name="sopctl")
     except SopctlError as exc:

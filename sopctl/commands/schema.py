@@ -8,6 +8,8 @@ import typer
 
 SCHEMA_ID = "https://sopctl.dev/schema/playbook.schema.json"
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+# Models that also accept a bare string (a ``mode="before"`` shorthand), and what it means.
+_SHORTHANDS = {"ContentItem": "the item's text", "Entry": "the entry kind"}
 
 
 def playbook_schema() -> dict[str, object]:
@@ -15,6 +17,13 @@ def playbook_schema() -> dict[str, object]:
     from ..playbook.model import Playbook
 
     body = Playbook.model_json_schema()
+    defs = body.get("$defs", {})
+    for name, meaning in _SHORTHANDS.items():
+        if name in defs:
+            full = defs[name]
+            defs[name] = {"anyOf": [{"type": "string", "description": f"Shorthand: {meaning}."},
+                                    {k: v for k, v in full.items() if k != "title"}],
+                          "title": full.get("title", name)}
     head: dict[str, object] = {"$schema": SCHEMA_DRAFT, "$id": SCHEMA_ID,
                                "title": "sopctl playbook"}
     return {**head, **{k: v for k, v in body.items() if k not in head}}

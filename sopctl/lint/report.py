@@ -28,7 +28,7 @@ def render(findings: Sequence[Finding], nfiles: int, fmt: str, *, statistics: bo
            strict: bool = False, out: TextIO | None = None) -> None:
     """Write ``findings`` to ``out`` (stdout) in ``fmt``; ``--statistics`` replaces the
     list with counts per rule (as JSON for ``json``, on stderr for sarif/github)."""
-    stream = out if out is not None else _utf8(sys.stdout)
+    stream = out if out is not None else ensure_utf8(sys.stdout)
     if statistics and fmt in ("text", "json"):
         if fmt == "json":
             _write(stream, json.dumps(statistics_rows(findings), ensure_ascii=False, indent=2))
@@ -47,10 +47,10 @@ def render(findings: Sequence[Finding], nfiles: int, fmt: str, *, statistics: bo
     else:
         _text(findings, nfiles, strict=strict, stream=out)
     if statistics:
-        _write(_utf8(sys.stderr), format_statistics(findings))
+        _write(ensure_utf8(sys.stderr), format_statistics(findings))
 
 
-def _utf8(stream: TextIO) -> TextIO:
+def ensure_utf8(stream: TextIO) -> TextIO:
     """Never die on CJK: pipes and files get UTF-8, a terminal its own encoding with
     replacement for what it cannot show."""
     enc = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
@@ -151,7 +151,7 @@ def _text(findings: Sequence[Finding], nfiles: int, *, strict: bool,
     if stream is None:
         from ..console import console
 
-        _utf8(sys.stdout)
+        ensure_utf8(sys.stdout)
         out = console()
     else:
         out = Console(file=stream, highlight=False, soft_wrap=True)
