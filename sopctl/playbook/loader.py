@@ -126,8 +126,11 @@ def _validation_findings(exc: ValidationError, smap: SourceMap, root: type[BaseM
                          result: Loaded) -> list[Finding]:
     out: list[Finding] = []
     seen: set[tuple] = set()
-    for err in exc.errors(include_url=False):
-        loc = _source_loc(err["loc"], smap)
+    errors = [(err, _source_loc(err["loc"], smap)) for err in exc.errors(include_url=False)]
+    for err, loc in errors:
+        if len(loc) < len(err["loc"]) and any(
+                len(other) > len(loc) and other[:len(loc)] == loc for _e, other in errors):
+            continue  # a union member that failed shallowly; the deeper error says more
         kind = err["type"]
         field_name = next((p for p in reversed(loc) if isinstance(p, str)), "")
         path = smap.path
