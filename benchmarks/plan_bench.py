@@ -11,9 +11,9 @@ import argparse
 import time
 from datetime import date, datetime, timedelta, timezone
 
-from sopctl.playbook.model import Group, Playbook
 from sopctl.plan import build_plan
 from sopctl.plan.types import Occurrence
+from sopctl.playbook.model import Group, Playbook
 
 PLAYBOOK = {
     "name": "美肌福利群", "timezone": "Asia/Shanghai",
@@ -48,16 +48,19 @@ def main() -> None:
     start = datetime(2026, 11, 24, tzinfo=timezone(timedelta(hours=8)))
     end = start + timedelta(days=1)
 
-    t = time.perf_counter()
-    plan = build_plan(pb, start, end, groups=groups)
-    dt = time.perf_counter() - t
-    n = len(plan)
+    dt = base = float("inf")
+    for _ in range(3):  # best of three: the machine is shared
+        t = time.perf_counter()
+        plan = build_plan(pb, start, end, groups=groups)
+        dt = min(dt, time.perf_counter() - t)
+        n = len(plan)
 
-    t = time.perf_counter()
-    o = plan[0]
-    _bare = [Occurrence(o.key, o.group, o.slot, 0, o.at_utc, o.local, o.channel, o.kind, o.text)
-             for _ in range(n)]
-    base = time.perf_counter() - t
+        t = time.perf_counter()
+        o = plan[0]
+        _bare = [Occurrence(o.key, o.group, o.slot, 0, o.at_utc, o.local, o.channel, o.kind,
+                            o.text) for _ in range(n)]
+        base = min(base, time.perf_counter() - t)
+        del plan, _bare
 
     print(f"groups: {args.groups}, occurrences in one day: {n}")
     print(f"build_plan: {dt:.3f} s, {n / dt:,.0f} occurrences/s")

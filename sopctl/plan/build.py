@@ -7,9 +7,10 @@ the same keys, in the same order. Semantics are documented in docs/plan.md.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from operator import attrgetter
 
 from ..playbook.model import Group, Playbook
@@ -20,8 +21,10 @@ from .types import Occurrence
 __all__ = ["PlanResult", "build_plan", "build_plan_detailed", "group_channel", "iter_plan",
            "next_group", "next_occurrence_after"]
 
+_AT = attrgetter("at_utc")
 _ORDER = attrgetter("at_utc", "group", "slot", "seq")
 _DAY = 86400
+_MARGIN = 4 * 3600  # wall time vs. elapsed time: DST shifts are at most a few hours
 
 
 @dataclass(slots=True)
@@ -57,8 +60,12 @@ def iter_plan(playbook: Playbook, start: datetime, end: datetime, *,
     day = start.astimezone(tz).date() - timedelta(days=lookback)
     last = (end - timedelta(microseconds=1)).astimezone(tz).date()
     pending: list[Occurrence] = []
+    start_local = start.astimezone(tz).replace(tzinfo=None)
+    end_local = end.astimezone(tz).replace(tzinfo=None)
     while day <= last:
-        occs, drops = planner.day(day)
+        midnight = datetime.combine(day, time())
+        occs, drops = planner.day(day, (start_local - midnight).total_seconds() - _MARGIN,
+                                  (end_local - midnight).total_seconds() + _MARGIN)
         if dropped is not None:
             dropped.extend(x for x in drops if start <= x[0].at_utc < end)
         pending.extend(o for o in occs if start <= o.at_utc < end)
@@ -66,9 +73,7 @@ def iter_plan(playbook: Playbook, start: datetime, end: datetime, *,
         # Later days never plan anything before their own local midnight.
         boundary = planner.clock.day_start(day)
         pending.sort(key=_ORDER)
-        cut = 0
-        while cut < len(pending) and pending[cut].at_utc < boundary:
-            cut += 1
+        cut = bisect_left(pending, boundary, key=_AT)
         if cut:
             yield from pending[:cut]
             del pending[:cut]

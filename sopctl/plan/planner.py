@@ -19,6 +19,12 @@ from .render import render, template_variables
 from .timing import LocalClock, hhmm, quiet_of
 from .types import Occurrence
 
+
+class _Lenient(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 _MISSING = object()
 Dropped = tuple[Occurrence, str]
@@ -26,7 +32,8 @@ Dropped = tuple[Occurrence, str]
 
 class _SlotInfo:
     __slots__ = ("cap_kind", "cron_minutes", "every", "fixed_offsets", "grace_s", "hi", "id",
-                 "idx", "lo", "multi", "per_day", "rotates", "simple", "slot", "weekdays")
+                 "idx", "latest", "lo", "multi", "per_day", "rotates", "simple", "slot",
+                 "weekdays")
 
     def __init__(self, idx: int, slot: Slot, pb: Playbook):
         self.idx, self.slot, self.id = idx, slot, slot.id
@@ -77,13 +84,18 @@ def _attachment(item: ContentItem) -> tuple[dict, ...]:
 class _GroupInfo:
     __slots__ = ("channels", "deliveries", "g", "id", "opened", "values")
 
-    def __init__(self, g: Group, pb: Playbook, slots: list[_SlotInfo], base: dict):
+    def __init__(self, g: Group, pb: Playbook, slots: list[_SlotInfo], base: dict,
+                 chans: dict[str | None, tuple[list[str], list[str]]]):
         self.g, self.id, self.opened = g, g.id, g.opened
-        self.channels = [group_channel(pb, g, s.slot) for s in slots]
-        self.deliveries = []
-        for s, ch in zip(slots, self.channels, strict=True):
-            c = pb.channels.get(ch)
-            self.deliveries.append(s.slot.delivery or (c.mode if c is not None else "post"))
+        hit = chans.get(g.channel)  # groups share their channel setup: compute it once
+        if hit is None:
+            names = [group_channel(pb, g, s.slot) for s in slots]
+            deliveries = []
+            for s, ch in zip(slots, names, strict=True):
+                c = pb.channels.get(ch)
+                deliveries.append(s.slot.delivery or (c.mode if c is not None else "post"))
+            hit = chans[g.channel] = (names, deliveries)
+        self.channels, self.deliveries = hit
         n = group_number(g)
         self.values = {**base, "group_name": group_display_name(pb, g),
                        "group_no": n if n is not None else ""}
@@ -104,7 +116,8 @@ class Planner:
         rules = "\n".join(f"{i}. {r.text}" for i, r in enumerate(playbook.rules.items, 1))
         base = {**playbook.variables, "owner": owner, "rules_summary": rules,
                 "offer": playbook.variables.get("offer", "")}
-        self.groups = sorted((_GroupInfo(g, playbook, self.slots, base) for g in groups),
+        chans: dict[str | None, tuple[list[str], list[str]]] = {}
+        self.groups = sorted((_GroupInfo(g, playbook, self.slots, base, chans) for g in groups),
                              key=lambda gi: gi.id)
         caps = playbook.caps
         self.caps = {"group": caps.per_group_per_day, "members": caps.per_member_per_day,
@@ -112,6 +125,21 @@ class Planner:
         self._names: dict[str, tuple[str, ...] | None] = {}
         self._count_memo: dict[tuple[int, date], tuple[date, int]] = {}
         self.max_span_s = max((max(_offsets_hint(s)) for s in self.slots), default=0)
+        # The latest wall second (from the day's midnight) anything of a day can land on.
+        last_start = max(((max(s.cron_minutes) if s.cron_minutes else s.hi) * 60
+                          for s in self.slots), default=0)
+        if self.quiet is not None and self.quiet.crosses:
+            last_start = max(last_start, 86400 + self.quiet.end)
+        self.latest_wall = last_start + self.max_span_s
+        for si in self.slots:
+            span = max(_offsets_hint(si))
+            si.latest = (max(si.cron_minutes) if si.cron_minutes else si.hi) * 60 + span
+            q = self.quiet
+            if q is not None and q.crosses and si.slot.quiet == "defer" and si.latest >= q.start:
+                si.latest = 86400 + q.end + span  # deferred past midnight
+        self.caps_never_bind = (
+            all(s.cap_kind == "group" for s in self.slots)
+            and sum(s.per_day for s in self.slots) <= self.caps["group"])
 
     # ------------------------------------------------------------------ content
     def _messages(self, si: _SlotInfo, day: int, k: int) -> list[tuple[str, str, tuple]]:
@@ -134,7 +162,7 @@ class Planner:
             return [from_ref(entry, entry, None)]
         return [from_ref(slot.content, slot.text, None)]
 
-    def _render(self, template: str, values: dict, cache: dict) -> str:
+    def _names_of(self, template: str) -> tuple[str, ...] | None:
         names = self._names.get(template, _MISSING)
         if names is _MISSING:
             try:
@@ -142,12 +170,20 @@ class Planner:
             except ValueError:
                 names = None
             self._names[template] = names
+        return names  # type: ignore[return-value]
+
+    def _render(self, template: str, values: dict, cache: dict) -> str:
+        names = self._names_of(template)
         if not names:
             return template
         key = (template, *(values.get(n) for n in names))
         out = cache.get(key)
         if out is None:
-            out = cache[key] = render(template, values)
+            try:  # the C formatter when the template is plain; render() handles the rest
+                out = template.format_map(_Lenient(values))
+            except (ValueError, IndexError, KeyError, AttributeError, TypeError):
+                out = render(template, values)
+            cache[key] = out
         return out
 
     # ------------------------------------------------------------------ rotation
@@ -175,36 +211,62 @@ class Planner:
         self._count_memo[key] = (d, count)
         return count
 
+    def _quiet(self, si: _SlotInfo, t0: int, offs: list[int]) -> tuple[int, str | None]:
+        """(start, note) of a firing after quiet hours: deferred, or marked dropped."""
+        quiet = self.quiet
+        assert quiet is not None
+        bad = next((t0 + o for o in offs if quiet.inside(t0 + o)), None)
+        if bad is None:
+            return t0, None
+        if si.slot.quiet == "drop":
+            return t0, f"dropped: {hhmm(t0)} is in quiet hours {quiet.label}"
+        orig = t0
+        for _ in range(3):  # a sequence may reach into the next quiet period; retry a little
+            t0 = quiet.end_after(bad)
+            bad = next((t0 + o for o in offs if quiet.inside(t0 + o)), None)
+            if bad is None:
+                break
+        return t0, f"deferred from {hhmm(orig)} (quiet hours {quiet.label})"
+
     # ------------------------------------------------------------------ one day
-    def day(self, d: date) -> tuple[list[Occurrence], list[Dropped]]:
+    def day(self, d: date, lo: float = -1e18, hi: float = 1e18
+            ) -> tuple[list[Occurrence], list[Dropped]]:
         """Every occurrence planned for local day ``d`` (any instant: deferral may push it
-        to the next day), caps applied, unsorted; and what was dropped, with why."""
+        to the next day), caps applied, unsorted; and what was dropped, with why.
+
+        Caps always count the whole day; only firings whose wall time (seconds from local
+        midnight of ``d``) may fall within [lo, hi] are turned into occurrences."""
         out: list[Occurrence] = []
         dropped: list[Dropped] = []
-        if not self.slots:
+        if not self.slots or lo > self.latest_wall + 60:
             return out, dropped
         pb, clock, quiet, caps = self.pb, self.clock, self.quiet, self.caps
         funnel = pb.funnel
         dstr = d.isoformat()
         day_values = {"date": dstr, "weekday": WEEKDAYS_ZH[d.weekday()]}
-        fires_cache: dict[tuple[int, date], bool] = {}
+        fires_cache: dict[date, list[_SlotInfo]] = {}
+        # When caps cannot bind, slots that cannot reach the window need no work at all.
+        cap_free_late = lo if self.caps_never_bind and lo > 0 else None
         msg_cache: dict[tuple[int, int, int], list] = {}
         render_cache: dict = {}
         tz = clock.tz
         local_of: dict[datetime, datetime] = {}
+        quiet_cache: dict[tuple[int, int], tuple[int, str | None]] = {}
+        cap_any = min(caps.values())
+        all_group = all(si.cap_kind == "group" for si in self.slots)
+        at_of: dict[int, tuple[datetime, datetime, str | None]] = {}
         for gi in self.groups:
             if gi.opened > d:
                 continue
             life = (d - gi.opened).days + 1
             values = None
             firings = []
-            for si in self.slots:
-                fk = (si.idx, gi.opened)
-                ok = fires_cache.get(fk)
-                if ok is None:
-                    ok = fires_cache[fk] = fires_on(si.slot, d, gi.opened, funnel)
-                if not ok:
-                    continue
+            active = fires_cache.get(gi.opened)
+            if active is None:  # which slots fire depends on the opening date only
+                active = fires_cache[gi.opened] = [
+                    si for si in self.slots if fires_on(si.slot, d, gi.opened, funnel)
+                    and (cap_free_late is None or si.latest >= cap_free_late)]
+            for si in active:
                 if si.cron_minutes is not None:
                     minutes = si.cron_minutes
                 elif si.hi == si.lo:
@@ -212,33 +274,29 @@ class Planner:
                 else:
                     frac = stable_fraction(gi.id, si.id, dstr)
                     minutes = (si.lo + int(frac * (si.hi - si.lo + 1)),)
-                offs = si.fixed_offsets or sequence_offsets(si.slot, gi.id, d)
+                fixed = si.fixed_offsets
+                offs = fixed or sequence_offsets(si.slot, gi.id, d)
                 for j, m in enumerate(minutes):
-                    t0 = m * 60
-                    note = None
-                    if quiet is not None:
-                        bad = next((t0 + o for o in offs if quiet.inside(t0 + o)), None)
-                        if bad is not None:
-                            if si.slot.quiet == "drop":
-                                note = f"dropped: {hhmm(t0)} is in quiet hours {quiet.label}"
-                            else:
-                                orig = t0
-                                for _ in range(3):
-                                    t0 = quiet.end_after(bad)
-                                    bad = next((t0 + o for o in offs if quiet.inside(t0 + o)),
-                                               None)
-                                    if bad is None:
-                                        break
-                                note = (f"deferred from {hhmm(orig)} "
-                                        f"(quiet hours {quiet.label})")
+                    if quiet is None:
+                        t0, note = m * 60, None
+                    elif fixed is not None:  # same answer for every group: ask once
+                        qk = (si.idx, m)
+                        qr = quiet_cache.get(qk)
+                        if qr is None:
+                            qr = quiet_cache[qk] = self._quiet(si, m * 60, offs)
+                        t0, note = qr
+                    else:
+                        t0, note = self._quiet(si, m * 60, offs)
                     firings.append((t0, si.id, j, m, si, offs, note))
             if not firings:
                 continue
             keep = firings
-            drops = [f for f in firings if f[6] is not None and f[6].startswith("dropped")]
-            if drops:
-                keep = [f for f in firings if f not in drops]
-            if len(keep) > min(caps.values()):
+            drops = []
+            if quiet is not None:
+                drops = [f for f in firings if f[6] is not None and f[6].startswith("dropped")]
+                if drops:
+                    keep = [f for f in firings if f not in drops]
+            if len(keep) > cap_any and (len(keep) > caps["group"] or not all_group):
                 keep.sort(key=lambda f: (f[0], f[1], f[2]))
                 used = {"group": 0, "members": 0, "moments": 0}
                 kept = []
@@ -253,6 +311,8 @@ class Planner:
                 keep = kept
             for batch, sink in ((keep, None), (drops, dropped)):
                 for t0, sid, j, m, si, offs, note in batch:
+                    if t0 + offs[-1] < lo or t0 > hi:
+                        continue
                     idx = si.idx
                     k = 0
                     if si.rotates:
@@ -260,16 +320,24 @@ class Planner:
                     mk = (idx, life, k)
                     msgs = msg_cache.get(mk)
                     if msgs is None:
-                        msgs = msg_cache[mk] = self._messages(si, life, k)
+                        msgs = msg_cache[mk] = [(t, f, a, self._names_of(t))
+                                                for t, f, a in self._messages(si, life, k)]
                     if values is None:
                         values = {**gi.values, **day_values, "day": life, "lesson": life}
-                    utc0, local0, dst_note = clock.at(d, t0)
-                    notes = tuple(n for n in (note, dst_note) if n)
+                    at = at_of.get(t0)
+                    if at is None:
+                        at = at_of[t0] = clock.at(d, t0)
+                    utc0, local0, dst_note = at
+                    if note is None:
+                        notes = (dst_note,) if dst_note else ()
+                    else:
+                        notes = (note, dst_note) if dst_note else (note,)
                     slot = si.slot
                     prefix = (f"{gi.id}/{sid}/{dstr}T{m // 60:02d}{m % 60:02d}/" if si.multi
                               else f"{gi.id}/{sid}/{dstr}/")
                     channel, delivery = gi.channels[idx], gi.deliveries[idx]
-                    for seq, (off, (tmpl, fmt, att)) in enumerate(zip(offs, msgs, strict=False)):
+                    for seq, (off, (tmpl, fmt, att, names)) in enumerate(
+                            zip(offs, msgs, strict=False)):
                         if off:
                             utc = utc0 + timedelta(seconds=off)
                             local = local_of.get(utc)
@@ -279,7 +347,8 @@ class Planner:
                             utc, local = utc0, local0
                         occ = Occurrence(
                             prefix + str(seq), gi.id, sid, seq, utc, local, channel, slot.kind,
-                            self._render(tmpl, values, render_cache), fmt, slot.mention,
+                            self._render(tmpl, values, render_cache) if names else tmpl,
+                            fmt, slot.mention,
                             slot.target, delivery, si.grace_s, att, life, notes)
                         if sink is None:
                             out.append(occ)

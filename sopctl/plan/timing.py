@@ -10,13 +10,12 @@ Two rules a plan must state rather than inherit from whatever a library does:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..playbook.model import QuietHours
 from ..playbook.timeparse import parse_clock
 
-UTC = timezone.utc
 _DAY = 86400
 
 
