@@ -8,9 +8,12 @@ import sys
 import typer
 
 from . import __version__
+from .commands import history as history_cmd
 from .commands import init as init_cmd
 from .commands import lint as lint_cmd
+from .commands import run as run_cmd
 from .commands import schema as schema_cmd
+from .commands import status as status_cmd
 from .errors import EXIT_USAGE, SopctlError
 
 app = typer.Typer(
@@ -41,6 +44,9 @@ app.command("rules")(lint_cmd.rules)
 app.command("rule")(lint_cmd.rule)
 app.command("schema")(schema_cmd.schema)
 app.command("init")(init_cmd.init)
+app.command("run")(run_cmd.run)
+app.command("history")(history_cmd.history)
+app.command("status")(status_cmd.status)
 
 
 def main() -> None:

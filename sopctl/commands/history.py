@@ -1,0 +1,106 @@
+"""`sopctl history`: what the ledger says was sent, skipped, failed or left uncertain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+class HistoryFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+COLUMNS = ("scheduled_utc", "playbook", "group_id", "slot", "seq", "channel", "status",
+           "attempts", "reason", "key", "finished_at")
+
+
+def history(
+    since: str = typer.Option(None, "--since", help="24h, 7d or an ISO date-time "
+                              "(default: everything)."),
+    group: str = typer.Option(None, "--group", help="Only this group id."),
+    status: list[str] = typer.Option(None, "--status", help="Only these statuses (repeatable): "
+                                     "sent failed skipped uncertain pending-confirmation "
+                                     "claimed."),
+    uncertain: bool = typer.Option(False, "--uncertain", help="Only uncertain deliveries (a "
+                                   "crash between claim and result)."),
+    playbook: str = typer.Option(None, "--playbook", help="Only this playbook (by name)."),
+    limit: int = typer.Option(None, "--limit", help="At most this many rows (newest)."),
+    fmt: HistoryFormat = typer.Option(HistoryFormat.table, "--format", "-f"),
+    store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE", help="Ledger URL."),
+    state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
+                                   help="State directory of the SQLite ledger."),
+) -> None:
+    """List deliveries from the ledger, oldest first."""
+    from ..errors import UsageError
+    from ..run.ledger import STATUSES
+    from .run import open_ledger, parse_since
+
+    statuses = list(status or [])
+    if uncertain:
+        statuses.append("uncertain")
+    for s in statuses:
+        if s not in STATUSES:
+            raise UsageError(f"--status {s}: unknown status", hint=", ".join(STATUSES))
+    ledger = open_ledger(store, state_dir)
+    try:
+        rows = ledger.rows(since=parse_since(since, datetime.now(UTC)), group=group,
+                           statuses=statuses or None, playbook=playbook, limit=limit,
+                           newest_first=bool(limit))
+    finally:
+        ledger.close()
+    if limit:
+        rows.reverse()
+    render_rows(rows, fmt.value)
+
+
+def _cell(v: Any) -> str:
+    if isinstance(v, datetime):
+        return v.isoformat(timespec="seconds")
+    return "" if v is None else str(v)
+
+
+def render_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+    import sys
+
+    if fmt == "json":
+        import json
+
+        for r in rows:
+            sys.stdout.write(json.dumps({k: (_cell(v) if isinstance(v, datetime) else v)
+                                         for k, v in r.items()}, ensure_ascii=False) + "\n")
+        return
+    if fmt == "csv":
+        import csv
+
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(COLUMNS)
+        for r in rows:
+            w.writerow([_cell(r.get(c)) for c in COLUMNS])
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..console import console
+
+    if not rows:
+        console().print("no deliveries match")
+        return
+    style = {"sent": "green", "failed": "red", "uncertain": "magenta", "skipped": "yellow",
+             "pending-confirmation": "cyan", "claimed": "blue"}
+    t = Table(title=f"{len(rows)} deliveries", title_justify="left")
+    for c in ("scheduled (UTC)", "playbook", "group", "slot", "channel", "status", "tries",
+              "reason"):
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        st = r["status"]
+        t.add_row(r["scheduled_utc"].strftime("%Y-%m-%d %H:%M"), escape(r["playbook"]),
+                  escape(r["group_id"]), escape(f"{r['slot']}#{r['seq']}" if r["seq"]
+                                                else r["slot"]), escape(r["channel"]),
+                  f"[{style.get(st, '')}]{st}[/]", str(r["attempts"]), escape(r["reason"] or ""))
+    console().print(t)

@@ -1,0 +1,234 @@
+"""`sopctl run`: carry out playbooks on a cron host (a daemon, or `--once` per timer tick)."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ..errors import EXIT_FINDINGS, PlaybookError, UsageError
+
+if TYPE_CHECKING:
+    from ..run.runner import Summary
+
+
+class LogFormat(StrEnum):
+    rich = "rich"
+    json = "json"
+
+
+def parse_since(value: str | None, now: datetime) -> datetime | None:
+    """'24h', '90m', '2d' (before now) or an ISO 8601 instant (UTC when no offset)."""
+    if not value:
+        return None
+    v = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?\s*[smhdw]?", v):
+        from ..playbook.timeparse import parse_duration
+
+        if v[-1] == "w":
+            return now - timedelta(weeks=float(v[:-1]))
+        try:
+            return now - timedelta(seconds=float(parse_duration(v)))
+        except ValueError as exc:
+            raise UsageError(f"--since {value!r}: {exc}") from None
+    try:
+        t = datetime.fromisoformat(v)
+    except ValueError:
+        raise UsageError(f"--since {value!r} is neither a duration (24h, 90m, 2d) nor an ISO "
+                         "date-time (2026-11-24T07:00+08:00)") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def state_dir_of(state_dir: Path | None) -> Path:
+    from ..run.ledger import default_state_dir
+
+    return Path(state_dir) if state_dir else default_state_dir()
+
+
+def open_ledger(store: str | None, state_dir: Path | None) -> Any:
+    from ..run.ledger import Ledger, store_url
+
+    return Ledger(store_url(store, state_dir_of(state_dir)))
+
+
+def load_books(paths: list[str] | None, env: dict[str, str]) -> list[Any]:
+    """Playbooks as the runner holds them; any error finding refuses them all."""
+    from ..console import err_console
+    from ..playbook.discover import find_playbook
+    from ..run.reload import check_playbook
+    from ..run.runner import Book
+
+    targets = list(paths or [find_playbook()])
+    books, bad = [], []
+    for p in targets:
+        if not Path(p).is_file():
+            raise UsageError(f"{p}: no such file")
+        checked = check_playbook(p)
+        if checked.playbook is None:
+            bad.extend(checked.errors or checked.findings)
+        else:
+            books.append(Book(checked))
+    if bad:
+        for f in bad:
+            err_console().print(f.short(), highlight=False, markup=False)
+        raise PlaybookError(f"{len(bad)} error(s) in the playbook; nothing was run "
+                            "(fix them, `sopctl lint` shows details)", bad)
+    names = [b.name for b in books]
+    if len(set(names)) != len(names):
+        raise UsageError("two playbooks share a name; the ledger tells them apart by name")
+    return books
+
+
+def build_channels(books: list[Any], override: str | None, env: dict[str, str],
+                   state_dir: Path, ctx: Any) -> tuple[dict[str, Any], Any]:
+    from ..playbook.model import Channel as ChannelCfg
+    from ..run.channels import MODULES, make_channels
+    from ..run.delivery import make_client
+
+    cfgs: dict[str, Any] = {}
+    if override:
+        cfg = next((b.playbook.channels[override] for b in books
+                    if override in b.playbook.channels), None)
+        if cfg is None:
+            if override not in MODULES:
+                raise UsageError(f"--channel {override}: neither a channel of the playbook nor "
+                                 "a channel type", hint="e.g. --channel console")
+            cfg = ChannelCfg(type=override)  # type: ignore[arg-type]
+        cfgs[override] = cfg
+    else:
+        for b in books:
+            for n, c in b.playbook.channels.items():
+                cfgs.setdefault(n, c)
+            for o_ch in _used_channels(b):
+                if o_ch not in cfgs:
+                    if o_ch in ("console", "file"):
+                        cfgs[o_ch] = ChannelCfg(type=o_ch)  # type: ignore[arg-type]
+                    else:
+                        raise UsageError(f"{b.path}: channel '{o_ch}' is used but not defined")
+    client = make_client(concurrency=200)
+    return make_channels(cfgs, env=env, client=client, state_dir=state_dir, ctx=ctx), client
+
+
+def _used_channels(book: Any) -> set[str]:
+    from ..plan.groups import group_channel
+
+    pb = book.playbook
+    return {group_channel(pb, g, s) for g in book.groups.values() for s in pb.timetable} or set()
+
+
+def run(
+    playbooks: list[str] = typer.Argument(None, help="Playbook files (default: the one here)."),
+    once: bool = typer.Option(False, "--once", help="Process what is due since the last tick, "
+                              "then exit (for cron or a systemd timer)."),
+    store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE",
+                              help="Ledger database URL (postgresql://...); default SQLite in "
+                              "the state directory."),
+    state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
+                                   help="Where the SQLite ledger lives (default ./.sopctl)."),
+    resend_uncertain: bool = typer.Option(False, "--resend-uncertain",
+                                          help="Send again what a crash left uncertain "
+                                          "(if still inside its grace)."),
+    since: str = typer.Option(None, "--since", help="Catch up from here: 24h, 90m or an ISO "
+                              "date-time (default: the last tick, else now minus the largest "
+                              "grace)."),
+    channel: str = typer.Option(None, "--channel", help="Send everything through this channel "
+                                "(a name from the playbook, or a type such as console)."),
+    log_format: LogFormat = typer.Option(LogFormat.rich, "--log-format",
+                                         help="rich console lines or one JSON object a line."),
+    metrics_port: int = typer.Option(None, "--metrics-port",
+                                     help="Serve Prometheus metrics on 127.0.0.1:PORT."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what is due; claim and send "
+                                 "nothing."),
+) -> None:
+    """Run playbooks: claim each due message in the ledger, send it, record the result."""
+    import asyncio
+
+    from ..run.clock import default_clock
+    from ..run.delivery import DeliveryContext
+    from ..run.metrics import EventLog, Metrics, serve_metrics
+    from ..run.runner import Runner, RunOptions
+
+    env = dict(os.environ)
+    clock = default_clock()
+    sd = state_dir_of(state_dir)
+    opts = RunOptions(once=once, since=parse_since(since, clock.now()),
+                      resend_uncertain=resend_uncertain, channel=channel, dry_run=dry_run,
+                      state_dir=sd)
+    books = load_books(playbooks, env)
+    ledger = open_ledger(store, state_dir)
+    log = EventLog(log_format.value)
+    metrics = Metrics()
+    server = serve_metrics(metrics, metrics_port) if metrics_port else None
+
+    async def main() -> Summary:
+        import signal
+
+        channels, client = build_channels(books, channel, env, sd, DeliveryContext())
+        runner = Runner(books, ledger, clock, opts, channels=channels, log=log,
+                        metrics=metrics, env=env)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.stop)
+        try:
+            if once or dry_run:
+                return await runner.run_once()
+            log("start", f"running {', '.join(b.name for b in books)}; ledger "
+                f"{ledger._safe_url()}", playbooks=[b.path for b in books])
+            return await runner.run_forever()
+        finally:
+            for ch in channels.values():
+                await ch.aclose()
+            await client.aclose()
+
+    try:
+        summary = asyncio.run(main())
+    finally:
+        ledger.close()
+        if server is not None:
+            server.shutdown()
+    if dry_run:
+        _print_dry(summary)
+    else:
+        _print_summary(summary, log_format.value)
+
+
+def _print_summary(s: Summary, fmt: str) -> None:
+    import json
+
+    order = ("sent", "pending-confirmation", "failed", "uncertain", "skipped")
+    counts = {k: s.counts.get(k, 0) for k in order}
+    if fmt == "json":
+        typer.echo(json.dumps({"summary": {**counts, "already_handled": s.already}}))
+        return
+    from rich.table import Table
+
+    from ..console import console
+
+    t = Table(title="sopctl run", title_justify="left")
+    for k in (*order, "already handled"):
+        t.add_column(k, justify="right")
+    t.add_row(*(str(counts[k]) for k in order), str(s.already))
+    console().print(t)
+
+
+def _print_dry(s: Summary) -> None:
+    from rich.table import Table
+
+    from ..console import console
+
+    t = Table(title=f"due now: {len(s.dry)} (dry run, nothing claimed or sent)",
+              title_justify="left")
+    for c in ("playbook", "due (local)", "group", "slot", "channel", "text"):
+        t.add_column(c)
+    for name, o in s.dry[:200]:
+        t.add_row(name, o.local.strftime("%m-%d %H:%M"), o.group, o.slot, o.channel,
+                  o.text[:40].replace("\n", " "))
+    console().print(t)
+
+
+__all__ = ["EXIT_FINDINGS", "run"]
