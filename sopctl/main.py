@@ -8,6 +8,7 @@ import sys
 import typer
 
 from . import __version__
+from .commands import agenda as agenda_cmd
 from .commands import history as history_cmd
 from .commands import init as init_cmd
 from .commands import lint as lint_cmd
@@ -40,6 +41,7 @@ def _root(
 
 
 app.command("lint")(lint_cmd.lint)
+app.command("agenda")(agenda_cmd.agenda)
 app.command("rules")(lint_cmd.rules)
 app.command("rule")(lint_cmd.rule)
 app.command("schema")(schema_cmd.schema)

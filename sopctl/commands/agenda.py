@@ -1,0 +1,136 @@
+"""`sopctl agenda`: what will be sent, when, to which group, through which channel."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from ..errors import EXIT_FINDINGS, UsageError
+
+
+class AgendaFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    ics = "ics"
+
+
+def agenda(
+    playbook: str = typer.Argument(None, help="The playbook; default: the one in this "
+                                   "directory (sopctl.yaml, playbook.yaml, or the only one)."),
+    from_: str = typer.Option(None, "--from", help="First local day, YYYY-MM-DD "
+                              "(default: today in the playbook's timezone)."),
+    days: int = typer.Option(7, "--days", "-n", min=1, max=3660, help="How many days."),
+    group: list[str] = typer.Option(None, "--group", "-g",
+                                    help="Only this group (id or name); repeatable."),
+    fmt: AgendaFormat = typer.Option(AgendaFormat.table, "--format", "-f"),
+    output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
+) -> None:
+    """List the planned messages: local time, UTC, group, slot, kind, channel and text."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from ..plan.build import build_plan
+    from ..plan.groups import group_display_name, playbook_groups
+    from ..plan.timing import LocalClock
+    from ..playbook.discover import find_playbook
+    from ..playbook.loader import load_playbook
+
+    path = playbook or find_playbook()
+    if path != "-" and not Path(path).exists():
+        raise UsageError(f"{path}: no such file or directory")
+    loaded = load_playbook(path)
+    errors = [f for f in loaded.findings if f.severity == "error"]
+    if errors or loaded.playbook is None:
+        from ..lint.report import render
+
+        render(errors, 1, "text")
+        raise typer.Exit(EXIT_FINDINGS)
+    pb = loaded.playbook
+    if from_ is None:
+        first = datetime.now(ZoneInfo(pb.timezone)).date()
+    else:
+        try:
+            first = date.fromisoformat(from_)
+        except ValueError:
+            raise UsageError(f"--from '{from_}' is not a date",
+                             hint="write it as YYYY-MM-DD, e.g. 2026-11-24") from None
+    groups = playbook_groups(pb)
+    if group:
+        wanted = set(group)
+        picked = [g for g in groups if g.id in wanted or (g.name and g.name in wanted)]
+        found = {g.id for g in picked} | {g.name for g in picked if g.name}
+        missing = [w for w in group if w not in found]
+        if missing:
+            known = ", ".join(g.id for g in groups[:20]) or "none"
+            raise UsageError(f"no group {', '.join(repr(m) for m in missing)} in {path}",
+                             hint=f"groups: {known}")
+        groups = picked
+    clock = LocalClock(pb.timezone)
+    start, end = clock.day_start(first), clock.day_start(first + timedelta(days=days))
+    occs = build_plan(pb, start, end, groups=groups)
+    names = {g.id: group_display_name(pb, g) for g in groups}
+
+    if fmt is AgendaFormat.table:
+        if output is not None:
+            raise UsageError("--output needs --format json, csv or ics")
+        _table(occs, names, pb.timezone, first, days)
+        return
+    from ..plan import export
+
+    if fmt is AgendaFormat.json:
+        text = export.to_json(occs) + "\n"
+    elif fmt is AgendaFormat.csv:
+        text = export.to_csv(occs)
+    else:
+        text = export.to_ics(occs, calendar_name=pb.name, group_names=names)
+    if output is not None:
+        output.write_bytes(text.encode())
+        typer.echo(f"wrote {len(occs)} occurrences to {output}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..console import console
+    from ..plan.planner import WEEKDAYS_ZH
+
+    out = console()
+    if not occs:
+        out.print(f"Nothing planned for {days} day{'s' if days != 1 else ''} from {first} "
+                  f"({tz}).")
+        return
+    table = Table(show_edge=False, header_style="bold", pad_edge=False,
+                  title=f"{len(occs)} messages, {days} day{'s' if days != 1 else ''} "
+                  f"from {first} ({tz})", title_justify="left")
+    from rich.cells import cell_len
+
+    def width(values: set[str], cap: int) -> int:
+        return min(cap, max(map(cell_len, values), default=4))
+
+    table.add_column("local", no_wrap=True, min_width=16)
+    table.add_column("UTC", no_wrap=True, style="dim", min_width=12)
+    table.add_column("group", no_wrap=True, overflow="ellipsis",
+                     min_width=width({names.get(o.group, o.group) for o in occs}, 16))
+    table.add_column("slot", no_wrap=True, overflow="ellipsis",
+                     min_width=width({o.slot for o in occs}, 14) + 2)
+    table.add_column("kind", no_wrap=True, overflow="ellipsis",
+                     min_width=width({o.kind for o in occs}, 14))
+    table.add_column("channel", no_wrap=True, overflow="ellipsis",
+                     min_width=width({o.channel for o in occs}, 12))
+    table.add_column("text", no_wrap=True, overflow="ellipsis", min_width=12, ratio=1)
+    for o in occs:
+        lines = o.text.splitlines()
+        cell = escape(lines[0] + (" …" if len(lines) > 1 else "") if lines else "")
+        if o.notes:
+            cell += f"  [dim]({escape('; '.join(o.notes))})[/]"
+        table.add_row(f"{o.local:%m-%d} {WEEKDAYS_ZH[o.local.weekday()]} {o.local:%H:%M}",
+                      f"{o.at_utc:%m-%d %H:%M}Z", escape(names.get(o.group, o.group)),
+                      escape(o.slot if o.seq == 0 else f"{o.slot}#{o.seq}"), escape(o.kind),
+                      escape(o.channel), cell)
+    out.print(table)
