@@ -18,6 +18,7 @@ def playbook_schema() -> dict[str, object]:
 
     body = Playbook.model_json_schema()
     defs = body.get("$defs", {})
+    _allow_numbers_as_text(body, defs)
     for name, meaning in _SHORTHANDS.items():
         if name in defs:
             full = defs[name]
@@ -27,6 +28,32 @@ def playbook_schema() -> dict[str, object]:
     head: dict[str, object] = {"$schema": SCHEMA_DRAFT, "$id": SCHEMA_ID,
                                "title": "sopctl playbook"}
     return {**head, **{k: v for k, v in body.items() if k not in head}}
+
+
+def _allow_numbers_as_text(body: dict, defs: dict) -> None:
+    """The model reads a number where text is expected (``keywords: [9.9]``), so the schema
+    does too; fields whose validators look at the raw value (``at: 450``) stay strict."""
+    from ..playbook import model
+
+    def widen(node: object) -> None:
+        if isinstance(node, list):
+            for item in node:
+                widen(item)
+        elif isinstance(node, dict):
+            if node.get("type") == "string" and not node.keys() & {
+                    "enum", "const", "format", "pattern"}:
+                node["type"] = ["string", "number"]
+            for key in ("anyOf", "items", "additionalProperties", "prefixItems"):
+                widen(node.get(key))
+
+    for name, schema_def in [("Playbook", body), *defs.items()]:
+        cls = getattr(model, name, None)
+        decorators = getattr(cls, "__pydantic_decorators__", None)
+        raw = {f for d in (decorators.field_validators.values() if decorators else ())
+               if d.info.mode in ("before", "plain", "wrap") for f in d.info.fields}
+        for field, prop in schema_def.get("properties", {}).items():
+            if field not in raw:
+                widen(prop)
 
 
 def schema_text() -> str:
