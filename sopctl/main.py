@@ -12,8 +12,10 @@ from .commands import agenda as agenda_cmd
 from .commands import history as history_cmd
 from .commands import init as init_cmd
 from .commands import lint as lint_cmd
+from .commands import members as members_cmd
 from .commands import run as run_cmd
 from .commands import schema as schema_cmd
+from .commands import serve as serve_cmd
 from .commands import status as status_cmd
 from .errors import EXIT_USAGE, SopctlError
 
@@ -49,6 +51,8 @@ app.command("init")(init_cmd.init)
 app.command("run")(run_cmd.run)
 app.command("history")(history_cmd.history)
 app.command("status")(status_cmd.status)
+app.command("serve")(serve_cmd.serve)
+app.add_typer(members_cmd.app, name="members")
 
 
 def main() -> None:

@@ -65,6 +65,7 @@ inbox_offsets = sa.Table(
     sa.Column("path", sa.String(1000), primary_key=True),
     sa.Column("offset", sa.BigInteger, nullable=False),
     sa.Column("inode", sa.String(100), nullable=False, default=""),
+    sa.Column("line", sa.BigInteger, nullable=False, default=0),  # for file:line in logs
 )
 
 _STATE = ("nickname", "joined_at", "stage", "stage_at", "spend", "violations", "last_active",
@@ -216,20 +217,21 @@ class MemberStore:
         return out
 
     # ------------------------------------------------------------------ inbox offsets
-    def offset(self, path: str) -> tuple[int, str]:
+    def offset(self, path: str) -> tuple[int, int, str]:
+        """(byte offset, lines read, file identity) of an inbox file."""
         c = inbox_offsets.c
         with self.engine.connect() as conn:
-            r = conn.execute(sa.select(c.offset, c.inode).where(c.path == path)).first()
-            return (int(r[0]), r[1]) if r else (0, "")
+            r = conn.execute(sa.select(c.offset, c.line, c.inode).where(c.path == path)).first()
+            return (int(r[0]), int(r[1]), r[2]) if r else (0, 0, "")
 
-    def set_offset(self, path: str, offset: int, inode: str) -> None:
+    def set_offset(self, path: str, offset: int, inode: str, line: int) -> None:
         c = inbox_offsets.c
         with self.engine.begin() as conn:
             n = conn.execute(inbox_offsets.update().where(c.path == path).values(
-                offset=offset, inode=inode)).rowcount
+                offset=offset, inode=inode, line=line)).rowcount
             if not n:
                 conn.execute(inbox_offsets.insert().values(path=path, offset=offset,
-                                                           inode=inode))
+                                                           inode=inode, line=line))
 
 
 def _state(r: Any, blacklisted: bool) -> MemberState:

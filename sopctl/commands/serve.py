@@ -1,0 +1,119 @@
+"""`sopctl serve`: receive member events (HTTP and/or a JSON-lines inbox) and react."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from ..errors import PlaybookError, UsageError
+
+
+def _secret(value: str | None) -> str | None:
+    """A literal from the environment, or file:/path."""
+    if value and value.startswith("file:"):
+        try:
+            return Path(value[5:]).expanduser().read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read secret file {value[5:]}: {exc.strerror}") from None
+    return value or None
+
+
+def open_engine(playbook: str, store: str | None, state_dir: Path | None):
+    from ..events.engine import EventEngine
+    from ..playbook.loader import load_playbook
+    from ..run.ledger import Ledger, default_state_dir, store_url
+
+    if not Path(playbook).exists():
+        raise UsageError(f"{playbook}: no such file")
+    loaded = load_playbook(playbook)
+    if not loaded.ok:
+        for f in loaded.findings:
+            typer.echo(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}", err=True)
+        raise PlaybookError(f"{playbook} does not load; fix it first (sopctl lint)",
+                            loaded.findings)
+    ledger = Ledger(store_url(store, state_dir or default_state_dir()))
+    return EventEngine(loaded.playbook, ledger), ledger
+
+
+def serve(
+    playbook: str = typer.Argument(..., help="The playbook whose groups receive events."),
+    port: int = typer.Option(None, "--port", "-p", help="Listen for HTTP events on this port."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+    inbox: Path = typer.Option(None, "--inbox", help="JSON-lines file or directory of *.jsonl."),
+    once: bool = typer.Option(False, "--once", help="Read the inbox once, send due welcomes, "
+                              "and exit (for cron)."),
+    store: str = typer.Option(None, "--store", help="Database URL (default: SQLite in the "
+                              "state directory, shared with the run ledger)."),
+    state_dir: Path = typer.Option(None, "--state-dir", help="State directory."),
+    secret: str = typer.Option(None, "--secret", envvar="SOPCTL_EVENTS_SECRET",
+                               help="HMAC key for POST /events (env or file:/path)."),
+    wecom_token: str = typer.Option(None, "--wecom-token", envvar="SOPCTL_WECOM_TOKEN"),
+    wecom_aes_key: str = typer.Option(None, "--wecom-aes-key", envvar="SOPCTL_WECOM_AES_KEY",
+                                      help="The callback's EncodingAESKey (43 characters)."),
+    wecom_corp_id: str = typer.Option(None, "--wecom-corp-id", envvar="SOPCTL_WECOM_CORP_ID"),
+    telegram_secret: str = typer.Option(None, "--telegram-secret",
+                                        envvar="SOPCTL_TELEGRAM_SECRET"),
+) -> None:
+    """Welcome newcomers, answer keywords, enforce the rules and move buyers up the funnel."""
+    import logging
+    import signal
+    import threading
+
+    from ..events.deliver import Deliverer
+    from ..events.inbox import read_inbox
+
+    if port is None and inbox is None:
+        raise UsageError("nothing to listen to", hint="give --port and/or --inbox")
+    if once and inbox is None:
+        raise UsageError("--once reads the inbox; give --inbox")
+    logging.basicConfig(level=os.environ.get("SOPCTL_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(message)s")
+    engine, ledger = open_engine(playbook, store, state_dir)
+    deliverer = Deliverer(ledger, engine.name, engine.pb.channels).start()
+    engine.listeners.append(deliverer)
+    if once:
+        rep = read_inbox(engine, inbox)
+        engine.tick()
+        deliverer.stop()
+        typer.echo(f"{rep.events} events, {rep.actions} actions, {rep.skipped} skipped")
+        ledger.close()
+        return
+    server = None
+    stop = threading.Event()
+    if port is not None:
+        from ..events.server import EventServer, ServeConfig
+        from ..events.wecom_crypto import WeComCrypto, WeComCryptoError
+
+        crypto = None
+        if wecom_token or wecom_aes_key:
+            if not (wecom_token and wecom_aes_key and wecom_corp_id):
+                raise UsageError("WeCom callbacks need --wecom-token, --wecom-aes-key and "
+                                 "--wecom-corp-id")
+            try:
+                crypto = WeComCrypto(_secret(wecom_token) or "", _secret(wecom_aes_key) or "",
+                                     wecom_corp_id)
+            except WeComCryptoError as exc:
+                raise UsageError(f"--wecom-aes-key: {exc}") from None
+        cfg = ServeConfig(secret=_secret(secret), wecom=crypto,
+                          telegram_secret=_secret(telegram_secret))
+        try:
+            server = EventServer((host, port), engine, cfg)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        logging.getLogger("sopctl.events").info("listening on http://%s:%d",
+                                                *server.server_address[:2])
+    from ..events.server import start_ticker
+
+    start_ticker(engine, stop)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(2.0):
+        if inbox is not None:
+            read_inbox(engine, inbox)
+    if server is not None:
+        server.shutdown()
+    deliverer.stop()
+    ledger.close()
