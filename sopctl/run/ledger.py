@@ -240,8 +240,8 @@ class Ledger:
              lease: datetime | None) -> dict[str, Any]:
         return {"playbook": playbook, "key": c.key, "group_id": c.group_id, "slot": c.slot,
                 "seq": c.seq, "scheduled_utc": c.scheduled_utc, "content_hash": c.content_hash,
-                "channel": c.channel, "status": status, "attempts": 1 if status == "claimed"
-                else 0, "reason": "", "claimed_by": self.runner_id, "claimed_at": now,
+                "channel": c.channel, "status": status, "attempts": 0, "reason": "",
+                "claimed_by": self.runner_id, "claimed_at": now,
                 "lease_until": lease}
 
     def finish(self, playbook: str, outcomes: Iterable[Outcome], *, now: datetime) -> int:
@@ -257,7 +257,7 @@ class Ledger:
                 .where(c.playbook == sa.bindparam("b_pb"), c.key == sa.bindparam("b_key"),
                        c.status == "claimed", c.claimed_by == self.runner_id)
                 .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"),
-                        attempts=sa.bindparam("b_attempts"), response=sa.bindparam("b_resp"),
+                        attempts=c.attempts + sa.bindparam("b_attempts"), response=sa.bindparam("b_resp"),
                         finished_at=sa.bindparam("b_now"), lease_until=None))
         with self.engine.begin() as conn:
             return conn.execute(stmt, params).rowcount
@@ -278,12 +278,13 @@ class Ledger:
                 parts = (by or "").split(":")
                 mine_dead = (len(parts) == 3 and parts[0] == host and parts[1].isdigit()
                              and by != self.runner_id and not _pid_alive(int(parts[1])))
-                if mine_dead or (lease is not None and lease < now):
+                if mine_dead or (by != self.runner_id and lease is not None and lease < now):
                     dead.append(rid)
             for i in range(0, len(dead), _CHUNK):
                 conn.execute(deliveries.update().where(
                     c.id.in_(dead[i:i + _CHUNK]), c.status == "claimed").values(
                     status="uncertain", finished_at=now, lease_until=None,
+                    attempts=c.attempts + 1,  # it may have gone out once
                     reason="the runner stopped between claim and result; "
                            "the message may or may not have been sent"))
         return len(dead)
@@ -298,8 +299,7 @@ class Ledger:
                 r = conn.execute(deliveries.update().where(
                     c.playbook == playbook, c.key == k, c.status == "uncertain").values(
                     status="claimed", claimed_by=self.runner_id, claimed_at=now,
-                    lease_until=now + timedelta(seconds=lease_s),
-                    attempts=c.attempts + 1, finished_at=None))
+                    lease_until=now + timedelta(seconds=lease_s), finished_at=None))
                 if r.rowcount:
                     won.append(k)
         return won
@@ -311,7 +311,7 @@ class Ledger:
         with self.engine.connect() as conn:
             for i in range(0, len(keys), _CHUNK):
                 out.update(conn.execute(sa.select(c.key, c.status).where(
-                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]))).tuples().all())
+                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]))).all())
         return out
 
     def last_tick(self, playbook: str) -> datetime | None:
@@ -367,7 +367,7 @@ class Ledger:
         if playbook:
             q = q.where(c.playbook == playbook)
         with self.engine.connect() as conn:
-            return dict(conn.execute(q).tuples().all())
+            return dict(conn.execute(q).all())
 
     def close(self) -> None:
         self.engine.dispose()

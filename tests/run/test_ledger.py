@@ -1,0 +1,146 @@
+"""The ledger on real SQLite and real PostgreSQL: claims are exclusive and durable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sopctl.run.ledger import Claim, Ledger, Outcome, normalise_url
+
+NOW = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
+
+
+def claims(n: int, prefix: str = "g") -> list[Claim]:
+    return [Claim(f"{prefix}{i:05d}/morning/2026-11-24/0", f"{prefix}{i:05d}", "morning", 0,
+                  NOW, "h", "out") for i in range(n)]
+
+
+def test_normalise_url():
+    assert normalise_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("postgresql+psycopg://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_claim_is_exclusive_and_idempotent(store_url):
+    a, b = Ledger(store_url), Ledger(store_url)
+    cs = claims(900)  # more than one insert chunk
+    won_a = a.claim("pb", cs[:600], now=NOW)
+    won_b = b.claim("pb", cs, now=NOW)
+    assert len(won_a) == 600 and len(won_b) == 300
+    assert not set(won_a) & set(won_b)
+    assert a.claim("pb", cs, now=NOW) == []
+    # the same key in another playbook is another occurrence
+    assert len(a.claim("other", cs[:5], now=NOW)) == 5
+    assert a.counts() == {"claimed": 905}
+    a.close(), b.close()
+
+
+def test_concurrent_claims_from_threads(store_url):
+    ledgers = [Ledger(store_url) for _ in range(4)]
+    cs = claims(400)
+    won: list[list[str]] = [[] for _ in ledgers]
+
+    def go(i: int) -> None:
+        won[i] = ledgers[i].claim("pb", cs, now=NOW)
+
+    ts = [threading.Thread(target=go, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    flat = [k for w in won for k in w]
+    assert sorted(flat) == sorted(c.key for c in cs)  # each exactly once
+
+
+def test_finish_only_by_the_holder(store_url):
+    a, b = Ledger(store_url), Ledger(store_url)
+    [k] = a.claim("pb", claims(1), now=NOW)
+    assert b.finish("pb", [Outcome(k, "sent")], now=NOW) == 0
+    assert a.finish("pb", [Outcome(k, "sent", "", {"msgid": "m1"})], now=NOW) == 1
+    [row] = a.rows()
+    assert row["status"] == "sent" and row["response"] == {"msgid": "m1"}
+    assert row["scheduled_utc"] == NOW and row["finished_at"] == NOW
+    assert a.finish("pb", [Outcome(k, "failed")], now=NOW) == 0  # final is final
+
+
+def test_record_skips_without_overwriting(store_url):
+    led = Ledger(store_url)
+    cs = claims(3)
+    led.claim("pb", cs[:1], now=NOW)
+    assert led.record("pb", cs, "skipped", "missed while down", now=NOW) == 2
+    assert led.counts() == {"claimed": 1, "skipped": 2}
+    skipped = led.rows(statuses=["skipped"])
+    assert all(r["reason"] == "missed while down" for r in skipped)
+
+
+def test_recover_dead_process_and_expired_lease(store_url):
+    # a claim made by a process that has exited (same host) becomes uncertain at once
+    code = ("import sys; from datetime import datetime, UTC; "
+            "from sopctl.run.ledger import Ledger, Claim; "
+            f"L = Ledger({store_url!r}); "
+            "L.claim('pb', [Claim('dead/1', 'g', 's', 0, datetime.now(UTC))], "
+            "now=datetime.now(UTC), lease_s=3600)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    me = Ledger(store_url)
+    me.claim("pb", claims(1), now=NOW, lease_s=60)
+    other = Ledger(store_url, runner_id="otherhost:1:abcd")
+    other.claim("pb", claims(1, "x"), now=NOW, lease_s=60)
+    assert me.recover(now=NOW + timedelta(seconds=30)) == 1  # only the dead process's
+    st = {r["key"]: r["status"] for r in me.rows()}
+    assert st["dead/1"] == "uncertain"
+    assert me.recover(now=NOW + timedelta(seconds=61)) == 1  # the other host's lease ran out
+    st = {r["key"]: r["status"] for r in me.rows()}
+    assert st["x00000/morning/2026-11-24/0"] == "uncertain"
+    assert st["g00000/morning/2026-11-24/0"] == "claimed"  # mine, still in flight
+    assert me.reclaim_uncertain("pb", ["dead/1"], now=NOW) == ["dead/1"]
+    assert me.reclaim_uncertain("pb", ["dead/1"], now=NOW) == []
+    [row] = me.rows(statuses=["claimed"], group="g")
+    assert row["attempts"] == 1 and row["claimed_by"] == me.runner_id
+
+
+def test_ticks(store_url):
+    a, b = Ledger(store_url), Ledger(store_url)
+    assert a.last_tick("pb") is None
+    a.set_tick("pb", NOW)
+    a.set_tick("pb", NOW + timedelta(minutes=1))
+    b.set_tick("pb", NOW - timedelta(minutes=5))
+    assert a.last_tick("pb") == NOW + timedelta(minutes=1)
+    assert b.last_tick("other") is None
+
+
+@pytest.mark.postgres
+def test_schema_applied_concurrently_on_postgres(pg_schema_url):
+    url = pg_schema_url()
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            Ledger(url).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    ts = [threading.Thread(target=start) for _ in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors
+    import sqlalchemy as sa
+
+    led = Ledger(url)
+    with led.engine.connect() as c:
+        assert c.execute(sa.text("SELECT count(*) FROM sopctl_schema_version")).scalar() == 1
+
+
+def test_sqlite_uses_wal(tmp_path):
+    led = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    import sqlalchemy as sa
+
+    with led.engine.connect() as c:
+        assert c.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert c.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30000

@@ -1,0 +1,192 @@
+"""The runner in-process, time from a fake clock: catch-up, idempotence, uncertain, reload."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from sopctl.run.clock import FakeClock, SystemClock
+from sopctl.run.ledger import Claim, Ledger
+from sopctl.run.metrics import EventLog, Metrics
+from sopctl.run.reload import check_playbook
+from sopctl.run.runner import Book, RunOptions, Runner
+
+from .conftest import RecordingChannel, sh, write_playbook
+
+
+def make(tmp_path, url, clock, *, pb=None, status="sent", log=None, **opts):
+    pb = pb or write_playbook(tmp_path / "pb.yaml")
+    checked = check_playbook(str(pb))
+    assert checked.playbook is not None, [f.short() for f in checked.findings]
+    ch = RecordingChannel(status=status)
+    runner = Runner([Book(checked)], Ledger(url), clock, RunOptions(**opts),
+                    channels={"out": ch}, log=log, metrics=Metrics())
+    return runner, ch
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def by_status(led: Ledger) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for r in led.rows():
+        out.setdefault(r["status"], []).append(f"{r['group_id']}/{r['slot']}")
+    return out
+
+
+def test_catch_up_within_grace_sends(tmp_path, store_url):
+    clock = FakeClock(sh(2026, 11, 24, 7, 0))
+    r1, _ = make(tmp_path, store_url, clock)
+    run(r1.run_once())  # a tick at 07:00, nothing due
+    clock.set(sh(2026, 11, 24, 7, 45))  # down from 07:00 to 07:45; grace is 30m
+    r2, ch = make(tmp_path, store_url, clock)
+    s = run(r2.run_once())
+    assert s.counts == {"sent": 2}
+    assert sorted(m.group_id for m in ch.sent) == ["g001", "g002"]
+    assert ch.sent[0].text.startswith("早上好 美肌福利群00")
+    assert by_status(r2.ledger) == {"sent": ["g001/morning", "g002/morning"]}
+
+
+def test_catch_up_outside_grace_is_skipped(tmp_path, store_url):
+    clock = FakeClock(sh(2026, 11, 24, 7, 0))
+    r1, _ = make(tmp_path, store_url, clock)
+    run(r1.run_once())
+    clock.set(sh(2026, 11, 24, 11, 20))  # the 07:30 good-morning is not sent at 11:20
+    r2, ch = make(tmp_path, store_url, clock)
+    s = run(r2.run_once())
+    assert s.counts == {"skipped": 2, "sent": 2}
+    assert [m.text for m in ch.sent] == ["午间护肤小知识"] * 2
+    rows = {(r["group_id"], r["slot"]): r for r in r2.ledger.rows()}
+    assert rows[("g001", "morning")]["status"] == "skipped"
+    assert rows[("g001", "morning")]["reason"] == "missed while down"
+    assert rows[("g001", "noon")]["status"] == "sent"
+
+
+def test_first_start_looks_back_the_largest_grace_only(tmp_path, store_url):
+    clock = FakeClock(sh(2026, 11, 24, 8, 10))  # no tick yet: look back 1h (largest grace)
+    r, ch = make(tmp_path, store_url, clock)
+    s = run(r.run_once())
+    assert s.counts == {"skipped": 2} and not ch.sent  # 07:30 is 40 min late
+    clock2 = FakeClock(sh(2026, 11, 24, 8, 40))
+    r2, _ = make(tmp_path, store_url, clock2, since=sh(2026, 11, 23, 8, 40))
+    s2 = run(r2.run_once())  # --since 24h: yesterday's 11:00 and 19:30 recorded skipped
+    assert s2.counts == {"skipped": 4} and s2.already == 2
+
+
+def test_once_twice_in_the_same_minute_sends_nothing_twice(tmp_path, store_url):
+    clock = FakeClock(sh(2026, 11, 24, 7, 30, 5))
+    r1, ch1 = make(tmp_path, store_url, clock)
+    assert run(r1.run_once()).counts == {"sent": 2}
+    clock.advance(30)
+    r2, ch2 = make(tmp_path, store_url, clock, since=sh(2026, 11, 24, 7, 0))
+    s = run(r2.run_once())
+    assert not ch2.sent and s.counts == {} and s.already == 2
+    assert len(ch1.sent) == 2 and len(r2.ledger.rows()) == 2
+
+
+def test_failures_are_recorded_with_reason(tmp_path, store_url):
+    clock = FakeClock(sh(2026, 11, 24, 19, 31))
+    r, _ = make(tmp_path, store_url, clock, status="failed")
+    assert run(r.run_once()).counts == {"failed": 2}
+    assert {x["reason"] for x in r.ledger.rows(statuses=["failed"])} == {"platform said no"}
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_abandoned_claim_is_uncertain_and_resent_only_on_request(tmp_path, store_url):
+    clock = FakeClock(sh(2026, 11, 24, 7, 31))
+    dead = Ledger(store_url, runner_id=f"{socket.gethostname()}:{_dead_pid()}:x")
+    dead.claim("美肌测试", [Claim("g001/morning/2026-11-24/0", "g001", "morning", 0,
+                                sh(2026, 11, 24, 7, 30))], now=clock.now())
+    r, ch = make(tmp_path, store_url, clock)
+    s = run(r.run_once())
+    assert [m.group_id for m in ch.sent] == ["g002"]  # g001 may have gone out: not re-sent
+    assert s.counts == {"sent": 1} and s.already == 1
+    st = {x["group_id"]: x["status"] for x in r.ledger.rows()}
+    assert st == {"g001": "uncertain", "g002": "sent"}
+    clock.advance(60)
+    r2, ch2 = make(tmp_path, store_url, clock, resend_uncertain=True,
+                   since=sh(2026, 11, 24, 7, 0))
+    assert run(r2.run_once()).counts == {"sent": 1}
+    assert [m.group_id for m in ch2.sent] == ["g001"]
+    [row] = r2.ledger.rows(group="g001")
+    assert row["status"] == "sent" and row["attempts"] == 2
+
+
+def test_dry_run_claims_nothing(tmp_path, store_url):
+    clock = FakeClock(sh(2026, 11, 24, 7, 35))
+    r, ch = make(tmp_path, store_url, clock, dry_run=True)
+    s = run(r.run_once())
+    assert len(s.dry) == 2 and not ch.sent and r.ledger.rows() == []
+
+
+def test_hot_reload_good_and_bad_edits(tmp_path):
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    pb = write_playbook(tmp_path / "pb.yaml")
+    buf = io.StringIO()
+    clock = FakeClock(sh(2026, 11, 24, 7, 0))
+    r, ch = make(tmp_path, url, clock, pb=pb, log=EventLog("json", buf))
+    run(r.run_once())
+    # a bad edit: the error is logged, located, and the old plan keeps running
+    good = pb.read_text(encoding="utf-8")
+    pb.write_text(good.replace("Asia/Shanghai", "Asia/Beijing"), encoding="utf-8")
+    r.check_reload()
+    logged = [json.loads(line) for line in buf.getvalue().splitlines()]
+    rejected = [x for x in logged if x["event"] == "reload-rejected"]
+    assert rejected and any(":3:" in f and "SOP013" in f for f in rejected[0]["findings"])
+    assert r.metrics.reloads["rejected"] == 1
+    # a good edit replaces the plan for future occurrences
+    pb.write_text(write_playbook(tmp_path / "x.yaml", morning="新版早安").read_text("utf-8"),
+                  encoding="utf-8")
+    r.check_reload()
+    assert r.metrics.reloads["ok"] == 1
+    r.check_reload()  # unchanged file: no second reload
+    assert r.metrics.reloads["ok"] == 1
+    clock.set(sh(2026, 11, 24, 7, 31))
+    run(r.tick(clock.now()))
+    assert {m.text for m in ch.sent} == {"新版早安"}
+
+
+def test_run_forever_wakes_at_the_next_occurrence_and_stops(tmp_path):
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    clock = SystemClock(sh(2026, 11, 24, 7, 29, 59))  # one real second before 07:30
+    r, ch = make(tmp_path, url, clock, reload_every_s=30)
+
+    async def main():
+        task = asyncio.create_task(r.run_forever())
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if len(ch.sent) == 2:
+                break
+        r.stop()
+        return await asyncio.wait_for(task, 10)
+
+    s = run(main())
+    assert s.counts["sent"] == 2 and len(ch.sent) == 2
+    assert r.ledger.last_tick("美肌测试") >= sh(2026, 11, 24, 7, 30)
+
+
+@pytest.mark.parametrize("n", [1200])
+def test_many_groups_are_all_recorded(tmp_path, n):
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    pb = write_playbook(tmp_path / "pb.yaml", groups=n)
+    clock = FakeClock(sh(2026, 11, 24, 7, 30, 1))
+    r, ch = make(tmp_path, url, clock, pb=pb)
+    assert run(r.run_once()).counts == {"sent": n}
+    assert len({m.key for m in ch.sent}) == n
+    assert r.ledger.counts() == {"sent": n}
+    assert r.metrics.queue_depth == 0
+    assert 'sopctl_sends_total{status="sent",channel="out"} ' + str(n) in r.metrics.render()
+    clock.advance(timedelta(minutes=1).total_seconds())
