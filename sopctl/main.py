@@ -16,6 +16,7 @@ from .commands import members as members_cmd
 from .commands import run as run_cmd
 from .commands import schema as schema_cmd
 from .commands import serve as serve_cmd
+from .commands import simulate as simulate_cmd
 from .commands import status as status_cmd
 from .errors import EXIT_USAGE, SopctlError
 
@@ -44,6 +45,7 @@ def _root(
 
 app.command("lint")(lint_cmd.lint)
 app.command("agenda")(agenda_cmd.agenda)
+app.command("simulate")(simulate_cmd.simulate)
 app.command("rules")(lint_cmd.rules)
 app.command("rule")(lint_cmd.rule)
 app.command("schema")(schema_cmd.schema)

@@ -1,0 +1,138 @@
+"""`sopctl simulate`: the member-dynamics forecast of a playbook."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..errors import EXIT_FINDINGS, UsageError
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from ..playbook.model import Playbook
+
+_PROGRESS_MIN_WORK = 20_000_000  # member-days above which a progress bar is worth showing
+
+
+class SimFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+def _load(path: str) -> Playbook:
+    from ..playbook.loader import load_playbook
+
+    if path != "-" and not Path(path).exists():
+        raise UsageError(f"{path}: no such file or directory")
+    loaded = load_playbook(path)
+    errors = [f for f in loaded.findings if f.severity == "error"]
+    if errors or loaded.playbook is None:
+        from ..lint.report import render
+
+        render(errors, 1, "text")
+        raise typer.Exit(EXIT_FINDINGS)
+    return loaded.playbook
+
+
+def simulate(
+    playbook: str = typer.Argument(None, help="The playbook (default: the one found here)."),
+    days: int = typer.Option(14, "--days", "-n", min=1, max=3660, help="Days to forecast."),
+    seed: int = typer.Option(0, "--seed", min=0, help="Random seed: same seed, same output."),
+    runs: int = typer.Option(1, "--runs", "-r", min=1, max=10_000,
+                             help="Monte Carlo runs; more than one gives p10/p50/p90 bands."),
+    groups: int = typer.Option(None, "--groups", "-g", min=1, max=100_000,
+                               help="Groups run by this SOP (default: the playbook's, or 1)."),
+    fmt: SimFormat = typer.Option(SimFormat.table, "--format", "-f"),
+    report: Path = typer.Option(None, "--report", help="Write a self-contained HTML report."),
+    compare: str = typer.Option(None, "--compare",
+                                help="Another playbook to forecast with the same seed."),
+    start: str = typer.Option(None, "--start", help="First day, YYYY-MM-DD (default: today)."),
+    param: list[str] = typer.Option(None, "--param", "-p",
+                                    help="Override a model parameter: name=value; repeatable."),
+) -> None:
+    """Forecast members, activity, conversions and revenue day by day."""
+    from ..playbook.discover import find_playbook
+    from ..simulate.params import parse_cli_params
+
+    path = playbook or find_playbook()
+    assert path is not None
+    pb = _load(path)
+    cli = parse_cli_params(param)
+    first = _start(start, pb.timezone)
+    other = _load(compare) if compare else None
+
+    from ..simulate.forecast import forecast
+    from ..simulate.output import (
+        compare as compare_results,
+    )
+    from ..simulate.output import (
+        print_compare,
+        print_table,
+        to_csv,
+        to_json,
+    )
+
+    def run_one(book: Playbook, label: str) -> dict:
+        n_groups = groups or max(1, len(book.groups) if isinstance(book.groups, list) else 1)
+        work = runs * days * n_groups * book.positioning.capacity
+        if sys.stderr.isatty() and work >= _PROGRESS_MIN_WORK:
+            from rich.progress import Progress
+
+            from ..console import err_console
+
+            with Progress(console=err_console(), transient=True) as bar:
+                task = bar.add_task(f"simulating {label}", total=runs * days)
+                return forecast(book, start=first, days=days, groups=groups, seed=seed,
+                                runs=runs, params=cli, on_day=lambda: bar.advance(task))
+        return forecast(book, start=first, days=days, groups=groups, seed=seed, runs=runs,
+                        params=cli)
+
+    result = run_one(pb, Path(path).name)
+    if report is not None:
+        from ..simulate.report import render_html
+
+        try:
+            report.write_text(render_html(result, f"{pb.name} — forecast"), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {report}: {exc.strerror or exc}") from None
+    if other is not None:
+        b = run_one(other, Path(compare).name)
+        rows = compare_results(result, b)
+        if fmt is SimFormat.json:
+            import json
+
+            typer.echo(json.dumps({"a": result["summary"], "b": b["summary"],
+                                   "delta": {k: v[2] for k, v in rows.items()}},
+                                  ensure_ascii=False, indent=2))
+        else:
+            print_compare(rows, Path(path).name, Path(compare).name)
+        return
+    if fmt is SimFormat.json:
+        typer.echo(to_json(result))
+    elif fmt is SimFormat.csv:
+        typer.echo(to_csv(result), nl=False)
+    else:
+        print_table(result, f"{pb.name}: forecast of {days} days")
+        if report is not None:
+            from ..console import console
+
+            console().print(f"\nreport written to {report}")
+
+
+def _start(value: str | None, tz: str) -> date:
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return datetime.now(ZoneInfo(tz)).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--start '{value}' is not a date",
+                         hint="write it as YYYY-MM-DD, e.g. 2026-11-24") from None

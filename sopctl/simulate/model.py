@@ -1,0 +1,215 @@
+"""The member-dynamics model: its world (groups, funnel, operations) and its formulas.
+
+Both implementations (the vectorised engine and the pure-Python reference) build the same
+``World`` and call the same formulas, written with plain arithmetic so they work on a
+float or on a numpy array alike. docs/simulation.md explains each one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, TypeVar
+
+from ..playbook.model import Group, Playbook
+from .ops import OpsBook, group_for
+from .params import resolve
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    Num = TypeVar("Num", float, np.ndarray)
+else:
+    Num = TypeVar("Num")
+
+INF_DAY = 10**9
+EARLY_DAYS = 7  # the first week, when a welcome matters most
+
+
+@dataclass(slots=True)
+class Stages:
+    ids: list[str]
+    next: list[int]  # stage index a conversion leads to, -1 if none
+    otherwise: list[int]  # where the non-converted go after convert_days, -1 if nowhere
+    convert_days: list[int]  # INF_DAY when the stage has no deadline
+    price: list[float]  # what entering the next stage costs
+    pconv: list[float]  # daily conversion chance of a fully engaged member (no sale)
+
+
+@dataclass(slots=True)
+class World:
+    playbook: Playbook
+    start: date
+    days: int
+    p: dict[str, float]
+    groups: list[Group]  # the groups that exist at the start
+    initial: list[int]  # their members at the start
+    capacity: int
+    join_lam: float  # expected joins a day from acquisition
+    welcome: bool
+    cap_per_day: int
+    ladder: list[str]
+    stages: Stages
+    ops: OpsBook
+    opened: list[date] = field(default_factory=list)  # grows as groups open
+
+    live: int = -1  # index of the group the live code fills (-1: none yet)
+
+    def new_group(self, day: int) -> Group:
+        """The next entry-stage group, opened on simulated day ``day`` (0-based) by the
+        live code: numbered after the other entry-stage groups, named by the pattern."""
+        from datetime import timedelta
+
+        from ..plan.render import group_name
+
+        entry = self.stages.ids[0]
+        pond = [g for g in self.groups if (g.stage or entry) == entry]
+        number = max((g.number or 0 for g in pond), default=0) + 1
+        pattern = _stage_pattern(self.playbook, entry) or self.playbook.positioning.name_pattern
+        taken = {g.id for g in self.groups}
+        k = len(self.groups) + 1
+        while f"g{k:03d}" in taken:
+            k += 1
+        g = Group(id=f"g{k:03d}", number=number, name=group_name(pattern, number),
+                  opened=self.start + timedelta(days=day),
+                  stage=None if self.playbook.funnel is None else entry)
+        self.groups.append(g)
+        self.opened.append(g.opened)
+        self.live = len(self.groups) - 1
+        return g
+
+
+def _stage_pattern(pb: Playbook, stage_id: str) -> str | None:
+    if pb.funnel is None:
+        return None
+    return next((s.group_pattern for s in pb.funnel.stages if s.id == stage_id), None)
+
+
+def build_world(playbook: Playbook, start: date, days: int, n_groups: int | None,
+                cli_params: dict[str, float] | None = None, ops: OpsBook | None = None) -> World:
+    """The starting point both implementations simulate from."""
+    from ..plan.groups import group_number, playbook_groups
+
+    p = resolve(playbook.simulation, cli_params)
+    cap = playbook.positioning.capacity
+    inv = [g for g in playbook_groups(playbook) if g.opened <= start]
+    inv = [g.model_copy(update={"number": group_number(g) or i + 1}) for i, g in enumerate(inv)]
+    want = n_groups if n_groups is not None else max(1, len(inv))
+    groups = inv[:want]
+    initial = [min(g.members, cap) for g in groups]
+    fill = round(p["initial_fill"] * cap)
+    while len(groups) < want:
+        n = max((g.number or 0 for g in groups), default=0) + 1
+        groups.append(group_for(playbook, n, start, groups[-1] if groups else None))
+        initial.append(fill)
+    lam = sum(s.daily for s in playbook.acquisition) if playbook.acquisition \
+        else p["default_daily_joins"]
+    w = World(playbook, start, days, p, groups, initial, cap, lam * p["join_scale"],
+              playbook.welcome is not None,
+              min(playbook.caps.per_group_per_day, int(p["tolerated_posts"])),
+              list(playbook.rules.ladder) or ["warn", "remove"], _stages(playbook, p),
+              ops if ops is not None else OpsBook(playbook, start, days, p))
+    w.opened = [g.opened for g in groups]
+    entry = w.stages.ids[0]
+    pond = [i for i, g in enumerate(groups) if (g.stage or entry) == entry]
+    w.live = max(pond, key=lambda i: (groups[i].opened, groups[i].number or 0), default=-1)
+    return w
+
+
+def _stages(pb: Playbook, p: dict[str, float]) -> Stages:
+    if pb.funnel is None:
+        return Stages(["all"], [-1], [-1], [INF_DAY], [0.0], [0.0])
+    st = pb.funnel.stages
+    idx = {s.id: i for i, s in enumerate(st)}
+    prices = {pr.id: pr.price for pr in pb.products}
+    membership = next((pr.price for pr in pb.products if pr.kind == "membership"), 0.0)
+    nxt, oth, cdays, price = [], [], [], []
+    for i, s in enumerate(st):
+        if s.next is not None:
+            j = idx.get(s.next, -1)
+        else:  # unset: the following stage; an explicit `next: null` ends the funnel
+            j = i + 1 if "next" not in s.model_fields_set and i + 1 < len(st) else -1
+        nxt.append(j)
+        oth.append(idx.get(s.otherwise, -1) if s.otherwise else -1)
+        cdays.append(s.convert_days or INF_DAY)
+        price.append(_entry_price(st[j].entry, prices, membership) if j >= 0 else 0.0)
+    pconv = [p["convert_rate"] * price_factor(pr, p) if j >= 0 else 0.0
+             for pr, j in zip(price, nxt, strict=True)]
+    return Stages([s.id for s in st], nxt, oth, cdays, price, pconv)
+
+
+def _entry_price(entry: object, prices: dict[str, float], membership: float) -> float:
+    kind = getattr(entry, "kind", "free")
+    product = getattr(entry, "product", None)
+    if kind in ("product", "membership") and product in prices:
+        return prices[product]
+    if kind == "membership":
+        return membership
+    if kind == "spend":
+        return float(getattr(entry, "amount", None) or 0.0)
+    return 0.0
+
+
+# ----------------------------------------------------------------------------- formulas
+
+def price_factor(price: float, p: dict[str, float]) -> float:
+    """The conversion chance halves at ``price_ref``: ref / (ref + price)."""
+    return p["price_ref"] / (p["price_ref"] + max(0.0, price))
+
+
+def closure(units: float, p: dict[str, float]) -> float:
+    """Share of the gap to full engagement a day's operations close."""
+    return 1.0 - math.exp(-p["engagement_gain"] * units)
+
+
+def engage(e: Num, c: Num | float, p: dict[str, float]) -> Num:
+    """Decay, then the day's stimulus closes a share ``c`` of the remaining gap."""
+    e = e * (1.0 - p["engagement_decay"])
+    return e + c * (1.0 - e)
+
+
+def speak_prob(e: Num, talk: Num | float, p: dict[str, float]) -> Num:
+    """Unclipped chance to speak today (callers clip at 1)."""
+    return p["speak_scale"] * e * talk
+
+
+def hazard(e: Num, past_onset: Num | float, early: Num | float, annoy: Num | float,
+           hmul: Num | float, p: dict[str, float]) -> Num:
+    """Daily leave hazard; ``past_onset`` = max(0, tenure - onset) for the unconverted,
+    0 for the converted; ``early`` the first-week term; ``hmul`` 1 or the converted factor."""
+    return (p["churn_base"] + p["churn_quiet"] * (1.0 - e) + p["churn_rise"] * past_onset
+            + early + p["annoyance_churn"] * annoy) * hmul
+
+
+def early_term(welcomed: bool, p: dict[str, float]) -> float:
+    return p["churn_early_welcomed"] if welcomed else p["churn_early_unwelcomed"]
+
+
+def referral_rate(e: Num, p: dict[str, float]) -> Num:
+    """Expected members one member brings today."""
+    return p["share_rate"] * e * p["share_success"] * p["joins_per_success"]
+
+
+def ladder_step(ladder: list[str], count: int) -> str:
+    """What the ladder does at a member's ``count``-th violation (the last step repeats)."""
+    if count <= 0:
+        return "none"
+    return ladder[min(count, len(ladder)) - 1]
+
+
+def removal_count(ladder: list[str]) -> int:
+    """The violation count at which a member is removed (INF_DAY if never)."""
+    for i, step in enumerate(ladder, start=1):
+        if step in ("remove", "blacklist"):
+            return i
+    return INF_DAY
+
+
+def welcome_batches(joins: int, batch_window_s: int) -> int:
+    """Welcome messages for ``joins`` newcomers arriving uniformly over 14 waking hours when
+    those within one batch window share a welcome (expected distinct windows, rounded)."""
+    if joins <= 0:
+        return 0
+    w = max(1.0, 14 * 3600 / max(1, batch_window_s))
+    return max(1, round(w * (1.0 - (1.0 - 1.0 / w) ** joins)))

@@ -1,0 +1,111 @@
+"""A self-contained HTML report: inline SVG charts and tables, no script, no external file."""
+
+from __future__ import annotations
+
+from html import escape
+
+_W, _H, _PAD = 640, 220, 44
+_COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea")
+
+
+def _scale(values: list[float], lo: float, hi: float, height: int) -> list[float]:
+    span = (hi - lo) or 1.0
+    return [height - _PAD / 2 - (v - lo) / span * (height - _PAD) for v in values]
+
+
+def svg_chart(title: str, series: dict[str, list[float]],
+              band: tuple[list[float], list[float]] | None = None, percent: bool = False) -> str:
+    """A line chart: one polyline per series, an optional p10-p90 band under the first."""
+    all_v = [v for s in series.values() for v in s] + (band[0] + band[1] if band else [])
+    n = max(len(s) for s in series.values())
+    lo, hi = min(0.0, min(all_v, default=0.0)), max(all_v, default=1.0) or 1.0
+    x = [_PAD + i * (_W - 1.5 * _PAD) / max(1, n - 1) for i in range(n)]
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
+             f'height="{_H}" role="img" aria-label="{escape(title)}">',
+             f'<text x="{_PAD}" y="14" font-size="13" font-weight="bold">{escape(title)}</text>']
+    for frac in (0.0, 0.5, 1.0):
+        v = lo + frac * (hi - lo)
+        y = _scale([v], lo, hi, _H)[0]
+        label = f"{v:.0%}" if percent else f"{v:,.0f}"
+        parts.append(f'<line x1="{_PAD}" x2="{_W - _PAD / 2}" y1="{y:.1f}" y2="{y:.1f}" '
+                     'stroke="#e5e7eb"/>')
+        parts.append(f'<text x="{_PAD - 4}" y="{y + 4:.1f}" font-size="10" '
+                     f'text-anchor="end">{label}</text>')
+    if band is not None:
+        top = _scale(band[1], lo, hi, _H)
+        bot = _scale(band[0], lo, hi, _H)
+        pts = [f"{a:.1f},{b:.1f}" for a, b in zip(x, top, strict=False)]
+        pts += [f"{a:.1f},{b:.1f}" for a, b in reversed(list(zip(x, bot, strict=False)))]
+        parts.append(f'<polygon class="band" points="{" ".join(pts)}" fill="{_COLORS[0]}" '
+                     'fill-opacity="0.15"/>')
+    for i, (name, vals) in enumerate(series.items()):
+        ys = _scale(vals, lo, hi, _H)
+        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, ys, strict=False))
+        color = _COLORS[i % len(_COLORS)]
+        parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" '
+                     'stroke-width="2"/>')
+        parts.append(f'<text x="{_W - _PAD / 2}" y="{30 + 14 * i}" font-size="11" '
+                     f'text-anchor="end" fill="{color}">{escape(name)}</text>')
+    parts.append(f'<text x="{_PAD}" y="{_H - 4}" font-size="10">day 1</text>')
+    parts.append(f'<text x="{_W - _PAD / 2}" y="{_H - 4}" font-size="10" '
+                 f'text-anchor="end">day {n}</text></svg>')
+    return "".join(parts)
+
+
+def _table(head: list[str], rows: list[list[object]]) -> str:
+    h = "".join(f"<th>{escape(str(c))}</th>" for c in head)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def render_html(result: dict, title: str) -> str:
+    days = result["days"]
+    s = result["summary"]
+    col = {k: [float(d[k]) for d in days] for k in
+           ("members", "joins", "leaves", "active_rate", "ops_messages", "revenue")}
+    cum, total = [], 0.0
+    for v in col["revenue"]:
+        total += v
+        cum.append(total)
+    band = None
+    if days and "bands" in days[0]:
+        band = ([float(d["bands"]["members"][0]) for d in days],
+                [float(d["bands"]["members"][1]) for d in days])
+    charts = [
+        svg_chart("Members", {"members (p50)" if band else "members": col["members"]}, band),
+        svg_chart("Members who speak a day", {"active": col["active_rate"]}, percent=True),
+        svg_chart("Joins and leaves", {"joins": col["joins"], "leaves": col["leaves"]}),
+        svg_chart("Messages sent by operations", {"ops messages": col["ops_messages"]}),
+        svg_chart("Revenue, cumulative", {"revenue": cum}),
+    ]
+    stages = list(days[0]["conversions"]) if days else []
+    day_rows = [[d["day"], d["date"], d["members"], d["joins"], d["leaves"], d["active"],
+                 f"{d['active_rate']:.1%}", d["ops_messages"],
+                 *(d["conversions"][st] for st in stages), d["revenue"], d["groups_open"]]
+                for d in days]
+    funnel = _table(["stage", "name", "converted in", "moved in", "members at end"],
+                    [[f["stage"], f["name"], f["converted_in"], f["moved_in"],
+                      f["members_end"]] for f in s["funnel"]])
+    summary = _table(["figure", "value"], [[k, v] for k, v in s.items() if k != "funnel"])
+    warn = "".join(f"<li>{escape(w)}</li>" for w in result["warnings"]) or "<li>none</li>"
+    return f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<title>{escape(title)}</title>
+<style>
+body{{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:2em;color:#111}}
+table{{border-collapse:collapse;margin:1em 0;font-size:13px}}
+td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
+th{{background:#f3f4f6}} .charts svg{{display:block;margin:1em 0}}
+</style></head><body>
+<h1>{escape(title)}</h1>
+<p>Forecast {escape(s['start'])} → {escape(s['end'])}, {s['runs']} run(s), seed {s['seed']}.</p>
+<h2>Warnings</h2><ul class="warnings">{warn}</ul>
+<h2>Charts</h2><div class="charts">{''.join(charts)}</div>
+<h2>Funnel</h2>{funnel}
+<h2>Summary</h2>{summary}
+<h2>Per day</h2>{_table(["day", "date", "members", "joins", "leaves", "active", "active %",
+                         "ops msgs", *(f"→{st}" for st in stages), "revenue", "groups"],
+                        day_rows)}
+</body></html>
+"""
