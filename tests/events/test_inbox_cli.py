@@ -1,0 +1,74 @@
+"""The JSON-lines inbox (offsets, malformed lines) and the serve/members commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sopctl.events.engine import EventEngine
+from sopctl.events.inbox import read_inbox
+from sopctl.main import app
+from sopctl.run.ledger import Ledger
+
+HERE = Path(__file__).parent
+
+
+def line(**kw) -> str:
+    return json.dumps(kw, ensure_ascii=False) + "\n"
+
+
+def test_inbox_offsets_and_malformed_lines(pb, tmp_path, caplog):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    f = inbox / "a.jsonl"
+    f.write_text(line(id="1", type="message", group="g001", member="u1", text="多少钱",
+                      at="2026-11-24T02:00:00Z")
+                 + "{broken\n"
+                 + line(id="2", type="join", group="nowhere", member="u2")
+                 + line(id="3", type="checkin", group="wrOgAAA001", member="u1",
+                        at="2026-11-24T02:00:00Z")
+                 + '{"id": "4", "type": "checkin"', encoding="utf-8")  # writer mid-line
+    led = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    eng = EventEngine(pb, led)
+    with caplog.at_level(logging.WARNING, "sopctl.events"):
+        rep = read_inbox(eng, inbox)
+    assert (rep.events, rep.skipped) == (2, 2)
+    assert f"{f}:2: skipped: malformed JSON" in caplog.text
+    assert f"{f}:3: skipped: unknown group 'nowhere'" in caplog.text
+    assert eng.store.get("g001", "u1")["points"] == 2
+    # nothing new: nothing read; the finished line is read next time, with its line number
+    assert read_inbox(eng, inbox).events == 0
+    with f.open("a", encoding="utf-8") as fh:
+        fh.write(', "group": "g002", "member": "u1"}\n{bad\n')
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "sopctl.events"):
+        rep = read_inbox(eng, inbox)
+    assert (rep.events, rep.skipped) == (1, 1) and f"{f}:6: skipped" in caplog.text
+    led.close()
+
+
+def test_serve_once_and_members_export_forget(tmp_path):
+    inbox = tmp_path / "events.jsonl"
+    inbox.write_text(line(id="j1", type="join", group="g001", member="wm1", nickname="小丽")
+                     + line(id="p1", type="purchase", group="g001", member="wm1", amount=9.9,
+                            product="trial"), encoding="utf-8")
+    state = str(tmp_path / "state")
+    runner = CliRunner()
+    r = runner.invoke(app, ["serve", str(HERE / "events_playbook.yaml"), "--inbox", str(inbox),
+                            "--once", "--state-dir", state])
+    assert r.exit_code == 0, r.output
+    assert "2 events" in r.output and "[g001] promote:transit: @小丽 欢迎加入中转群" in r.output
+    r = runner.invoke(app, ["members", "export", "wm1", "--state-dir", state])
+    data = json.loads(r.output)
+    assert data["groups"][0]["stage"] == "transit" and data["groups"][0]["spend"] == 9.9
+    led = Ledger(f"sqlite:///{Path(state).resolve() / 'ledger.db'}")
+    rows = {row["key"]: row["status"] for row in led.rows()}
+    led.close()
+    assert rows == {"promote/g001/wm1/transit/invite": "sent"}  # the welcome waits 3 min
+    r = runner.invoke(app, ["members", "forget", "wm1", "--state-dir", state])
+    assert "deleted 1" in r.output
+    r = runner.invoke(app, ["members", "export", "wm1", "--state-dir", state])
+    assert json.loads(r.output)["groups"] == []
