@@ -1,0 +1,212 @@
+"""Views of a playbook that several rules share, computed once per lint run.
+
+The timetable is expanded once per distinct opening weekday (at most seven nominal
+openings), and slots with the same day pattern share one expansion, so the cost stays
+linear in the number of slots and groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ...playbook.model import Slot
+    from ..context import Context
+
+SAMPLE_DAYS = 28
+MAX_HORIZON = 400
+NOMINAL_OPENING = date(2026, 1, 5)  # a Monday, when the playbook lists no groups
+WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+_PLATFORM_OF_TYPE = {"wecom-robot": "wecom", "wecom-customer-group": "wecom",
+                     "feishu": "feishu", "dingtalk": "dingtalk", "telegram": "telegram",
+                     "slack": "slack", "discord": "discord"}
+
+
+@dataclass(slots=True)
+class SlotPlan:
+    index: int
+    mask: int  # bit k*horizon + day-1: fires on life day ``day`` after nominal opening k
+    fires: int  # messages a day when it fires (cron times x messages of the sequence)
+    starts: tuple[int, ...]  # fixed start minutes; () for a window
+    window: tuple[int, int]  # earliest and latest start minute
+    span: int  # seconds from the first to the last message of its sequence, at most
+
+
+@dataclass(slots=True)
+class Schedule:
+    openings: list[date]
+    horizon: int
+    life: int  # the group's planned life in days
+    plans: list[SlotPlan]
+
+    def describe(self, bit: int) -> str:
+        k, day0 = divmod(bit, self.horizon)
+        d = self.openings[k] + timedelta(days=day0)
+        return f"day {day0 + 1} ({WEEKDAY_ZH[d.weekday()]})"
+
+
+def bits(mask: int) -> Iterator[int]:
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _cached(ctx: Context, name: str, build: Any) -> Any:
+    store = ctx.__dict__.setdefault("_rule_cache", {})
+    if name not in store:
+        store[name] = build(ctx)
+    return store[name]
+
+
+def planned_life(ctx: Context) -> int:
+    return ctx.playbook.positioning.planned_days or SAMPLE_DAYS
+
+
+def schedule(ctx: Context) -> Schedule:
+    return _cached(ctx, "schedule", _build_schedule)
+
+
+def minutes_of(text: str) -> tuple[int, int]:
+    from ...playbook.timeparse import parse_window
+
+    start, end = parse_window(text)
+    return start.hour * 60 + start.minute, end.hour * 60 + end.minute
+
+
+def sequence_span(slot: Slot) -> int:
+    if len(slot.sequence) < 2:
+        return 0
+    from ...playbook.timeparse import parse_duration, parse_duration_range
+
+    hi = parse_duration_range(slot.spacing)[1]
+    return sum(parse_duration(m.wait) if m.wait is not None else hi for m in slot.sequence[1:])
+
+
+def _build_schedule(ctx: Context) -> Schedule:
+    from ...plan.calendar import fires_on
+    from ...plan.cron import parse_cron
+
+    pb = ctx.playbook
+    first: dict[int, date] = {}
+    for g in ctx.groups:
+        wd = g.opened.weekday()
+        if wd not in first or g.opened < first[wd]:
+            first[wd] = g.opened
+    openings = sorted(first.values()) or [NOMINAL_OPENING]
+    life = planned_life(ctx)
+    horizon = min(max(SAMPLE_DAYS, life), MAX_HORIZON)
+    by_key: dict[tuple, int] = {}
+    plans: list[SlotPlan] = []
+    for i, slot in enumerate(pb.timetable):
+        if not slot.enabled:
+            continue
+        key = (slot.days if isinstance(slot.days, str) else tuple(slot.days), slot.every_days,
+               slot.cron, tuple(slot.dates), slot.life_days, len(slot.course),
+               tuple(slot.phases))
+        mask = by_key.get(key)
+        if mask is None:
+            mask = 0
+            for k, opened in enumerate(openings):
+                for day in range(horizon):
+                    if fires_on(slot, opened + timedelta(days=day), opened, pb.funnel):
+                        mask |= 1 << (k * horizon + day)
+            by_key[key] = mask
+        n = max(1, len(slot.sequence))
+        if slot.cron is not None:
+            starts = tuple(h * 60 + m for h, m in parse_cron(slot.cron).times())
+            window = (starts[0], starts[-1]) if starts else (0, 0)
+        else:
+            lo, hi = minutes_of(slot.at or "00:00")
+            starts, window = ((lo,) if lo == hi else ()), (lo, hi)
+        plans.append(SlotPlan(i, mask, n * max(1, len(starts)), starts, window,
+                              sequence_span(slot)))
+    return Schedule(openings, horizon, life, plans)
+
+
+def block_mask(sched: Schedule, days: int) -> int:
+    """Bits of life days 1..days in every nominal opening."""
+    one = (1 << min(days, sched.horizon)) - 1
+    out = 0
+    for k in range(len(sched.openings)):
+        out |= one << (k * sched.horizon)
+    return out
+
+
+# ----------------------------------------------------------------------------- channels
+
+def platforms_of_channel(ctx: Context, name: str | None) -> set[str]:
+    """Platforms a message sent through channel ``name`` reaches (None: the groups' defaults).
+
+    Console, file and webhook channels stand in for the playbook's own platform.
+    """
+    pb = ctx.playbook
+    if name is None:
+        return _cached(ctx, "default_platforms", _default_platforms)
+    ch = pb.channels.get(name)
+    kind = _PLATFORM_OF_TYPE.get(ch.type) if ch is not None else None
+    return {kind or pb.positioning.platform}
+
+
+def _default_platforms(ctx: Context) -> set[str]:
+    pb = ctx.playbook
+    names = {g.channel or pb.channel for g in ctx.groups} or {pb.channel}
+    out: set[str] = set()
+    for n in names:
+        out |= platforms_of_channel(ctx, n) if n is not None else {pb.positioning.platform}
+    return out
+
+
+def uses_wecom(ctx: Context) -> bool:
+    pb = ctx.playbook
+    return pb.positioning.platform == "wecom" or any(
+        c.type.startswith("wecom") for c in pb.channels.values())
+
+
+def over_cap(ctx: Context, target: str, cap: int) -> tuple[int, int, str] | None:
+    """The busiest sampled day for slots aimed at ``target``, when it exceeds ``cap``:
+    (index of the first slot over the cap that day, posts that day, the day)."""
+    sched = schedule(ctx)
+    pb = ctx.playbook
+    plans = [p for p in sched.plans if pb.timetable[p.index].target == target and p.mask]
+    weights: dict[int, int] = {}
+    for p in plans:
+        weights[p.mask] = weights.get(p.mask, 0) + p.fires
+    counts: dict[int, int] = {}
+    for mask, w in weights.items():
+        for b in bits(mask):
+            counts[b] = counts.get(b, 0) + w
+    if not counts:
+        return None
+    worst = min(counts, key=lambda b: (-counts[b], b))
+    if counts[worst] <= cap:
+        return None
+    total = 0
+    for p in sorted((p for p in plans if p.mask >> worst & 1),
+                    key=lambda p: (p.window[0], p.index)):
+        total += p.fires
+        if total > cap:
+            return p.index, counts[worst], sched.describe(worst)
+    return None  # pragma: no cover - the day's total exceeds the cap
+
+
+def funnel_edges(ctx: Context) -> dict[str, list[tuple[str, str]]]:
+    """Stage id -> [(edge kind, target id)]: ``next`` (or the following stage, by
+    order, when unset) and ``otherwise``. Targets may be unknown ids."""
+    f = ctx.playbook.funnel
+    out: dict[str, list[tuple[str, str]]] = {}
+    if f is None:
+        return out
+    stages = f.stages
+    for i, st in enumerate(stages):
+        edges = out.setdefault(st.id, [])
+        if st.next is not None:
+            edges.append(("next", st.next))
+        elif "next" not in st.model_fields_set and i + 1 < len(stages):
+            edges.append(("next", stages[i + 1].id))
+        if st.otherwise is not None:
+            edges.append(("otherwise", st.otherwise))
+    return out

@@ -1,0 +1,70 @@
+"""A slot is scheduled inside quiet hours.
+
+Posts inside ``quiet_hours`` wake members up and get groups muted. With
+``quiet: drop`` the post is lost every time (an error); with the default
+``quiet: defer`` it is held until quiet hours end and then collides with the
+morning posts (a warning).
+
+Bad::
+
+    quiet_hours: {start: "22:30", end: "07:00"}
+    timetable:
+      - {id: night, kind: knowledge, at: "23:00", text: 晚安小知识, quiet: drop}
+
+Good::
+
+    quiet_hours: {start: "22:30", end: "07:00"}
+    timetable:
+      - {id: night, kind: knowledge, at: "21:30", text: 晚安小知识}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..context import Context, Issue
+from ._shared import minutes_of, schedule
+
+CODE = "SOP203"
+SLUG = "quiet-hours-slot"
+SEVERITY = "warning"
+
+
+def _fmt(m: int) -> str:
+    return f"{m // 60 % 24:02d}:{m % 60:02d}"
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    pb = ctx.playbook
+    q = pb.quiet_hours
+    if q is None:
+        return
+    qs, _ = minutes_of(q.start)
+    qe, _ = minutes_of(q.end)
+    if qs == qe:
+        return
+
+    spans = [(qs, qe)] if qs < qe else [(0, qe), (qs, 1440)]
+    spans += [(c + 1440, d + 1440) for c, d in spans]
+
+    def first_quiet(a: int, b: int) -> int | None:
+        hits = [max(a, c) for c, d in spans if a < d and b >= c]
+        return min(hits) if hits else None
+
+    for plan in schedule(ctx).plans:
+        slot = pb.timetable[plan.index]
+        tail = (plan.span + 59) // 60
+        ranges = [(m, m + tail) for m in plan.starts] or [(plan.window[0],
+                                                          plan.window[1] + tail)]
+        hit = next((h for a, b in ranges if (h := first_quiet(a, b)) is not None), None)
+        if hit is None:
+            continue
+        loc = ("timetable", plan.index, "cron" if slot.cron is not None else "at")
+        if slot.quiet == "drop":
+            yield Issue(loc, f"slot '{slot.id}' at {_fmt(hit)} falls in quiet hours "
+                        f"{q.start}-{q.end} and is dropped (quiet: drop)", severity="error",
+                        hint="move it out of quiet hours")
+        else:
+            yield Issue(loc, f"slot '{slot.id}' at {_fmt(hit)} falls in quiet hours "
+                        f"{q.start}-{q.end}; it is deferred to {q.end}",
+                        hint="move it out of quiet hours")

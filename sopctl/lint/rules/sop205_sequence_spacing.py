@@ -1,0 +1,51 @@
+"""Messages of a sequence are less than a minute apart.
+
+Interactive quiz and story messages land best 1–2 minutes apart: members have time
+to read and answer, and robots stay clear of their per-minute limits.
+
+Bad::
+
+    timetable:
+      - id: quiz
+        kind: interaction
+        at: "20:30"
+        spacing: 20s
+        sequence: [{text: 第一题}, {text: 第二题}, {text: 公布答案}]
+
+Good::
+
+    timetable:
+      - id: quiz
+        kind: interaction
+        at: "20:30"
+        spacing: 1-2m
+        sequence: [{text: 第一题}, {text: 第二题}, {text: 公布答案}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..context import Context, Issue
+
+CODE = "SOP205"
+SLUG = "sequence-spacing"
+SEVERITY = "warning"
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    from ...playbook.timeparse import parse_duration, parse_duration_range
+
+    for i, s in enumerate(ctx.playbook.timetable):
+        if len(s.sequence) < 2:
+            continue
+        if parse_duration_range(s.spacing)[0] < 60 and any(
+                m.wait is None for m in s.sequence[1:]):
+            yield Issue(("timetable", i, "spacing"),
+                        f"sequence '{s.id}' spaces its messages under a minute apart",
+                        hint='the SOP spaces interactive messages 1-2 minutes: spacing: "1-2m"')
+        for j, m in enumerate(s.sequence[1:], start=1):
+            if m.wait is not None and parse_duration(m.wait) < 60:
+                yield Issue(("timetable", i, "sequence", j, "wait"),
+                            f"message {j + 1} of '{s.id}' follows the previous one in under "
+                            "a minute", hint="wait at least 1m")

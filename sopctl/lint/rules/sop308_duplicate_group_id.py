@@ -1,0 +1,36 @@
+"""Two groups of the inventory share an id.
+
+Group ids key the delivery ledger and the staff assignments; with two groups under
+one id, one of them gets the other's posts skipped as "already sent".
+
+Bad::
+
+    groups:
+      - {id: g001, opened: 2026-11-02}
+      - {id: g001, opened: 2026-11-09}
+
+Good::
+
+    groups:
+      - {id: g001, opened: 2026-11-02}
+      - {id: g002, opened: 2026-11-09}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ..context import Context, Issue
+
+CODE = "SOP308"
+SLUG = "duplicate-group-id"
+SEVERITY = "error"
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    seen: set[str] = set()
+    for i, g in enumerate(ctx.groups):
+        if g.id in seen:
+            yield Issue(("groups", i, "id"), f"group id '{g.id}' is used twice",
+                        hint="give every group its own id")
+        seen.add(g.id)
