@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
-SendStatus = Literal["sent", "failed", "pending-confirmation", "retry"]
+# "uncertain": the request left but its outcome is unknown (timeout after sending); never
+# re-sent blindly. "retry" only ever travels between a channel attempt and the delivery loop.
+SendStatus = Literal["sent", "failed", "pending-confirmation", "retry", "uncertain"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +26,7 @@ class OutMessage:
     attachments: tuple[dict[str, Any], ...] = ()
     kind: str = "text"
     remind_to: str | None = None  # for delivery mode "remind": the staff member
+    due: datetime | None = None  # local due time (reminders say "请在 HH:MM ...")
 
 
 @dataclass(slots=True)
@@ -34,6 +38,7 @@ class SendResult:
     response: dict[str, Any] = field(default_factory=dict)
     retry_after: float | None = None
     parts: int = 1  # messages actually posted (after splitting)
+    attempts: int = 1  # HTTP attempts made, retries included
 
 
 class Channel(Protocol):

@@ -1,0 +1,83 @@
+"""Channel plugins, one module per platform, created by :func:`make_channel`.
+
+Modules are imported only when a playbook uses their type.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .base import Channel, OutMessage, SendResult
+
+if TYPE_CHECKING:
+    import httpx
+
+    from ...playbook.model import Channel as ChannelCfg
+    from ..delivery import DeliveryContext
+
+__all__ = ["MODULES", "Channel", "OutMessage", "SendResult", "make_channel", "make_channels"]
+
+MODULES = {
+    "console": "console",
+    "file": "file",
+    "webhook": "webhook",
+    "wecom-robot": "wecom_robot",
+    "wecom-customer-group": "wecom_customer_group",
+    "feishu": "feishu",
+    "dingtalk": "dingtalk",
+    "slack": "slack",
+    "discord": "discord",
+    "telegram": "telegram",
+}
+
+
+def make_channel(name: str, cfg: ChannelCfg, *, env: Mapping[str, str],
+                 client: httpx.AsyncClient | None, state_dir: Path,
+                 ctx: DeliveryContext | None = None,
+                 channels: Mapping[str, Channel] | None = None) -> Channel:
+    """Build the channel ``name``. Raises SopctlError for an unknown type or a missing secret.
+
+    ``ctx`` carries the clock, rate limiter and retry policy (shared by all channels of a
+    run); ``channels`` holds already-built channels so that ``mode: remind`` and
+    ``remind: <name>`` can be wired (else reminders go to the console).
+    """
+    from ...errors import SopctlError
+
+    mod_name = MODULES.get(cfg.type)
+    if mod_name is None:
+        raise SopctlError(f"channel '{name}': unknown type '{cfg.type}'",
+                          hint="one of: " + ", ".join(MODULES))
+    mod = importlib.import_module(f"{__name__}.{mod_name}")
+    ch = mod.CHANNEL(name, cfg, env=env, client=client, state_dir=state_dir, ctx=ctx)
+    if cfg.remind:
+        target = (channels or {}).get(cfg.remind)
+        if target is None:
+            raise SopctlError(f"channel '{name}': remind channel '{cfg.remind}' is not defined")
+        ch.reminder = target
+    if cfg.mode == "remind":
+        from .remind import RemindChannel
+
+        return RemindChannel.around(ch)  # type: ignore[return-value]
+    return ch
+
+
+def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
+                  client: httpx.AsyncClient | None, state_dir: Path,
+                  ctx: DeliveryContext | None = None) -> dict[str, Channel]:
+    """Every channel of a playbook; reminder targets are built before the channels using them."""
+    from ...errors import SopctlError
+
+    built: dict[str, Channel] = {}
+    todo = dict(cfgs)
+    while todo:
+        ready = [n for n, c in todo.items() if not c.remind or c.remind in built]
+        if not ready:
+            raise SopctlError("channels' `remind` references form a cycle or name unknown "
+                              "channels: " + ", ".join(sorted(todo)))
+        for n in ready:
+            built[n] = make_channel(n, todo.pop(n), env=env, client=client,
+                                    state_dir=state_dir, ctx=ctx, channels=built)
+    return built

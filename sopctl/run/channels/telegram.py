@@ -1,0 +1,92 @@
+"""Telegram Bot API: ``POST /bot<TOKEN>/sendMessage`` with ``chat_id``, ``text``,
+``parse_mode``.
+
+text ≤ 4096 characters (counted in UTF-16 units, as Telegram does: split); 1 message a second
+and 20 a minute per group, ~30 a second per bot; 429 with ``parameters.retry_after``. When a
+group became a supergroup the answer carries ``parameters.migrate_to_chat_id``: the message
+is sent again to the new id at once and the new id is reported in the result's response
+(``migrated_to_chat_id``) so that the runner can record it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..delivery import split_text
+from ._common import BaseChannel
+from .base import OutMessage, SendResult
+
+TEXT_UNITS = 4096
+
+
+class TelegramChannel(BaseChannel):
+    type = "telegram"
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        token = self.secret("token")
+        self.url = f"{self.base('https://api.telegram.org')}/bot{token}/sendMessage"
+        self._bot = hashlib.sha256(token.encode()).hexdigest()[:16]
+        self.migrated: dict[str, str] = {}
+
+    def parts(self, msg: OutMessage) -> list[dict[str, Any]]:
+        chat = msg.chat_id or self.cfg.chat_id
+        if not chat:
+            raise ValueError("no chat_id for this Telegram group")
+        head = "".join(f"@{m.lstrip('@')} " for m in msg.mentions)  # Telegram has no @all
+        out = []
+        for i, c in enumerate(split_text(msg.text, TEXT_UNITS - len(head), "utf16")):
+            p: dict[str, Any] = {"chat_id": chat, "text": head + c if i == 0 else c}
+            if msg.format == "markdown":
+                p["parse_mode"] = "Markdown"
+            out.append(p)
+        return out
+
+    def limits(self, part: Any) -> list:
+        chat = f"telegram:{self._bot}:{part['chat_id']}"
+        if self.cfg.rate_per_minute:
+            return self.rate(chat)
+        from ..delivery import Limit
+
+        return [Limit(chat, 1, 1.0), Limit(chat, 20, 60.0), Limit(f"telegram:{self._bot}", 30, 1.0)]
+
+    async def attempt(self, part: dict[str, Any]) -> SendResult:
+        body = dict(part)
+        old = str(body["chat_id"])
+        body["chat_id"] = self.migrated.get(old, body["chat_id"])
+        for _ in range(2):
+            resp, err = await self.post(self.url, body=body)
+            if err:
+                return err
+            assert resp is not None
+            data = self.json_body(resp)
+            if data is None or "ok" not in data:
+                if (r := self.http_status(resp)) is not None:
+                    return r
+                return SendResult("uncertain" if resp.status_code == 200 else "failed",
+                                  f"HTTP {resp.status_code} without a Bot API answer")
+            params = data.get("parameters") or {}
+            if data["ok"]:
+                result = data.get("result") or {}
+                out = {"message_id": result.get("message_id"), "chat_id": body["chat_id"]}
+                if str(body["chat_id"]) != old:
+                    out["migrated_to_chat_id"] = body["chat_id"]
+                return SendResult("sent", response=out)
+            if "migrate_to_chat_id" in params and str(body["chat_id"]) == old:
+                new = params["migrate_to_chat_id"]
+                self.migrated[old] = new
+                body["chat_id"] = new  # refused, nothing posted: resend to the supergroup
+                continue
+            desc = self.redact(str(data.get("description", "error")))
+            if data.get("error_code") == 429 or resp.status_code == 429:
+                ra = params.get("retry_after")
+                return SendResult("retry", f"429: {desc}", self.clean(data),
+                                  retry_after=float(ra) if ra is not None else None)
+            if resp.status_code >= 500:
+                return self.http_status(resp) or SendResult("uncertain", desc)
+            return SendResult("failed", f"{data.get('error_code')}: {desc}", self.clean(data))
+        return SendResult("failed", "chat migrated twice in a row", {})
+
+
+CHANNEL = TelegramChannel

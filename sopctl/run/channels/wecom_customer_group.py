@@ -1,0 +1,126 @@
+"""WeCom customer groups through ``externalcontact/add_msg_template`` (chat_type=group).
+
+The corp access token comes from ``/cgi-bin/gettoken`` and is cached until shortly before
+``expires_in``; 40014/42001 (invalid/expired token) refresh it once. Nothing reaches the group
+until the sender confirms in the WeCom app, so success is ``pending-confirmation`` with the
+``msgid``. A group receives about one mass message a day, so an over-long text is refused
+rather than split into several templates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ._common import BaseChannel
+from .base import OutMessage, SendResult
+
+TEXT_BYTES = 4000  # add_msg_template's text.content limit
+TOKEN_ERRORS = {40014, 42001, 40001}
+RETRYABLE = {45009: 60.0, -1: None, 45033: 60.0}
+
+
+class WeComCustomerGroupChannel(BaseChannel):
+    type = "wecom-customer-group"
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.corp_id = self.cfg.corp_id
+        if not self.corp_id:
+            from ...errors import SopctlError
+
+            raise SopctlError(f"channel '{self.name}': `corp_id` is required")
+        self.corp_secret = self.secret("corp_secret")
+        self.api = self.base("https://qyapi.weixin.qq.com") + "/cgi-bin"
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+        self.token_fetches = 0
+
+    def parts(self, msg: OutMessage) -> list[dict[str, Any]]:
+        size = len(msg.text.encode())
+        if size > TEXT_BYTES:
+            raise ValueError(f"text is {size} bytes; a customer-group mass message takes at most "
+                             f"{TEXT_BYTES} (one message a day per group: not split)")
+        chat = msg.chat_id or self.cfg.chat_id
+        if not chat:
+            raise ValueError("no chat_id for this customer group")
+        body: dict[str, Any] = {"chat_type": "group", "sender": self.cfg.sender,
+                                "chat_id_list": [chat]}
+        if msg.text:
+            body["text"] = {"content": msg.text}
+        atts = []
+        for a in msg.attachments[:9]:
+            if a.get("kind") in ("link", "news") and a.get("url"):
+                atts.append({"msgtype": "link", "link": {"title": a.get("title") or a["url"],
+                                                         "url": a["url"],
+                                                         "desc": a.get("description", "")}})
+            elif a.get("kind") == "miniprogram" and a.get("appid"):
+                atts.append({"msgtype": "miniprogram", "miniprogram": {
+                    k: a[k] for k in ("title", "appid", "page", "pic_media_id") if k in a}})
+            elif a.get("media_id"):
+                atts.append({"msgtype": "image", "image": {"media_id": a["media_id"]}})
+        if atts:
+            body["attachments"] = atts
+        if not self.cfg.sender:
+            raise ValueError("customer-group messages need the channel's `sender` (a userid)")
+        return [body]
+
+    def limits(self, part: Any) -> list:
+        return self.rate(f"wecom-cg:{self.corp_id}") if self.cfg.rate_per_minute else []
+
+    async def token(self, refresh: bool = False) -> tuple[str | None, SendResult | None]:
+        async with self._lock:
+            now = self.ctx.clock.monotonic()
+            if self._token and not refresh and now < self._expires:
+                return self._token, None
+            url = (f"{self.api}/gettoken?corpid={self.corp_id}"
+                   f"&corpsecret={self.corp_secret}")
+            resp, err = await self.post(url, method="GET")
+            if err:  # a GET: nothing was posted, always safe to retry
+                return None, SendResult("retry", "token: " + err.reason)
+            assert resp is not None
+            data = self.json_body(resp) or {}
+            if data.get("errcode", 0) != 0 or "access_token" not in data:
+                return None, SendResult("failed", self.redact(
+                    f"gettoken errcode {data.get('errcode')}: {data.get('errmsg', '')}"))
+            self._token = str(data["access_token"])
+            self._secrets.append(self._token)
+            ttl = float(data.get("expires_in", 7200))
+            self._expires = now + max(ttl - min(300.0, ttl / 10), 1.0)
+            self.token_fetches += 1
+            return self._token, None
+
+    async def attempt(self, part: dict[str, Any]) -> SendResult:
+        for refresh in (False, True):
+            token, err = await self.token(refresh)
+            if err:
+                return err
+            url = f"{self.api}/externalcontact/add_msg_template?access_token={token}"
+            resp, err = await self.post(url, body=part)
+            if err:
+                return err
+            assert resp is not None
+            if (r := self.http_status(resp)) is not None:
+                return r
+            data = self.json_body(resp)
+            if data is None:
+                return SendResult("uncertain", f"HTTP {resp.status_code} without a JSON body")
+            code = data.get("errcode")
+            if code in TOKEN_ERRORS and not refresh:
+                continue  # the token was refused before anything was created: safe to redo
+            if code == 0:
+                res = self.clean(data)
+                if data.get("fail_list"):
+                    return SendResult("failed", f"rejected for: {data['fail_list']}", res)
+                return SendResult("pending-confirmation",
+                                  "waiting for the sender to confirm in WeCom", res)
+            if code in RETRYABLE:
+                return SendResult("retry", f"errcode {code}: {data.get('errmsg', '')}",
+                                  self.clean(data), retry_after=RETRYABLE[code])
+            return SendResult("failed", self.redact(f"errcode {code}: {data.get('errmsg', '')}"),
+                              self.clean(data))
+        raise AssertionError("unreachable")
+
+
+CHANNEL = WeComCustomerGroupChannel

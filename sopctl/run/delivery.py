@@ -1,0 +1,403 @@
+"""Delivery: rate limits, retries, splitting and a concurrent dispatcher.
+
+Contract for the runner
+-----------------------
+Build the channels once, with one shared HTTP client and one delivery context::
+
+    client = make_client(concurrency=200)
+    ctx = DeliveryContext()                  # system clock, shared rate limiter
+    channels = make_channels(playbook.channels, env=os.environ, client=client,
+                             state_dir=state_dir, ctx=ctx)   # sopctl.run.channels
+    dispatcher = Dispatcher(channels, concurrency=200)
+    async for job, result in dispatcher.stream(jobs):        # Job(channel, msg, budget_s)
+        ledger.record(job.msg.key, result)                   # record each one at once
+    await dispatcher.aclose()                                # closes channels, not the client
+    await client.aclose()
+
+``result.status`` is final: ``sent`` | ``failed`` | ``pending-confirmation`` | ``uncertain``
+(never ``retry``). ``uncertain`` means a request left and its outcome is unknown (a timeout
+after sending); it is not retried unless the channel is idempotent. ``result.parts`` is how
+many parts were posted (a split message can fail half way), ``result.attempts`` counts HTTP
+attempts. ``budget_s`` is how long the message may still take (the occurrence's remaining
+grace): retries and rate-limit waits that would pass it give up with ``failed``.
+``dispatcher.stop()`` stops taking new jobs; in-flight sends finish (for SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .channels.base import Channel, OutMessage, SendResult
+
+if TYPE_CHECKING:
+    import httpx
+
+
+class Clock(Protocol):
+    def time(self) -> float: ...  # wall clock, epoch seconds (signatures, jitter)
+
+    def monotonic(self) -> float: ...  # rate windows and deadlines
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+# ----------------------------------------------------------------------------- rate limits
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``count`` requests to ``key`` in any ``period`` seconds."""
+
+    key: str
+    count: int
+    period: float
+
+
+class DeadlineExceeded(Exception):
+    pass
+
+
+class _Window:
+    __slots__ = ("busy", "count", "period", "returns")
+
+    def __init__(self, count: int, period: float) -> None:
+        self.count, self.period, self.busy = count, period, 0
+        self.returns: deque[float] = deque()  # when spent tokens come back, sorted
+
+    def wait(self, now: float) -> float:
+        while self.returns and self.returns[0] <= now:
+            self.returns.popleft()
+        if self.busy + len(self.returns) < self.count:
+            return 0.0
+        return self.returns[0] - now if self.returns else math.inf
+
+
+class _Endpoint:
+    __slots__ = ("blocked_until", "released", "windows")
+
+    def __init__(self) -> None:
+        self.windows: dict[tuple[int, float], _Window] = {}
+        self.blocked_until = 0.0
+        self.released = asyncio.Event()
+
+
+class Lease:
+    __slots__ = ("_limiter", "_windows", "done")
+
+    def __init__(self, limiter: RateLimiter, windows: list[tuple[_Endpoint, _Window]]) -> None:
+        self._limiter, self._windows, self.done = limiter, windows, False
+
+    def release(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        now = self._limiter.clock.monotonic()
+        for ep, w in self._windows:
+            w.busy -= 1
+            w.returns.append(now + w.period)
+            ep.released.set()
+            ep.released = asyncio.Event()
+
+
+class RateLimiter:
+    """Token buckets per endpoint whose tokens come back one window *after the request
+    completed*: the server received it before that, so no window of the platform's length
+    ever sees more than its quota, whatever the latency. ``penalize`` blocks an endpoint
+    (a Retry-After, DingTalk's 10-minute lockout) for every sender at once."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
+        self._eps: dict[str, _Endpoint] = {}
+        self.waited = 0.0  # total seconds spent waiting for tokens (for `sopctl status`)
+
+    def _ep(self, key: str) -> _Endpoint:
+        ep = self._eps.get(key)
+        if ep is None:
+            ep = self._eps[key] = _Endpoint()
+        return ep
+
+    def penalize(self, key: str, seconds: float) -> None:
+        ep = self._ep(key)
+        ep.blocked_until = max(ep.blocked_until, self.clock.monotonic() + seconds)
+
+    async def acquire(self, limits: Sequence[Limit], deadline: float | None = None) -> Lease:
+        pairs = []
+        for lim in limits:
+            ep = self._ep(lim.key)
+            w = ep.windows.get((lim.count, lim.period))
+            if w is None:
+                w = ep.windows[(lim.count, lim.period)] = _Window(lim.count, lim.period)
+            pairs.append((ep, w))
+        while True:
+            now = self.clock.monotonic()
+            wait, busy_ep = 0.0, None
+            for ep, w in pairs:
+                ww = max(w.wait(now), ep.blocked_until - now)
+                if ww == math.inf:
+                    busy_ep = ep
+                wait = max(wait, ww)
+            if wait <= 0:
+                for _, w in pairs:
+                    w.busy += 1
+                return Lease(self, pairs)
+            if deadline is not None and wait != math.inf and now + wait > deadline:
+                raise DeadlineExceeded(wait)
+            if busy_ep is not None:  # every token is in flight: wait for one to finish
+                await busy_ep.released.wait()
+            else:
+                self.waited += wait
+                await self.clock.sleep(wait)
+
+
+# ----------------------------------------------------------------------------- splitting
+
+def _measure(unit: str | Callable[[str], int]) -> Callable[[str], int]:
+    if callable(unit):
+        return unit
+    if unit == "bytes":
+        return lambda s: len(s.encode("utf-8"))
+    if unit == "utf16":
+        return lambda s: len(s.encode("utf-16-le")) // 2
+    return len
+
+
+def split_text(text: str, limit: int, unit: str | Callable[[str], int] = "chars") -> list[str]:
+    """Split ``text`` into parts of at most ``limit`` units ("bytes" of UTF-8, "utf16" code
+    units, "chars", or a measuring function), preferring line breaks, then spaces; never
+    inside a character. The parts joined give back the text exactly."""
+    size = _measure(unit)
+    if size(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while rest:
+        if size(rest) <= limit:
+            parts.append(rest)
+            break
+        lo, hi = 1, min(len(rest), limit)  # the longest prefix that fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if size(rest[:mid]) <= limit:
+                lo = mid
+            else:
+                hi = mid - 1
+        cut = lo
+        for sep in ("\n", " "):
+            i = rest.rfind(sep, 0, cut)
+            if i >= cut // 3:  # don't make a tiny part just to keep a line whole
+                cut = i + 1
+                break
+        parts.append(rest[:cut])
+        rest = rest[cut:]
+    return parts
+
+
+# ----------------------------------------------------------------------------- retries
+
+@dataclass(slots=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base: float = 1.0  # first backoff ceiling, seconds
+    cap: float = 60.0  # backoff ceiling
+    max_wait: float = 900.0  # longest single wait honoured (DingTalk's lockout is 600)
+
+    def backoff(self, attempt: int, rng: random.Random, retry_after: float | None) -> float:
+        """Full jitter, but never sooner than the platform asked."""
+        jitter = rng.uniform(0, min(self.cap, self.base * 2 ** (attempt - 1)))
+        if retry_after is not None:
+            return retry_after + rng.uniform(0, min(1.0, retry_after * 0.1))
+        return jitter
+
+
+@dataclass(slots=True)
+class DeliveryContext:
+    """What every channel shares: the clock, the rate limiter, the retry policy."""
+
+    clock: Clock = field(default_factory=SystemClock)
+    limiter: RateLimiter | None = None
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        if self.limiter is None:
+            self.limiter = RateLimiter(self.clock)
+
+
+class PartChannel(Protocol):
+    """What the delivery loop needs from a channel (sopctl.run.channels._common.BaseChannel)."""
+
+    name: str
+    idempotent: bool
+
+    def parts(self, msg: OutMessage) -> list[Any]: ...
+
+    def limits(self, part: Any) -> Sequence[Limit]: ...
+
+    async def attempt(self, part: Any) -> SendResult: ...
+
+
+async def _deliver_part(ch: PartChannel, part: Any, ctx: DeliveryContext,
+                        deadline: float | None) -> SendResult:
+    clock, pol, limiter = ctx.clock, ctx.policy, ctx.limiter
+    assert limiter is not None
+    limits = ch.limits(part)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            lease = await limiter.acquire(limits, deadline)
+        except DeadlineExceeded as e:
+            return SendResult("failed", f"rate-limit wait of {e.args[0]:.0f}s would pass the "
+                              "grace deadline", attempts=attempt - 1)
+        try:
+            res = await ch.attempt(part)
+        finally:
+            lease.release()
+        res.attempts = attempt
+        retry = res.status == "retry" or (res.status == "uncertain" and ch.idempotent)
+        if not retry:
+            return res
+        if res.retry_after is not None and limits:
+            limiter.penalize(limits[0].key, res.retry_after)
+        wait = pol.backoff(attempt, ctx.rng, res.retry_after)
+        final = "uncertain" if res.status == "uncertain" else "failed"
+        if attempt >= pol.max_attempts:
+            return SendResult(final, f"gave up after {attempt} attempts: {res.reason}",
+                              res.response, attempts=attempt)
+        if wait > pol.max_wait or (deadline is not None and clock.monotonic() + wait > deadline):
+            return SendResult(final, f"gave up: retry in {wait:.0f}s would pass the grace "
+                              f"deadline: {res.reason}", res.response, attempts=attempt)
+        await clock.sleep(wait)
+
+
+async def deliver(ch: PartChannel, msg: OutMessage, ctx: DeliveryContext,
+                  deadline: float | None = None) -> SendResult:
+    """Send every part of ``msg`` in order; stop at the first part that does not go out."""
+    try:
+        parts = ch.parts(msg)
+    except ValueError as e:
+        return SendResult("failed", str(e), parts=0, attempts=0)
+    responses: list[dict[str, Any]] = []
+    attempts, status = 0, "sent"
+    for i, part in enumerate(parts):
+        res = await _deliver_part(ch, part, ctx, deadline)
+        attempts += res.attempts
+        if res.status in ("sent", "pending-confirmation"):
+            if res.status == "pending-confirmation":
+                status = res.status
+            responses.append(res.response)
+            continue
+        where = f"part {i + 1}/{len(parts)} ({i} posted): " if len(parts) > 1 else ""
+        resp = dict(res.response)
+        if responses:
+            resp["posted_parts"] = responses
+        return SendResult(res.status, where + res.reason, resp, res.retry_after, i, attempts)
+    response = dict(responses[-1]) if responses else {}
+    if len(responses) > 1:
+        response["parts"] = responses
+    return SendResult(status, "", response, None, len(parts), attempts)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- dispatcher
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    channel: str  # a name from the channels mapping
+    msg: OutMessage
+    budget_s: float | None = None  # remaining grace; None: bounded by attempts only
+
+
+def make_client(concurrency: int = 200, timeout: float = 10.0) -> httpx.AsyncClient:
+    """One client for every channel: a pool wide enough for thousands of groups."""
+    import logging
+
+    import httpx
+
+    # httpx logs each request URL at INFO, and several platforms put the key in the URL
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency,
+                          keepalive_expiry=30)
+    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(timeout, connect=5.0),
+                             follow_redirects=False)
+
+
+class Dispatcher:
+    """Sends many messages concurrently across channels and yields each result as soon as
+    it is known. One message is in one worker from claim to final result."""
+
+    def __init__(self, channels: Mapping[str, Channel], *, concurrency: int = 200,
+                 clock: Clock | None = None) -> None:
+        self.channels = channels
+        self.concurrency = concurrency
+        self.clock = clock or SystemClock()
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Take no new jobs; jobs already started finish and are yielded."""
+        self._stopping = True
+
+    async def send_one(self, job: Job) -> SendResult:
+        ch = self.channels.get(job.channel)
+        if ch is None:
+            return SendResult("failed", f"unknown channel '{job.channel}'", parts=0, attempts=0)
+        deadline = None if job.budget_s is None else self.clock.monotonic() + job.budget_s
+        try:
+            return await ch.send(job.msg, deadline=deadline)  # type: ignore[call-arg]
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # a bug must not lose the result of the other jobs
+            return SendResult("uncertain", f"internal error: {type(e).__name__}: {e}",
+                              parts=0, attempts=0)
+
+    async def stream(self, jobs: Iterable[Job]) -> AsyncIterator[tuple[Job, SendResult]]:
+        it = iter(jobs)
+        queue: asyncio.Queue[tuple[Job, SendResult] | None] = asyncio.Queue()
+
+        async def worker() -> None:
+            try:
+                while not self._stopping:
+                    job = next(it, None)
+                    if job is None:
+                        break
+                    await queue.put((job, await self.send_one(job)))
+            finally:
+                await queue.put(None)
+
+        workers = [asyncio.create_task(worker()) for _ in range(max(1, self.concurrency))]
+        alive = len(workers)
+        try:
+            while alive:
+                item = await queue.get()
+                if item is None:
+                    alive -= 1
+                else:
+                    yield item
+        finally:
+            for w in workers:
+                if not w.done():
+                    w.cancel()
+
+    async def run(self, jobs: Iterable[Job]) -> list[tuple[Job, SendResult]]:
+        return [item async for item in self.stream(jobs)]
+
+    async def aclose(self) -> None:
+        for ch in self.channels.values():
+            await ch.aclose()
