@@ -108,9 +108,12 @@ _TEMPLATES: dict[str, dict] = {
 }
 _FUNNEL = """funnel:
   stages:
-    - {id: pond, name: 鱼塘群, entry: free, effort: 15, next: transit, convert_days: 30}
-    - {id: transit, name: 中转群, entry: product, effort: 20, next: core, convert_days: 30}
-    - {id: core, name: 核心群, entry: spend, effort: 65}
+    - {id: pond, name: 鱼塘群, entry: free, effort: 15, next: transit, convert_days: 30,
+       otherwise: sales}
+    - {id: transit, name: 中转群, entry: product, effort: 20, next: core, convert_days: 30,
+       otherwise: sales}
+    - {id: core, name: 核心群, entry: spend, effort: 65, next: null}  # 终点
+    - {id: sales, name: 二次转化群, entry: free, effort: 0, next: core}  # 未转化的成员再跟进一轮
   phases:
     - {name: early, days: "1-7"}
     - {name: middle, days: "8-21"}
@@ -221,8 +224,6 @@ def init(
                                 help=f"Also write {SCHEMA_FILE} next to it, for editors."),
 ) -> None:
     """Scaffold a playbook: asks a few questions (or takes the options) and writes it."""
-    import click
-
     from ..errors import UsageError
 
     to_stdout = str(output) == "-"
@@ -230,8 +231,7 @@ def init(
         raise UsageError(f"{output} already exists; not overwriting it",
                          hint="pass --force to replace it, or --output to write elsewhere")
     if kind is None:
-        kind = "product" if yes else typer.prompt(
-            "Group type", default="product", type=click.Choice(GROUP_TYPES))
+        kind = "product" if yes else _choose("Group type", GROUP_TYPES, "product")
     if kind not in GROUP_TYPES:
         raise UsageError(f"unknown group type '{kind}'", hint=f"one of: {', '.join(GROUP_TYPES)}")
     if name is None:
@@ -241,8 +241,7 @@ def init(
         timezone = "Asia/Shanghai" if yes else typer.prompt("Timezone", default="Asia/Shanghai")
     _check_timezone(timezone)
     if platform is None:
-        platform = "wecom" if yes else typer.prompt(
-            "Platform", default="wecom", type=click.Choice(PLATFORMS))
+        platform = "wecom" if yes else _choose("Platform", PLATFORMS, "wecom")
     if platform not in PLATFORMS:
         raise UsageError(f"unknown platform '{platform}'", hint=f"one of: {', '.join(PLATFORMS)}")
     if not name.strip():
@@ -263,6 +262,15 @@ def init(
     except OSError as exc:
         raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
     typer.echo(f"wrote {output} ({kind}, {platform}); next: sopctl lint {output}", err=True)
+
+
+def _choose(question: str, choices: tuple[str, ...], default: str) -> str:
+    """Ask until the answer is one of ``choices``."""
+    while True:
+        answer = str(typer.prompt(f"{question} ({', '.join(choices)})", default=default)).strip()
+        if answer in choices:
+            return answer
+        typer.echo(f"'{answer}' is not one of: {', '.join(choices)}", err=True)
 
 
 def _check_timezone(tz: str) -> None:
