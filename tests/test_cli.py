@@ -1,0 +1,104 @@
+"""The command line's contract: --version, --help everywhere, `python -m sopctl`,
+exit 2 for usage errors, and never a traceback for an internal error."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sopctl import __version__
+from sopctl.main import app
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = sorted(c.name for c in app.registered_commands if c.name)
+
+
+def _run(args: list[str], cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, encoding="utf-8",
+                          timeout=60, env={**os.environ, **env})
+
+
+def test_version_through_module_and_script() -> None:
+    proc = _run([sys.executable, "-m", "sopctl", "--version"])
+    assert proc.returncode == 0 and proc.stdout.strip() == f"sopctl {__version__}"
+    script = shutil.which("sopctl")
+    if script is None:
+        pytest.skip("console script not on PATH")
+    proc = _run([script, "--version"])
+    assert proc.returncode == 0 and proc.stdout.strip() == f"sopctl {__version__}"
+
+
+def test_module_runs_a_command() -> None:
+    proc = _run([sys.executable, "-m", "sopctl", "lint", "examples/minimal.yaml", "--no-env",
+                 "--format", "json"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_root_help_lists_every_command() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in COMMANDS:
+        assert name in result.output
+
+
+def test_core_commands_are_registered() -> None:
+    assert {"lint", "rules", "rule", "schema", "init"} <= set(COMMANDS)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_on_every_command(name: str) -> None:
+    result = CliRunner().invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"sopctl {name}" in result.output and "--help" in result.output
+
+
+@pytest.mark.parametrize("args", [[], ["bogus"], ["lint", "--format", "xml"],
+                                  ["lint", "--no-such-option"], ["rule"]])
+def test_usage_errors_exit_2(args: list[str]) -> None:
+    proc = _run([sys.executable, "-m", "sopctl", *args])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_user_errors_exit_2_cleanly(tmp_path: Path) -> None:
+    proc = _run([sys.executable, "-m", "sopctl", "rule", "SOP9999"], cwd=tmp_path)
+    assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+_CRASH = """
+import sys
+import sopctl.commands.lint as lint_cmd
+import sopctl.lint.engine as engine
+
+def boom(*args, **kwargs):
+    raise RuntimeError("kaboom 坏了")
+
+engine.lint_paths = boom
+sys.argv = ["sopctl", "lint", "examples/minimal.yaml"]
+from sopctl.main import main
+main()
+"""
+
+
+def test_internal_error_prints_no_traceback() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "SOPCTL_DEBUG"}
+    proc = subprocess.run([sys.executable, "-c", _CRASH], cwd=ROOT, capture_output=True,
+                          text=True, encoding="utf-8", timeout=60, env=env)
+    assert proc.returncode == 2
+    assert "internal error" in proc.stderr and "kaboom 坏了" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "SOPCTL_DEBUG" in proc.stderr  # says how to get the traceback
+
+
+def test_internal_error_traceback_on_request() -> None:
+    proc = subprocess.run([sys.executable, "-c", _CRASH], cwd=ROOT, capture_output=True,
+                          text=True, encoding="utf-8", timeout=60,
+                          env={**os.environ, "SOPCTL_DEBUG": "1"})
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
