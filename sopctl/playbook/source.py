@@ -136,6 +136,8 @@ def load_text(text: str, path: str) -> tuple[Any, SourceMap]:
             msg = f"{exc.context.strip()}: {msg}"
         if "\t" in msg or "found character '\\t'" in msg:
             msg += " (indent with spaces, not tabs)"
+        elif "mapping values are not allowed" in msg:
+            msg += " (a value containing ': ' must be quoted, e.g. text: \"改为: 城市\")"
         raise LoadError([("SOP001", where, f"YAML syntax error: {msg}")]) from None
     except yaml.YAMLError as exc:
         raise LoadError([("SOP001", Mark(1, 1), f"YAML error: {exc}")]) from None
