@@ -62,6 +62,11 @@ def lint_loaded(loaded: Loaded, config: LintConfig,
     return sorted(set(_apply_noqa(findings, loaded, config)))
 
 
+def _loader_code(code: str) -> bool:
+    """The loader's own codes (SOP001-SOP015) cannot be suppressed: the file did not load."""
+    return "SOP000" < code < "SOP016"
+
+
 def _apply_noqa(findings: list[Finding], loaded: Loaded, config: LintConfig) -> list[Finding]:
     sources = {s.path: s for s in (loaded.source, loaded.groups_source) if s is not None}
     if not sources:
@@ -83,7 +88,7 @@ def _apply_noqa(findings: list[Finding], loaded: Loaded, config: LintConfig) -> 
     kept: list[Finding] = []
     for f in findings:
         mark = marks.get((f.path, f.line))
-        if mark is not None and (mark[0] is None or f.code in mark[0]) and f.code[:4] != "SOP0":
+        if mark is not None and (mark[0] is None or f.code in mark[0]) and not _loader_code(f.code):
             used.setdefault((f.path, f.line), set()).add(f.code)
             continue
         kept.append(f)
