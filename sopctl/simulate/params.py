@@ -21,7 +21,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     # engagement
     "engagement_decay": (0.15, "daily decay without operations: a week without operation "
                                "leaves a group quiet for good (DOMAIN, seed 000)"),
-    "engagement_gain": (0.055, "share of the gap to full engagement closed by one unit of "
+    "engagement_gain": (0.15, "share of the gap to full engagement closed by one unit of "
                                "stimulus; tuned so the standard timetable settles at 8-10 % "
                                "active (DOMAIN, seed 000)"),
     "engagement_join": (0.35, "engagement of a newcomer (curious, not yet attached)"),
@@ -30,7 +30,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "target_members_weight": (0.6, "stimulus of a 1:1 message relative to a group post"),
     "target_moments_weight": (0.3, "stimulus of a Moments post relative to a group post"),
     # speaking
-    "speak_scale": (0.22, "speaking probability of a fully engaged member of average "
+    "speak_scale": (0.16, "speaking probability of a fully engaged member of average "
                           "talkativeness"),
     "talk_sigma": (1.9, "lognormal sigma of per-member talkativeness: most never post, a few "
                         "post most messages (public participation data, 90-9-1)"),
@@ -42,7 +42,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
                                      "(DOMAIN: first impression in 24 h)"),
     "churn_early_welcomed": (0.006, "extra hazard in the first week with a welcome"),
     "churn_quiet": (0.004, "extra hazard times (1 - engagement): quiet groups shed members"),
-    "churn_onset_days": (75.0, "tenure from which an unconverted member's hazard rises "
+    "churn_onset_days": (70.0, "tenure from which an unconverted member's hazard rises "
                                "(DOMAIN: about 3 months)"),
     "churn_rise": (0.0012, "hazard added per day of tenure past the onset, unconverted only "
                            "(median stay about 90 days, DOMAIN 3-6 months)"),

@@ -1,0 +1,51 @@
+"""The vectorised engine and the pure-Python reference model agree in distribution."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sopctl.simulate.engine import FIELDS
+from sopctl.simulate.model import build_world
+from sopctl.simulate.reference import run_reference
+
+from ._sim import START, load, simulate_once
+
+RUNS, DAYS = 24, 30
+# joins and rollover into new groups, conversions and violations all take part
+PARAMS = {"default_daily_joins": 12, "violation_rate": 0.01, "convert_rate": 0.05}
+
+
+def _totals() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    pb = load().model_copy(update={"acquisition": []})
+    fast = {f: np.zeros(RUNS) for f in (*FIELDS, "conversions")}
+    ref = {f: np.zeros(RUNS) for f in (*FIELDS, "conversions")}
+    for i in range(RUNS):
+        r = simulate_once(pb, DAYS, 1000 + i, params=PARAMS)
+        q = run_reference(build_world(pb, START, DAYS, 1, PARAMS), 1000 + i)
+        for f in FIELDS:
+            fast[f][i] = r.series[f].sum()
+            ref[f][i] = sum(q["series"][f])
+        fast["conversions"][i] = r.conversions.sum()
+        ref["conversions"][i] = sum(map(sum, q["conversions"]))
+    return fast, ref
+
+
+def test_means_agree_within_tolerance() -> None:
+    fast, ref = _totals()
+    for f in fast:
+        a, b = fast[f], ref[f]
+        se = np.sqrt(a.var(ddof=1) / RUNS + b.var(ddof=1) / RUNS)
+        gap = abs(a.mean() - b.mean())
+        # four standard errors, or 2 % for near-deterministic totals (members, groups)
+        assert gap <= max(4 * se, 0.02 * max(a.mean(), b.mean()), 0.5), (f, a.mean(), b.mean())
+    assert ref["joins"].mean() > 300 and ref["conversions"].mean() > 20
+    assert ref["removed"].mean() > 0.5 and ref["groups_open"].mean() > DAYS  # rollover
+
+
+def test_reference_changes_with_the_model() -> None:
+    # the yardstick is not inert: no operations, far fewer speakers
+    pb = load().model_copy(update={"acquisition": [], "timetable": []})
+    quiet = run_reference(build_world(pb, START, 21, 1), 7)
+    busy = run_reference(build_world(load().model_copy(update={"acquisition": []}),
+                                     START, 21, 1), 7)
+    assert sum(quiet["series"]["active"][14:]) < 0.3 * sum(busy["series"]["active"][14:])
