@@ -74,7 +74,7 @@ def _apply_noqa(findings: list[Finding], loaded: Loaded, config: LintConfig) -> 
     # line -> (codes or None for all, column)
     marks: dict[tuple[str, int], tuple[set[str] | None, int]] = {}
     for path, smap in sources.items():
-        if "noqa" not in smap.text:
+        if "noqa" not in smap.text.lower():  # the directive is case-insensitive
             continue
         for i, line in enumerate(smap.text.splitlines(), 1):
             m = NOQA.search(line)
