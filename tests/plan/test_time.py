@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -138,3 +139,17 @@ def test_iter_plan_is_ordered_and_equals_build_plan() -> None:
     keys = [(o.at_utc, o.group, o.slot, o.seq) for o in occs]
     assert keys == sorted(keys)
     assert all(start <= o.at_utc < end for o in occs)
+
+
+def test_slices_of_a_plan_equal_the_plan() -> None:
+    # Caps, quiet-hour deferral and rotation must not depend on where a window starts.
+    pb = make([{"id": f"s{h}", "kind": "k", "at": f"{h:02d}:00-{h:02d}:50", "content": "v"}
+               for h in (6, 9, 12, 18, 23)],
+              content={"v": {"variants": ["a", "b", "c"]}}, quiet_hours=QUIET,
+              caps={"per_group_per_day": 3},
+              groups=[{"id": f"g{i}", "opened": f"2026-11-0{i}"} for i in range(1, 5)])
+    start, end = window(pb, date(2026, 11, 3), 6)
+    whole = build_plan(pb, start, end)
+    cuts = [start + timedelta(hours=h) for h in range(0, 6 * 24 + 1, 17)] + [end]
+    pieces = [o for a, b in pairwise(cuts) for o in build_plan(pb, a, b)]
+    assert pieces == whole and len(whole) > 40
