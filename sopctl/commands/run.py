@@ -101,15 +101,22 @@ def build_channels(books: list[Any], override: str | None, env: dict[str, str],
             cfg = ChannelCfg(type=override)  # type: ignore[arg-type]
         cfgs[override] = cfg
     else:
+        # only the channels the plan uses (and their reminder targets): an unused channel's
+        # missing secret must not stop the others
         for b in books:
-            for n, c in b.playbook.channels.items():
-                cfgs.setdefault(n, c)
-            for o_ch in _used_channels(b):
-                if o_ch not in cfgs:
-                    if o_ch in ("console", "file"):
-                        cfgs[o_ch] = ChannelCfg(type=o_ch)  # type: ignore[arg-type]
-                    else:
-                        raise UsageError(f"{b.path}: channel '{o_ch}' is used but not defined")
+            todo = sorted(_used_channels(b))
+            while todo:
+                n = todo.pop()
+                if n in cfgs:
+                    continue
+                c = b.playbook.channels.get(n)
+                if c is None:
+                    if n not in ("console", "file"):
+                        raise UsageError(f"{b.path}: channel '{n}' is used but not defined")
+                    c = ChannelCfg(type=n)  # type: ignore[arg-type]
+                cfgs[n] = c
+                if c.remind:
+                    todo.append(c.remind)
     client = make_client(concurrency=200)
     return make_channels(cfgs, env=env, client=client, state_dir=state_dir, ctx=ctx), client
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import hashlib
 import os
 from collections import Counter
@@ -197,8 +196,6 @@ class Runner:
         try:
             while not self.stopping:
                 total.add(await self.tick(self.clock.now()))
-                if self.stopping:
-                    break
                 wake.clear()
                 nxt = self.next_due(self.clock.now())
                 if nxt is not None:
@@ -206,9 +203,13 @@ class Runner:
                         run_date=self.clock.to_wall(nxt)), args=(wake.set,), id="wake",
                         replace_existing=True)  # an alarm, not a record
                     self.log("sleep", f"next occurrence at {nxt.isoformat()}", "debug")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.opts.reload_every_s)
-                self.check_reload()
+                while not self.stopping:  # idle: a stat() per playbook every few seconds
+                    try:
+                        await asyncio.wait_for(wake.wait(), self.opts.reload_every_s)
+                        break
+                    except TimeoutError:
+                        if self.check_reload():
+                            break
         finally:
             sched.shutdown(wait=False)
         return total
@@ -217,7 +218,9 @@ class Runner:
         times = [t for b in self.books if (t := b.plan.next_after(now)) is not None]
         return min(times) if times else None
 
-    def check_reload(self) -> None:
+    def check_reload(self) -> bool:
+        """Adopt edited playbooks that lint clean; True when a plan changed."""
+        changed = False
         for book in self.books:
             if not book.watcher.changed():
                 continue
@@ -234,6 +237,8 @@ class Runner:
             book.watcher.set_extra(inventory_paths(book.path, checked.playbook))
             self.metrics.reloads["ok"] += 1
             self.log("reload", f"{book.path} reloaded: the new plan applies from now")
+            changed = True
+        return changed
 
     def _recover(self) -> None:
         n = self.ledger.recover(now=self.clock.now())
@@ -258,6 +263,8 @@ class Runner:
         start = (self.opts.since if self._first and self.opts.since is not None
                  else self.ledger.last_tick(book.name)
                  or now - timedelta(seconds=book.max_grace_s))
+        if self.opts.resend_uncertain:  # uncertain rows may predate the last tick
+            start = min(start, now - timedelta(seconds=book.max_grace_s))
         occs = list(book.plan.window(start, now))
         if self.opts.dry_run:
             known = self.ledger.statuses(book.name, [o.key for o in occs])
@@ -338,7 +345,7 @@ class Runner:
         ticker = asyncio.create_task(flusher())
         try:
             async for job, res in disp.stream(jobs()):
-                key = job.msg.key[len(name) + 1:]
+                key = job.msg.key
                 status = res.status if res.status != "retry" else "failed"
                 resp = dict(res.response or {})
                 if res.parts != 1:
@@ -365,7 +372,7 @@ class Runner:
 
         g = book.groups.get(o.group)
         msg = OutMessage(
-            key=f"{book.name}/{o.key}", group_id=o.group,
+            key=o.key, group_id=o.group,
             group_name=group_display_name(book.playbook, g) if g else o.group,
             chat_id=g.chat_id if g else None, text=o.text, format=o.format, mention=o.mention,
             attachments=o.attachments, kind=o.kind,

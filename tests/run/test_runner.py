@@ -16,7 +16,7 @@ from sopctl.run.clock import FakeClock, SystemClock
 from sopctl.run.ledger import Claim, Ledger
 from sopctl.run.metrics import EventLog, Metrics
 from sopctl.run.reload import check_playbook
-from sopctl.run.runner import Book, RunOptions, Runner
+from sopctl.run.runner import Book, Runner, RunOptions
 
 from .conftest import RecordingChannel, sh, write_playbook
 
