@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -70,7 +71,9 @@ def schedule(ctx: Context) -> Schedule:
     return _cached(ctx, "schedule", _build_schedule)
 
 
+@lru_cache(maxsize=4096)
 def minutes_of(text: str) -> tuple[int, int]:
+    """First and last minute of a clock time or window ("07:30", "13:00-16:00")."""
     from ...playbook.timeparse import parse_window
 
     start, end = parse_window(text)

@@ -40,8 +40,11 @@ def check(ctx: Context) -> Iterator[Issue]:
     events.sort(key=lambda e: (e[0], e[1].index))
     active: list[tuple[int, int, object]] = []  # (busy until, start, plan)
     reported: set[int] = set()
+    last = -1
     for start, plan in events:
-        active = [a for a in active if a[0] + 60 > start]
+        if start != last:  # expire once per distinct start, not per event
+            active = [a for a in active if a[0] + 60 > start]
+            last = start
         for _until, other_start, other in active:
             if other is plan or not (other.mask & plan.mask) or plan.index in reported:
                 continue

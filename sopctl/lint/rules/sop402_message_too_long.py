@@ -107,14 +107,15 @@ def _messages(ctx: Context) -> Iterator[tuple[tuple, str, str, str | None]]:
 def check(ctx: Context) -> Iterator[Issue]:
     from ...plan.render import render
 
-    values: dict[str, object] | None = None
+    values = _values(ctx)
+    widest = max((len(str(v).encode()) for v in values.values()), default=0)
     seen: set[tuple] = set()
     for loc, text, fmt, channel in _messages(ctx):
-        if loc in seen or (len(text) <= 600 and "{" not in text):  # under every limit
+        if loc in seen:
             continue
         seen.add(loc)
-        if values is None:
-            values = _values(ctx)
+        if len(text) <= 480 and len(text.encode()) + text.count("{") * widest <= 1920:
+            continue  # under every limit, whatever its variables expand to
         body = render(text, values)
         for platform in sorted(platforms_of_channel(ctx, channel)):
             lim = _limit(platform, fmt)
