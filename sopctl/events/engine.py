@@ -72,6 +72,7 @@ class EventEngine:
         self.batches = r.WelcomeBatches()
         self.lock = threading.Lock()
         self.listeners: list[Sender] = []
+        self._q_claim: Any = None
         self._restore_batches()
 
     # ------------------------------------------------------------------ lookups
@@ -91,16 +92,26 @@ class EventEngine:
     # ------------------------------------------------------------------ events
     def handle(self, ev: Event) -> list[Action]:
         """Process one event; returns its actions ([] for a redelivery)."""
-        if ev.group not in self.groups:
-            raise UnknownGroup(f"unknown group {ev.group!r}")
+        return self.handle_batch([ev])[0]
+
+    def handle_batch(self, events: list[Event]) -> list[list[Action]]:
+        """Process events in one transaction (group commit): all are stored, or none."""
+        for ev in events:
+            if ev.group not in self.groups:
+                raise UnknownGroup(f"unknown group {ev.group!r}")
+        out: list[list[Action]] = []
+        recorded: list[Recorded] = []
         with self.lock, self.ledger.engine.begin() as conn:
-            if not self.store.mark_processed(conn, ev.id, ev.kind, ev.at):
-                log.info("event %s already processed; ignored", ev.id)
-                return []
-            acts = self._react(conn, ev)
-            recorded = self._claim(conn, acts, ev.at)
+            for ev in events:
+                if not self.store.mark_processed(conn, ev.id, ev.kind, ev.at):
+                    log.info("event %s already processed; ignored", ev.id)
+                    out.append([])
+                    continue
+                acts = self._react(conn, ev)
+                recorded += self._claim(conn, acts, ev.at)
+                out.append(acts)
         self._notify(recorded)
-        return acts
+        return out
 
     def tick(self, now: datetime | None = None, *, force: bool = False) -> list[Action]:
         """Send the welcomes whose batch window closed (call every second or so)."""
@@ -195,11 +206,12 @@ class EventEngine:
                  "channel": x.channel, "status": "claimed", "attempts": 1, "reason": "",
                  "claimed_by": self.ledger.runner_id, "claimed_at": at,
                  "lease_until": at + timedelta(minutes=10)} for x in out]
-        stmt = (self.ledger._insert().values(rows)
-                .on_conflict_do_nothing(index_elements=["playbook", "key"])
-                .returning(deliveries.c.key))
-        won = set(conn.execute(stmt).scalars())
-        return [x for x in out if x.action.key in won]
+        if self._q_claim is None:
+            self._q_claim = (self.store._insert(deliveries)
+                             .on_conflict_do_nothing(index_elements=["playbook", "key"]))
+        won = [x for x, row in zip(out, rows, strict=True)
+               if conn.execute(self._q_claim, row).rowcount == 1]
+        return won
 
     def _notify(self, recorded: list[Recorded]) -> None:
         for fn in self.listeners:

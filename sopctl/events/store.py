@@ -85,7 +85,22 @@ class MemberStore:
         self.playbook = playbook
         with self.engine.begin() as conn:
             metadata.create_all(conn, checkfirst=True)
+        self._prepare()
 
+    def _prepare(self) -> None:
+        """Hot-path statements built once: building Core statements costs more than
+        running them on SQLite."""
+        b = sa.bindparam
+        c, bl = members.c, blacklist.c
+        who = (c.playbook == b("k_pb"), c.group_id == b("k_g"), c.member_id == b("k_m"))
+        self._q_processed = (self._insert(processed).values(
+            playbook=b("pb"), event_hash=b("h"), kind=b("kind"), at=b("at"))
+            .on_conflict_do_nothing(index_elements=["playbook", "event_hash"]))
+        self._q_load = sa.select(members).where(*who)
+        self._q_black = sa.select(bl.at).where(bl.playbook == b("pb"), bl.member_hash == b("h"))
+        self._q_update: dict[tuple[str, ...], Any] = {}  # by the columns written
+        self._q_insert = members.insert()
+        self._who = who
     def _insert(self, table: sa.Table) -> Any:
         if self.ledger.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
@@ -96,10 +111,8 @@ class MemberStore:
     # ------------------------------------------------------------------ per event
     def mark_processed(self, conn: Connection, event_id: str, kind: str, at: datetime) -> bool:
         """False when this event id was processed before (a redelivery)."""
-        stmt = (self._insert(processed).values(playbook=self.playbook,
-                                               event_hash=digest(event_id), kind=kind, at=at)
-                .on_conflict_do_nothing(index_elements=["playbook", "event_hash"]))
-        return conn.execute(stmt).rowcount == 1
+        return conn.execute(self._q_processed, {"pb": self.playbook, "h": digest(event_id),
+                                                "kind": kind, "at": at}).rowcount == 1
 
     def seen(self, event_id: str) -> bool:
         c = processed.c
@@ -109,10 +122,8 @@ class MemberStore:
 
     def load(self, conn: Connection, group: str, member: str) -> tuple[MemberState, bool]:
         """The member's state (a fresh one when unknown) and whether a row exists."""
-        c = members.c
-        row = conn.execute(sa.select(members).where(
-            c.playbook == self.playbook, c.group_id == group, c.member_id == member)).mappings(
-        ).first()
+        row = conn.execute(self._q_load, {"k_pb": self.playbook, "k_g": group,
+                                          "k_m": member}).mappings().first()
         bl = self.is_blacklisted(conn, member)
         if row is None:
             return MemberState(member, group, blacklisted=bl), False
@@ -122,19 +133,22 @@ class MemberStore:
         values = {k: getattr(m, k) for k in _STATE}
         values.update(tags=json.dumps(m.tags, ensure_ascii=False),
                       bought=json.dumps(m.bought, ensure_ascii=False), **extra)
-        c = members.c
         if exists:
-            conn.execute(members.update().where(
-                c.playbook == self.playbook, c.group_id == m.group, c.member_id == m.member
-            ).values(**values))
+            names = tuple(sorted(values))
+            stmt = self._q_update.get(names)
+            if stmt is None:
+                stmt = self._q_update[names] = members.update().where(*self._who).values(
+                    {n: sa.bindparam("v_" + n) for n in names})
+            conn.execute(stmt, {"k_pb": self.playbook, "k_g": m.group, "k_m": m.member,
+                                **{"v_" + n: v for n, v in values.items()}})
         else:
-            conn.execute(members.insert().values(playbook=self.playbook, group_id=m.group,
-                                                 member_id=m.member, **values))
+            conn.execute(self._q_insert, {"playbook": self.playbook, "group_id": m.group,
+                                          "member_id": m.member, "welcomed": False,
+                                          "left_at": None, **values})
 
     def is_blacklisted(self, conn: Connection, member: str) -> bool:
-        c = blacklist.c
-        return conn.execute(sa.select(c.at).where(
-            c.playbook == self.playbook, c.member_hash == digest(member))).first() is not None
+        return conn.execute(self._q_black, {"pb": self.playbook, "h": digest(member)}
+                            ).first() is not None
 
     def add_blacklist(self, conn: Connection, member: str, at: datetime, reason: str) -> None:
         conn.execute(self._insert(blacklist).values(
