@@ -257,7 +257,8 @@ class Ledger:
                 .where(c.playbook == sa.bindparam("b_pb"), c.key == sa.bindparam("b_key"),
                        c.status == "claimed", c.claimed_by == self.runner_id)
                 .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"),
-                        attempts=c.attempts + sa.bindparam("b_attempts"), response=sa.bindparam("b_resp"),
+                        attempts=c.attempts + sa.bindparam("b_attempts"),
+                        response=sa.bindparam("b_resp"),
                         finished_at=sa.bindparam("b_now"), lease_until=None))
         with self.engine.begin() as conn:
             return conn.execute(stmt, params).rowcount
