@@ -208,9 +208,10 @@ class EventEngine:
                  "lease_until": at + timedelta(minutes=10)} for x in out]
         if self._q_claim is None:
             self._q_claim = (self.store._insert(deliveries)
-                             .on_conflict_do_nothing(index_elements=["playbook", "key"]))
+                             .on_conflict_do_nothing(index_elements=["playbook", "key"])
+                             .returning(deliveries.c.key))
         won = [x for x, row in zip(out, rows, strict=True)
-               if conn.execute(self._q_claim, row).rowcount == 1]
+               if conn.execute(self._q_claim, row).first() is not None]
         return won
 
     def _notify(self, recorded: list[Recorded]) -> None:

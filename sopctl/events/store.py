@@ -95,7 +95,8 @@ class MemberStore:
         who = (c.playbook == b("k_pb"), c.group_id == b("k_g"), c.member_id == b("k_m"))
         self._q_processed = (self._insert(processed).values(
             playbook=b("pb"), event_hash=b("h"), kind=b("kind"), at=b("at"))
-            .on_conflict_do_nothing(index_elements=["playbook", "event_hash"]))
+            .on_conflict_do_nothing(index_elements=["playbook", "event_hash"])
+            .returning(processed.c.kind))  # rowcount is -1 on psycopg 3: ask for the row
         self._q_load = sa.select(members).where(*who)
         self._q_black = sa.select(bl.at).where(bl.playbook == b("pb"), bl.member_hash == b("h"))
         self._q_update: dict[tuple[str, ...], Any] = {}  # by the columns written
@@ -112,7 +113,7 @@ class MemberStore:
     def mark_processed(self, conn: Connection, event_id: str, kind: str, at: datetime) -> bool:
         """False when this event id was processed before (a redelivery)."""
         return conn.execute(self._q_processed, {"pb": self.playbook, "h": digest(event_id),
-                                                "kind": kind, "at": at}).rowcount == 1
+                                                "kind": kind, "at": at}).first() is not None
 
     def seen(self, event_id: str) -> bool:
         c = processed.c
