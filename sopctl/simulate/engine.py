@@ -1,9 +1,15 @@
 """The vectorised forecast: numpy arrays of member state, one pass per simulated day.
 
 No Python loop runs per member: every daily update is an array operation over all
-members (dead ones are masked, and compacted away every few weeks). Two uniforms per
-member-day drive everything random: one decides who speaks, the other the day's
-competing events (a violation, a conversion or leaving, at most one of them).
+members. Two uniforms per member-day drive everything random: one decides who speaks,
+the other the day's competing events (a violation, a conversion or leaving; at most one).
+Only the few members an event befalls are then handled, as small index arrays.
+
+Speed comes from keeping the full-array work minimal: members who left are neutralised
+(zero engagement, zero hazard) and compacted away once they are a fifth of the arrays; the
+leave hazard of ``model.hazard`` is kept expanded into per-member coefficients
+``h = c0 - c1 * e + c2 * max(0, t - rise_from)`` that change only when a member joins,
+ends their first week, or converts.
 """
 
 from __future__ import annotations
@@ -14,22 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..playbook.model import Group
-from .model import (
-    EARLY_DAYS,
-    INF_DAY,
-    World,
-    early_term,
-    engage,
-    hazard,
-    referral_rate,
-    removal_count,
-    speak_prob,
-    welcome_batches,
-)
+from .model import EARLY_DAYS, INF_DAY, World, early_term, referral_rate, removal_count, \
+    welcome_batches
 
 FIELDS = ("members", "joins", "leaves", "removed", "active", "messages", "ops_messages",
           "revenue", "groups_open")
-_COMPACT_EVERY = 30
+F32 = np.float32
 
 
 @dataclass(slots=True)
@@ -46,38 +42,27 @@ class RunResult:
     member_messages: np.ndarray | None = None  # messages written by each member ever present
 
 
-class _State:
-    """Member arrays, grown by doubling and compacted now and then."""
+_ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32, "talk": F32,
+           "talk_s": F32, "joined": F32, "rise_from": F32, "c0": F32, "c1": F32, "c2": F32,
+           "hmul": F32, "annoy": F32, "viol": np.int16, "mute_until": np.int32,
+           "due": np.int32, "pconv": F32, "conv": bool, "msgs": np.int32}
 
-    NAMES = ("alive", "grp", "stage", "e", "talk", "joined", "early", "rise_from", "hmul",
-             "annoy", "spend", "viol", "mute_until", "due", "pconv", "conv", "msgs")
+
+class _State:
+    """Member arrays, grown by doubling and compacted when many have left."""
 
     def __init__(self, size: int):
         self.n = 0
-        self.alive = np.zeros(size, bool)
-        self.grp = np.zeros(size, np.int32)
-        self.stage = np.zeros(size, np.int16)
-        self.e = np.zeros(size, np.float32)
-        self.talk = np.zeros(size, np.float32)
-        self.joined = np.zeros(size, np.float32)
-        self.early = np.zeros(size, np.float32)
-        self.rise_from = np.zeros(size, np.float32)
-        self.hmul = np.ones(size, np.float32)
-        self.annoy = np.zeros(size, np.float32)
-        self.spend = np.zeros(size, np.float64)
-        self.viol = np.zeros(size, np.int16)
-        self.mute_until = np.zeros(size, np.int32)
-        self.due = np.zeros(size, np.int32)
-        self.pconv = np.zeros(size, np.float32)
-        self.conv = np.zeros(size, bool)
-        self.msgs = np.zeros(size, np.int32)
+        self.n_init = 0  # members present at the start come first; later ones by join day
+        self.dead = 0
+        for name, dt in _ARRAYS.items():
+            setattr(self, name, np.zeros(size, dt))
 
     def reserve(self, extra: int) -> None:
-        need = self.n + extra
-        if need <= len(self.alive):
+        if self.n + extra <= len(self.alive):
             return
-        size = max(need, 2 * len(self.alive))
-        for name in self.NAMES:
+        size = max(self.n + extra, 2 * len(self.alive))
+        for name in _ARRAYS:
             old = getattr(self, name)
             new = np.zeros(size, old.dtype)
             new[: self.n] = old[: self.n]
@@ -85,11 +70,51 @@ class _State:
 
     def compact(self) -> None:
         keep = np.flatnonzero(self.alive[: self.n])
-        for name in self.NAMES:
+        for name in _ARRAYS:
             arr = getattr(self, name)
             arr[: len(keep)] = arr[keep]
+        self.n_init = int(np.searchsorted(keep, self.n_init))
         self.alive[len(keep): self.n] = False
-        self.n = len(keep)
+        self.n, self.dead = len(keep), 0
+
+
+class _Groups:
+    """Group-level arrays; operations come from one plan per distinct opening date."""
+
+    def __init__(self, world: World, stage_of: dict[str, int]):
+        self.world, self.stage_of = world, stage_of
+        self.size = 0
+        cap = max(16, 2 * len(world.groups))
+        self.counts = np.zeros(cap, np.int64)
+        self.stage = np.zeros(cap, np.int16)
+        self.row = np.zeros(cap, np.int64)
+        self.rows: dict = {}
+        self.mats = [np.zeros((8, world.days), dt) for dt in (float, float, bool, np.int64)]
+        for g in world.groups:
+            self.add(g)
+
+    def add(self, g: Group) -> None:
+        if self.size == len(self.counts):
+            for name in ("counts", "stage", "row"):
+                old = getattr(self, name)
+                new = np.zeros(2 * len(old), old.dtype)
+                new[: self.size] = old
+                setattr(self, name, new)
+        i = self.size
+        self.stage[i] = self.stage_of.get(g.stage or "", 0)
+        if g.opened not in self.rows:
+            r = self.rows[g.opened] = len(self.rows)
+            if r == len(self.mats[0]):
+                self.mats = [np.concatenate([m, np.zeros_like(m)]) for m in self.mats]
+            ops = self.world.ops.get(g.opened)
+            for m, f in zip(self.mats, (ops.units, ops.posts, ops.sale, ops.sent), strict=True):
+                m[r] = f
+        self.row[i] = self.rows[g.opened]
+        self.size += 1
+
+    def today(self, t: int) -> tuple[np.ndarray, ...]:
+        r = self.row[: self.size]
+        return tuple(m[:, t][r] for m in self.mats)
 
 
 def run(world: World, rng: np.random.Generator,
@@ -97,52 +122,45 @@ def run(world: World, rng: np.random.Generator,
     """Simulate ``world.days`` days once."""
     p, st, days = world.p, world.stages, world.days
     S = len(st.ids)
-    nxt = np.array(st.next, np.int16)
-    oth = np.array(st.otherwise, np.int16)
-    cdays = np.array(st.convert_days, np.int64)
-    price = np.array(st.price)
-    pconv_s = np.array(st.pconv, np.float32)
-    stage_of = {s: i for i, s in enumerate(st.ids)}
-    steps = np.array(world.ladder)
-    remove_at = removal_count(world.ladder)
-    sigma = p["talk_sigma"]
-    onset = p["churn_onset_days"]
+    nxt, oth = np.array(st.next, np.int16), np.array(st.otherwise, np.int16)
+    cdays, price = np.array(st.convert_days, np.int64), np.array(st.price)
+    pconv_s = np.array(st.pconv, F32)
+    any_deadline = bool((oth >= 0).any())
+    steps, remove_at = np.array(world.ladder), removal_count(world.ladder)
+    muting = "mute" in world.ladder
+    sigma, onset, scale = p["talk_sigma"], p["churn_onset_days"], p["speak_scale"]
+    decay, gain, pv = p["engagement_decay"], p["engagement_gain"], p["violation_rate"]
+    base, quiet, rise = p["churn_base"], p["churn_quiet"], p["churn_rise"]
+    conv_factor = p["churn_converted_factor"]
     batch_s = _batch_seconds(world)
-    wboost = p["welcome_boost"] if world.welcome else 0.0
-    e_join = min(1.0, p["engagement_join"] + wboost)
-    early_new = early_term(world.welcome, p)
+    e_join = min(1.0, p["engagement_join"] + (p["welcome_boost"] if world.welcome else 0.0))
+    early = early_term(world.welcome, p)
 
     s = _State(sum(world.initial) + int(world.join_lam * days * 1.3) + 64)
-    gr = _Groups(world, stage_of)
+    gr = _Groups(world, {sid: i for i, sid in enumerate(st.ids)})
 
     def add_members(gi: int, k: int, t: int, joined: np.ndarray | None = None) -> None:
         s.reserve(k)
         a, b = s.n, s.n + k
-        s.alive[a:b] = True
-        s.grp[a:b] = gi
         sg = int(gr.stage[gi])
-        s.stage[a:b] = sg
-        s.talk[a:b] = rng.lognormal(-sigma * sigma / 2, sigma, k)
-        j = np.full(k, t, np.float32) if joined is None else joined
-        s.joined[a:b] = j
-        s.e[a:b] = np.where(j > t - 1, e_join, p["engagement_join"])
-        s.early[a:b] = early_new
-        s.rise_from[a:b] = j + onset
-        s.hmul[a:b] = 1.0
-        s.annoy[a:b] = 0.0
-        s.spend[a:b] = 0.0
-        s.viol[a:b] = 0
-        s.mute_until[a:b] = 0
-        s.due[a:b] = (t + cdays[sg]) if oth[sg] >= 0 else INF_DAY
-        s.pconv[a:b] = pconv_s[sg]
-        s.conv[a:b] = False
-        s.msgs[a:b] = 0
+        j = np.full(k, t, F32) if joined is None else joined
+        talk = rng.lognormal(-sigma * sigma / 2, sigma, k)
+        recent = j > t - EARLY_DAYS
+        for name, v in (("alive", True), ("grp", gi), ("stage", sg), ("talk", talk),
+                        ("talk_s", scale * talk), ("joined", j), ("rise_from", j + onset),
+                        ("e", np.where(j > t - 1, e_join, p["engagement_join"])),
+                        ("c0", base + quiet + early * recent), ("c1", quiet), ("c2", rise),
+                        ("hmul", 1.0), ("annoy", 0.0), ("viol", 0), ("mute_until", 0),
+                        ("due", t + cdays[sg] if oth[sg] >= 0 else INF_DAY),
+                        ("pconv", pconv_s[sg]), ("conv", False), ("msgs", 0)):
+            getattr(s, name)[a:b] = v
         s.n = b
         gr.counts[gi] += k
 
     for gi, (g, k) in enumerate(zip(world.groups, world.initial, strict=True)):
         lo = min(0, (g.opened - world.start).days)
-        add_members(gi, k, 0, rng.integers(lo, 1, k).astype(np.float32))
+        add_members(gi, k, 0, rng.integers(lo, 1, k).astype(F32))
+    s.n_init = s.n
 
     series = {f: np.zeros(days) for f in FIELDS}
     conversions = np.zeros((S, days), np.int64)
@@ -150,16 +168,11 @@ def run(world: World, rng: np.random.Generator,
     full_events: list[tuple[int, str, str]] = []
     stays: list[np.ndarray] = []
     gone_msgs: list[np.ndarray] = []
-    member_days = 0
-    annoy_any = False
+    member_days, alive_n, annoy_any = 0, s.n, False
 
     for t in range(days):
-        n = s.n
-        alive = s.alive[:n]
-        e = s.e[:n]
-
         # joins: acquisition plus referrals, placed by the live code
-        lam_ref = float(referral_rate(float(e[alive].sum()), p))
+        lam_ref = float(referral_rate(float(s.e[: s.n].sum(dtype=np.float64)), p))
         n_join = int(rng.poisson(world.join_lam)) + int(rng.poisson(lam_ref))
         join_by_group: dict[int, int] = {}
         while n_join > 0:
@@ -177,103 +190,103 @@ def run(world: World, rng: np.random.Generator,
             join_by_group[gi] = join_by_group.get(gi, 0) + k
             n_join -= k
         joins = sum(join_by_group.values())
+        alive_n += joins
         welcomes = sum(welcome_batches(k, batch_s) for k in join_by_group.values()) \
             if world.welcome else 0
         n = s.n
-        alive, e, grp = s.alive[:n], s.e[:n], s.grp[:n]
+        e, grp = s.e[:n], s.grp[:n]
         units, posts, sale, sent = gr.today(t)
         sent_open = int(sent[gr.counts[: gr.size] > 0].sum())
 
-        # engagement and annoyance
-        c_g = (1.0 - np.exp(-p["engagement_gain"] * units)).astype(np.float32)
-        e[:] = engage(e, c_g[grp], p)
+        if t >= 1:  # the first week ends for those who joined EARLY_DAYS ago
+            _end_first_week(s, t - EARLY_DAYS, early)
+
+        # engagement (model.engage) and annoyance
+        c_g = (1.0 - np.exp(-gain * units)).astype(F32)
+        e *= F32(1.0 - decay)
+        e += c_g[grp] * (F32(1.0) - e)
         excess = np.maximum(0.0, posts - world.cap_per_day)
-        if excess.any():
-            s.annoy[:n] = s.annoy[:n] * (1 - p["annoyance_decay"]) + \
-                (p["annoyance_per_excess"] * excess).astype(np.float32)[grp]
-            annoy_any = True
-        elif annoy_any:
-            s.annoy[:n] *= 1 - p["annoyance_decay"]
+        if excess.any() or annoy_any:
+            s.annoy[:n] *= F32(1 - p["annoyance_decay"])
+            if excess.any():
+                s.annoy[:n] += (p["annoyance_per_excess"] * excess).astype(F32)[grp]
+            annoy_any = bool(s.annoy[:n].max() > 1e-4)
 
-        # who speaks
-        talk = s.talk[:n]
-        ps = speak_prob(e, talk, p)
-        spoke = alive & (rng.random(n, np.float32) < ps) & (s.mute_until[:n] <= t)
-        idx = np.flatnonzero(spoke)
-        per = 1 + rng.poisson(p["messages_per_active"] * talk[idx] * e[idx])
+        # who speaks (model.speak_prob: the scale is folded into talk_s)
+        idx = np.flatnonzero(rng.random(n, F32) < e * s.talk_s[:n])
+        if muting and len(idx):
+            idx = idx[s.mute_until[idx] <= t]
+        per = 1 + rng.poisson(p["messages_per_active"] * s.talk[idx] * e[idx])
         s.msgs[idx] += per.astype(np.int32)
-        messages = int(per.sum())
 
-        # the day's competing events
-        u = rng.random(n, np.float32)
-        pv = p["violation_rate"]
+        # the day's competing events: violation, conversion, leaving (model.hazard)
+        u = rng.random(n, F32)
         pc = s.pconv[:n] * e
         if sale.any():
-            pc = pc * np.where(sale, np.float32(p["sale_boost"]), np.float32(1))[grp]
-        joined = s.joined[:n]
-        early = s.early[:n] * (joined > t - EARLY_DAYS)
-        past = np.maximum(0.0, t - s.rise_from[:n])
-        h = hazard(e, past, early, s.annoy[:n], s.hmul[:n], p)
-        viol = alive & (u < pv)
-        u = u - pv
-        conv = alive & (u >= 0) & (u < pc)
-        leave = alive & (u >= pc) & (u < pc + h)
+            pc *= np.where(sale, F32(p["sale_boost"]), F32(1))[grp]
+        h = s.c0[:n] - s.c1[:n] * e
+        h += s.c2[:n] * np.maximum(F32(0), F32(t) - s.rise_from[:n])
+        if annoy_any:
+            h += F32(p["annoyance_churn"]) * s.annoy[:n] * s.hmul[:n]
+        h += pc
+        cand = np.flatnonzero(u < h + F32(pv))
+        cand = cand[s.alive[cand]]
+        uc = u[cand]
+        vi = cand[uc < pv]
+        ci = cand[(uc >= pv) & (uc < pv + pc[cand])]
+        li = cand[uc >= pv + pc[cand]]
 
         removed = 0
-        vi = np.flatnonzero(viol)
         if len(vi):
             s.viol[vi] += 1
-            counts_v = s.viol[vi].astype(np.int64)
-            step = steps[np.minimum(counts_v, len(steps)) - 1]
+            count = s.viol[vi].astype(np.int64)
+            step = steps[np.minimum(count, len(steps)) - 1]
             s.mute_until[vi[step == "mute"]] = t + int(p["mute_days"])
-            out = vi[counts_v >= remove_at]
-            leave[out] = True
+            out = vi[count >= remove_at]
+            li = np.concatenate([li, out])
             removed = len(out)
 
         revenue = 0.0
-        ci = np.flatnonzero(conv)
         if len(ci):
             old = s.stage[ci]
             new = nxt[old]
             revenue = float(price[old].sum())
-            s.spend[ci] += price[old]
-            s.stage[ci] = new
-            s.conv[ci] = True
-            s.rise_from[ci] = INF_DAY
-            s.hmul[ci] = p["churn_converted_factor"]
-            s.pconv[ci] = pconv_s[new]
+            s.stage[ci], s.conv[ci], s.rise_from[ci] = new, True, INF_DAY
+            s.hmul[ci], s.pconv[ci] = conv_factor, pconv_s[new]
+            recent = s.joined[ci] > t - EARLY_DAYS
+            s.c0[ci] = (base + quiet + early * recent) * conv_factor
+            s.c1[ci], s.c2[ci] = quiet * conv_factor, 0.0
             s.due[ci] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
             conversions[:, t] = np.bincount(new, minlength=S)
-        mi = np.flatnonzero(alive & ~conv & ~leave & (s.due[:n] <= t))
-        if len(mi):
-            new = oth[s.stage[mi]]
-            s.stage[mi] = new
-            s.pconv[mi] = pconv_s[new]
-            s.due[mi] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
-            moved[:, t] = np.bincount(new, minlength=S)
+        if any_deadline:
+            mi = np.flatnonzero(s.due[:n] <= t)
+            mi = np.setdiff1d(mi, np.concatenate([ci, li]), assume_unique=True)
+            mi = mi[s.alive[mi]]
+            if len(mi):
+                new = oth[s.stage[mi]]
+                s.stage[mi], s.pconv[mi] = new, pconv_s[new]
+                s.due[mi] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
+                moved[:, t] = np.bincount(new, minlength=S)
 
-        li = np.flatnonzero(leave)
-        alive[li] = False
+        # leavers are neutralised now and compacted away later
         unconv = li[~s.conv[li]]
-        stays.append(t - joined[unconv])
-        gone_msgs.append(s.msgs[li])
+        stays.append(t - s.joined[unconv])
+        gone_msgs.append(s.msgs[li].copy())
         gr.counts[: gr.size] -= np.bincount(grp[li], minlength=gr.size)
+        for name in ("alive", "e", "talk_s", "c0", "c1", "c2", "pconv"):
+            getattr(s, name)[li] = 0
+        s.due[li] = INF_DAY
+        alive_n -= len(li)
+        s.dead += len(li)
 
-        members = int(np.count_nonzero(alive))
-        member_days += members
-        rec = series
-        rec["members"][t] = members
-        rec["joins"][t] = joins
-        rec["leaves"][t] = len(li)
-        rec["removed"][t] = removed
-        rec["active"][t] = len(idx)
-        rec["messages"][t] = messages
-        rec["ops_messages"][t] = sent_open + welcomes
-        rec["revenue"][t] = revenue
-        rec["groups_open"][t] = int(np.count_nonzero(gr.counts[: gr.size]))
+        member_days += alive_n
+        for f, v in zip(FIELDS, (alive_n, joins, len(li), removed, len(idx), int(per.sum()),
+                                 sent_open + welcomes, revenue,
+                                 np.count_nonzero(gr.counts[: gr.size])), strict=True):
+            series[f][t] = v
         if on_day is not None:
             on_day()
-        if (t + 1) % _COMPACT_EVERY == 0:
+        if s.dead * 5 > s.n:
             s.compact()
 
     n = s.n
@@ -283,45 +296,17 @@ def run(world: World, rng: np.random.Generator,
                      np.concatenate(stays) if stays else np.zeros(0), per_member)
 
 
-class _Groups:
-    """Group-level arrays; operations come from one plan per distinct opening date."""
-
-    def __init__(self, world: World, stage_of: dict[str, int]):
-        self.world, self.stage_of = world, stage_of
-        self.size = 0
-        self.counts = np.zeros(max(16, 2 * len(world.groups)), np.int64)
-        self.stage = np.zeros(len(self.counts), np.int16)
-        self.row = np.zeros(len(self.counts), np.int64)
-        self.rows: dict = {}
-        self.mats: tuple[np.ndarray, ...] = ()
-        for g in world.groups:
-            self.add(g, restack=False)
-        self._restack()
-
-    def add(self, g: Group, restack: bool = True) -> None:
-        if self.size == len(self.counts):
-            for name in ("counts", "stage", "row"):
-                old = getattr(self, name)
-                new = np.zeros(2 * len(old), old.dtype)
-                new[: self.size] = old
-                setattr(self, name, new)
-        i = self.size
-        self.stage[i] = self.stage_of.get(g.stage or "", 0)
-        if g.opened not in self.rows:
-            self.rows[g.opened] = len(self.rows)
-            if restack:
-                self._restack()
-        self.row[i] = self.rows[g.opened]
-        self.size += 1
-
-    def _restack(self) -> None:
-        ops = [self.world.ops.get(d) for d in self.rows]
-        self.mats = tuple(np.stack([getattr(o, f) for o in ops])
-                          for f in ("units", "posts", "sale", "sent"))
-
-    def today(self, t: int) -> tuple[np.ndarray, ...]:
-        r = self.row[: self.size]
-        return tuple(m[:, t][r] for m in self.mats)
+def _end_first_week(s: _State, day: int, early: float) -> None:
+    """Drop the first-week hazard of members who joined on ``day``."""
+    if early == 0:
+        return
+    later = s.joined[s.n_init: s.n]  # sorted by join day
+    lo, hi = np.searchsorted(later, [day, day + 0.5])
+    idx = np.arange(s.n_init + lo, s.n_init + hi)
+    if day <= 0:  # members present at the start joined on scattered days
+        idx = np.concatenate([np.flatnonzero(s.joined[: s.n_init] == day), idx])
+    idx = idx[s.alive[idx]]
+    s.c0[idx] -= F32(early) * s.hmul[idx]
 
 
 def _batch_seconds(world: World) -> int:

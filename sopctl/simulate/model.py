@@ -55,6 +55,8 @@ class World:
     opened: list[date] = field(default_factory=list)  # grows as groups open
 
     live: int = -1  # index of the group the live code fills (-1: none yet)
+    _next: list[int] = field(default_factory=list)  # last entry-stage number, last id number
+    _taken: set[str] = field(default_factory=set)
 
     def new_group(self, day: int) -> Group:
         """The next entry-stage group, opened on simulated day ``day`` (0-based) by the
@@ -64,13 +66,18 @@ class World:
         from ..plan.render import group_name
 
         entry = self.stages.ids[0]
-        pond = [g for g in self.groups if (g.stage or entry) == entry]
-        number = max((g.number or 0 for g in pond), default=0) + 1
+        if not self._next:  # first call: scan once, then count on
+            pond = [g for g in self.groups if (g.stage or entry) == entry]
+            self._next = [max((g.number or 0 for g in pond), default=0), len(self.groups)]
+            self._taken = {g.id for g in self.groups}
+        self._next[0] += 1
+        number = self._next[0]
         pattern = _stage_pattern(self.playbook, entry) or self.playbook.positioning.name_pattern
-        taken = {g.id for g in self.groups}
-        k = len(self.groups) + 1
-        while f"g{k:03d}" in taken:
+        k = self._next[1] + 1
+        while f"g{k:03d}" in self._taken:
             k += 1
+        self._next[1] = k
+        self._taken.add(f"g{k:03d}")
         g = Group(id=f"g{k:03d}", number=number, name=group_name(pattern, number),
                   opened=self.start + timedelta(days=day),
                   stage=None if self.playbook.funnel is None else entry)

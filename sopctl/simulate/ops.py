@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from math import lcm
 
 import numpy as np
 
@@ -24,8 +25,12 @@ class DayOps:
     posts: np.ndarray  # operations posted to the group (a sequence counts once)
     sent: np.ndarray  # every message sent (group posts, 1:1 mass messages, Moments)
     sale: np.ndarray  # bool: an offer / flash sale that day
-    kinds: list[dict[str, int]]  # message count by kind, per day
     dropped: np.ndarray  # occurrences the plan's caps or quiet hours dropped
+
+
+def _empty(days: int) -> DayOps:
+    return DayOps(np.zeros(days), np.zeros(days, np.int64), np.zeros(days, np.int64),
+                  np.zeros(days, bool), np.zeros(days, np.int64))
 
 
 def _target_weight(target: str, p: dict[str, float]) -> float:
@@ -37,19 +42,18 @@ def _target_weight(target: str, p: dict[str, float]) -> float:
 
 
 def plan_ops(playbook: Playbook, opened: date, start: date, days: int,
-             p: dict[str, float]) -> DayOps:
-    """Operations on days ``start .. start+days-1`` for a group opened on ``opened``."""
-    units = np.zeros(days)
-    posts = np.zeros(days, dtype=np.int64)
-    sent = np.zeros(days, dtype=np.int64)
-    sale = np.zeros(days, dtype=bool)
-    kinds: list[dict[str, int]] = [{} for _ in range(days)]
-    dropped = np.zeros(days, dtype=np.int64)
+             p: dict[str, float], until: date | None = None) -> DayOps:
+    """Operations on days ``start .. start+days-1`` for a group opened on ``opened``
+    (planned only before ``until`` when given; later days stay empty)."""
+    ops = _empty(days)
+    units, posts, sent, sale, dropped = ops.units, ops.posts, ops.sent, ops.sale, ops.dropped
     first = max(start, opened)
     if first > start + timedelta(days=days - 1):
-        return DayOps(units, posts, sent, sale, kinds, dropped)
+        return ops
     rep = Group(id="sim", name="sim", number=1, opened=opened)
     end = start + timedelta(days=days)
+    if until is not None:
+        end = min(end, until)
     gone: list = []
     for occ in _occurrences(playbook, rep, first, end, gone):
         i = (occ.local.date() - start).days
@@ -63,12 +67,11 @@ def plan_ops(playbook: Playbook, opened: date, start: date, days: int,
         sent[i] += 1
         if occ.kind in SALE_KINDS:
             sale[i] = True
-        kinds[i][occ.kind] = kinds[i].get(occ.kind, 0) + 1
     for occ in gone:
         i = (occ.local.date() - start).days
         if 0 <= i < days:
             dropped[i] += 1
-    return DayOps(units, posts, sent, sale, kinds, dropped)
+    return ops
 
 
 def _occurrences(playbook: Playbook, group: Group, first: date, end: date,
@@ -87,17 +90,68 @@ def _occurrences(playbook: Playbook, group: Group, first: date, end: date,
 
 
 class OpsBook:
-    """Plans computed once per distinct opening date."""
+    """Plans computed once per distinct opening date, and shared where they must agree.
+
+    A slot depends on the date only through weekdays, unless it uses ``cron`` or
+    ``dates``: then two groups opened on the same weekday get the same operations on the
+    same day of their life, and one plan per opening weekday, indexed by life day, serves
+    every group. Otherwise a slot depends on the life day only through bounded ranges
+    (``life_days``, course length, phases) and ``every_days``: past the largest bound, two
+    groups whose life days differ by a multiple of the period get the same operations on
+    the same date, so a later group plans only its first ``horizon`` days and takes the
+    rest from an earlier group of its residue class.
+    """
 
     def __init__(self, playbook: Playbook, start: date, days: int, p: dict[str, float]):
         self.playbook, self.start, self.days, self.p = playbook, start, days, p
         self._by_open: dict[date, DayOps] = {}
+        self._base: dict[int, tuple[date, DayOps]] = {}
+        self.horizon, self.period = _life_structure(playbook)
+        self.weekly = not any(s.cron is not None or s.dates for s in playbook.timetable)
 
     def get(self, opened: date) -> DayOps:
         ops = self._by_open.get(opened)
         if ops is None:
-            ops = self._by_open[opened] = plan_ops(self.playbook, opened, self.start,
-                                                   self.days, self.p)
+            ops = self._by_open[opened] = (self._weekly(opened) if self.weekly
+                                           else self._periodic(opened))
+        return ops
+
+    def _weekly(self, opened: date) -> DayOps:
+        end = self.start + timedelta(days=self.days)
+        key = opened.weekday()
+        H, Q = self.horizon, (lcm(self.period, 7) if self.period else None)
+        need = (end - opened).days
+        length = need if Q is None else H + Q  # past H, life days repeat every Q
+        base = self._base.get(key)
+        if base is None or (Q is None and base[0] > opened):  # index 0: the opening day
+            base = self._base[key] = (opened, plan_ops(self.playbook, opened, opened,
+                                                       max(1, length), self.p))
+        src = base[1]
+        life = np.arange(self.days) + (self.start - opened).days + 1
+        valid = life >= 1
+        if Q is not None:
+            life = np.where(life > H, H + 1 + (life - H - 1) % Q, life)
+        pos = np.flatnonzero(valid)
+        at = life[pos] - 1
+        ops = _empty(self.days)
+        for name in ("units", "posts", "sent", "sale", "dropped"):
+            getattr(ops, name)[pos] = getattr(src, name)[at]
+        return ops
+
+    def _periodic(self, opened: date) -> DayOps:
+        key = opened.toordinal() % self.period if self.period else -1
+        base = self._base.get(key) if self.period else None
+        if base is None or base[0] > opened:
+            ops = plan_ops(self.playbook, opened, self.start, self.days, self.p)
+            if self.period:
+                self._base[key] = (opened, ops)
+            return ops
+        cut = opened + timedelta(days=self.horizon)
+        ops = plan_ops(self.playbook, opened, self.start, self.days, self.p, until=cut)
+        i = max(0, (cut - self.start).days)
+        src = base[1]
+        for name in ("units", "posts", "sent", "sale", "dropped"):
+            getattr(ops, name)[i:] = getattr(src, name)[i:]
         return ops
 
     def quiet_runs(self, opened: date, min_days: int) -> list[tuple[int, int]]:
@@ -131,3 +185,26 @@ def group_for(playbook: Playbook, number: int, opened: date, proto: Group | None
                  name=group_name(playbook.positioning.name_pattern, number),
                  stage=proto.stage if proto else None)
 
+
+
+def _life_structure(pb: Playbook) -> tuple[int, int | None]:
+    """(horizon, period): life days after which only ``every_days`` periodicity matters,
+    and that period (None when it is too long to be worth sharing)."""
+    from ..playbook.timeparse import parse_day_range
+
+    bounds = [1]
+    period = 1
+    for slot in pb.timetable:
+        if slot.life_days is not None:
+            lo, hi = parse_day_range(slot.life_days)
+            bounds += [lo, (hi or 0) + 1]
+        if slot.course:
+            bounds.append(len(slot.course) + 1)
+        if slot.every_days:
+            period = lcm(period, slot.every_days)
+    uses_phases = any(slot.phases for slot in pb.timetable)
+    for ph in pb.funnel.phases if pb.funnel and uses_phases else []:
+        lo, hi = parse_day_range(ph.days)
+        bounds += [lo, (hi or 0) + 1]
+    # a margin for deferrals across midnight and the plan's look-back
+    return max(bounds) + 3, (period if period <= 90 else None)

@@ -44,8 +44,8 @@ def svg_chart(title: str, series: dict[str, list[float]],
         color = _COLORS[i % len(_COLORS)]
         parts.append(f'<polyline points="{pts}" fill="none" stroke="{color}" '
                      'stroke-width="2"/>')
-        parts.append(f'<text x="{_W - _PAD / 2}" y="{30 + 14 * i}" font-size="11" '
-                     f'text-anchor="end" fill="{color}">{escape(name)}</text>')
+        parts.append(f'<text x="{_W - _PAD / 2 - 110 * i}" y="14" font-size="11" '
+                     f'text-anchor="end" fill="{color}">— {escape(name)}</text>')
     parts.append(f'<text x="{_PAD}" y="{_H - 4}" font-size="10">day 1</text>')
     parts.append(f'<text x="{_W - _PAD / 2}" y="{_H - 4}" font-size="10" '
                  f'text-anchor="end">day {n}</text></svg>')
