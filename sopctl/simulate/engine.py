@@ -9,7 +9,8 @@ Speed comes from keeping the full-array work minimal: members who left are neutr
 (zero engagement, zero hazard) and compacted away once they are a fifth of the arrays; the
 leave hazard of ``model.hazard`` is kept expanded into per-member coefficients
 ``h = c0 - c1 * e + c2 * max(0, t - rise_from)`` that change only when a member joins,
-ends their first week, or converts.
+ends their first week, or converts; with the violation and conversion chances folded in,
+one threshold ``c0 + k1 * e + c2 * max(0, t - rise_from)`` decides who has an event.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class RunResult:
 
 _ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32, "talk": F32,
            "talk_s": F32, "joined": F32, "rise_from": F32, "c0": F32, "c1": F32, "c2": F32,
-           "hmul": F32, "annoy": F32, "viol": np.int16, "mute_until": np.int32,
-           "due": np.int32, "pconv": F32, "conv": bool, "msgs": np.int32}
+           "hmul": F32, "annoy": F32, "k1": F32, "viol": np.int16, "mute_until": np.int32,
+           "due": np.int32, "pconv": F32, "conv": bool, "msgs": F32}
 
 
 class _State:
@@ -55,6 +56,7 @@ class _State:
         self.n = 0
         self.n_init = 0  # members present at the start come first; later ones by join day
         self.dead = 0
+        self.runs: list[list[int]] = [[], []]  # members lie in runs of one group: group, length
         for name, dt in _ARRAYS.items():
             setattr(self, name, np.zeros(size, dt))
 
@@ -76,6 +78,20 @@ class _State:
         self.n_init = int(np.searchsorted(keep, self.n_init))
         self.alive[len(keep): self.n] = False
         self.n, self.dead = len(keep), 0
+        grp = self.grp[: self.n]
+        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else np.zeros(0, np.int64)
+        self.runs = [grp[starts].tolist(), np.diff(np.r_[starts, self.n]).tolist()]
+
+    def add_run(self, gi: int, k: int) -> None:
+        if self.runs[0] and self.runs[0][-1] == gi:
+            self.runs[1][-1] += k
+        else:
+            self.runs[0].append(gi)
+            self.runs[1].append(k)
+
+    def spread(self, per_group: np.ndarray) -> np.ndarray:
+        """A per-group value for every member (runs make this a repeat, not a gather)."""
+        return np.repeat(per_group[self.runs[0]], self.runs[1])
 
 
 class _Groups:
@@ -139,27 +155,39 @@ def run(world: World, rng: np.random.Generator,
     s = _State(sum(world.initial) + int(world.join_lam * days * 1.3) + 64)
     gr = _Groups(world, {sid: i for i, sid in enumerate(st.ids)})
 
-    def add_members(gi: int, k: int, t: int, joined: np.ndarray | None = None) -> None:
+    def add_members(gi: int | np.ndarray, k: int, t: int,
+                    joined: np.ndarray | None = None) -> None:
+        """``k`` members into group ``gi`` (or one group index per member, in runs)."""
         s.reserve(k)
         a, b = s.n, s.n + k
-        sg = int(gr.stage[gi])
+        sg = gr.stage[gi]
         j = np.full(k, t, F32) if joined is None else joined
         talk = rng.lognormal(-sigma * sigma / 2, sigma, k)
         recent = j > t - EARLY_DAYS
         for name, v in (("alive", True), ("grp", gi), ("stage", sg), ("talk", talk),
                         ("talk_s", scale * talk), ("joined", j), ("rise_from", j + onset),
                         ("e", np.where(j > t - 1, e_join, p["engagement_join"])),
-                        ("c0", base + quiet + early * recent), ("c1", quiet), ("c2", rise),
+                        ("c0", base + quiet + early * recent + pv), ("c1", quiet),
+                        ("c2", rise), ("k1", pconv_s[sg] - quiet),
                         ("hmul", 1.0), ("annoy", 0.0), ("viol", 0), ("mute_until", 0),
-                        ("due", t + cdays[sg] if oth[sg] >= 0 else INF_DAY),
+                        ("due", np.where(oth[sg] >= 0, t + cdays[sg], INF_DAY)),
                         ("pconv", pconv_s[sg]), ("conv", False), ("msgs", 0)):
             getattr(s, name)[a:b] = v
         s.n = b
-        gr.counts[gi] += k
+        if isinstance(gi, np.ndarray):
+            for g_, k_ in zip(*np.unique(gi, return_counts=True), strict=True):
+                s.add_run(int(g_), int(k_))
+            gr.counts[: gr.size] += np.bincount(gi, minlength=gr.size)
+        else:
+            s.add_run(gi, k)
+            gr.counts[gi] += k
 
-    for gi, (g, k) in enumerate(zip(world.groups, world.initial, strict=True)):
-        lo = min(0, (g.opened - world.start).days)
-        add_members(gi, k, 0, rng.integers(lo, 1, k).astype(F32))
+    # members present at the start joined between their group's opening and today
+    sizes = np.array(world.initial, np.int64)
+    lo = np.array([min(0, (g.opened - world.start).days) for g in world.groups], np.int64)
+    gi_all = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    add_members(gi_all, int(sizes.sum()), 0,
+                rng.integers(np.repeat(lo, sizes), 1).astype(F32))
     s.n_init = s.n
 
     series = {f: np.zeros(days) for f in FIELDS}
@@ -202,39 +230,44 @@ def run(world: World, rng: np.random.Generator,
             _end_first_week(s, t - EARLY_DAYS, early)
 
         # engagement (model.engage) and annoyance
-        c_g = (1.0 - np.exp(-gain * units)).astype(F32)
-        e *= F32(1.0 - decay)
-        e += c_g[grp] * (F32(1.0) - e)
+        # e' = e (1 - d) + c (1 - e (1 - d)) = c + (1 - c)(1 - d) e
+        c_g = 1.0 - np.exp(-gain * units)
+        e *= s.spread(((1.0 - c_g) * (1.0 - decay)).astype(F32))
+        e += s.spread(c_g.astype(F32))
         excess = np.maximum(0.0, posts - world.cap_per_day)
         if excess.any() or annoy_any:
             s.annoy[:n] *= F32(1 - p["annoyance_decay"])
             if excess.any():
-                s.annoy[:n] += (p["annoyance_per_excess"] * excess).astype(F32)[grp]
+                s.annoy[:n] += s.spread((p["annoyance_per_excess"] * excess).astype(F32))
             annoy_any = bool(s.annoy[:n].max() > 1e-4)
 
         # who speaks (model.speak_prob: the scale is folded into talk_s)
         idx = np.flatnonzero(rng.random(n, F32) < e * s.talk_s[:n])
         if muting and len(idx):
             idx = idx[s.mute_until[idx] <= t]
-        per = 1 + rng.poisson(p["messages_per_active"] * s.talk[idx] * e[idx])
-        s.msgs[idx] += per.astype(np.int32)
+        # extra messages: one Poisson draw for the day's total (a sum of Poissons), and
+        # each speaker credited with their expected share, for participation figures
+        lam = p["messages_per_active"] * s.talk[idx] * e[idx]
+        messages = len(idx) + int(rng.poisson(float(lam.sum(dtype=np.float64))))
+        s.msgs[idx] += 1 + lam
 
         # the day's competing events: violation, conversion, leaving (model.hazard)
         u = rng.random(n, F32)
-        pc = s.pconv[:n] * e
+        thr = s.k1[:n] * e
+        thr += s.c0[:n]
+        thr += s.c2[:n] * np.maximum(F32(0), F32(t) - s.rise_from[:n])
+        boost = np.where(sale, p["sale_boost"], 1.0)
         if sale.any():
-            pc *= np.where(sale, F32(p["sale_boost"]), F32(1))[grp]
-        h = s.c0[:n] - s.c1[:n] * e
-        h += s.c2[:n] * np.maximum(F32(0), F32(t) - s.rise_from[:n])
+            thr += s.pconv[:n] * e * s.spread((boost - 1.0).astype(F32))
         if annoy_any:
-            h += F32(p["annoyance_churn"]) * s.annoy[:n] * s.hmul[:n]
-        h += pc
-        cand = np.flatnonzero(u < h + F32(pv))
+            thr += F32(p["annoyance_churn"]) * s.annoy[:n] * s.hmul[:n]
+        cand = np.flatnonzero(u < thr)
         cand = cand[s.alive[cand]]
         uc = u[cand]
+        pc = s.pconv[cand] * e[cand] * boost[grp[cand]]
         vi = cand[uc < pv]
-        ci = cand[(uc >= pv) & (uc < pv + pc[cand])]
-        li = cand[uc >= pv + pc[cand]]
+        ci = cand[(uc >= pv) & (uc < pv + pc)]
+        li = cand[uc >= pv + pc]
 
         removed = 0
         if len(vi):
@@ -254,8 +287,9 @@ def run(world: World, rng: np.random.Generator,
             s.stage[ci], s.conv[ci], s.rise_from[ci] = new, True, INF_DAY
             s.hmul[ci], s.pconv[ci] = conv_factor, pconv_s[new]
             recent = s.joined[ci] > t - EARLY_DAYS
-            s.c0[ci] = (base + quiet + early * recent) * conv_factor
+            s.c0[ci] = (base + quiet + early * recent) * conv_factor + pv
             s.c1[ci], s.c2[ci] = quiet * conv_factor, 0.0
+            s.k1[ci] = s.pconv[ci] - s.c1[ci]
             s.due[ci] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
             conversions[:, t] = np.bincount(new, minlength=S)
         if any_deadline:
@@ -265,6 +299,7 @@ def run(world: World, rng: np.random.Generator,
             if len(mi):
                 new = oth[s.stage[mi]]
                 s.stage[mi], s.pconv[mi] = new, pconv_s[new]
+                s.k1[mi] = s.pconv[mi] - s.c1[mi]
                 s.due[mi] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
                 moved[:, t] = np.bincount(new, minlength=S)
 
@@ -273,20 +308,20 @@ def run(world: World, rng: np.random.Generator,
         stays.append(t - s.joined[unconv])
         gone_msgs.append(s.msgs[li].copy())
         gr.counts[: gr.size] -= np.bincount(grp[li], minlength=gr.size)
-        for name in ("alive", "e", "talk_s", "c0", "c1", "c2", "pconv"):
+        for name in ("alive", "e", "talk_s", "c0", "c1", "c2", "pconv", "k1"):
             getattr(s, name)[li] = 0
         s.due[li] = INF_DAY
         alive_n -= len(li)
         s.dead += len(li)
 
         member_days += alive_n
-        for f, v in zip(FIELDS, (alive_n, joins, len(li), removed, len(idx), int(per.sum()),
+        for f, v in zip(FIELDS, (alive_n, joins, len(li), removed, len(idx), messages,
                                  sent_open + welcomes, revenue,
                                  np.count_nonzero(gr.counts[: gr.size])), strict=True):
             series[f][t] = v
         if on_day is not None:
             on_day()
-        if s.dead * 5 > s.n:
+        if s.dead * 10 > s.n:
             s.compact()
 
     n = s.n

@@ -106,8 +106,9 @@ def build_world(playbook: Playbook, start: date, days: int, n_groups: int | None
     groups = inv[:want]
     initial = [min(g.members, cap) for g in groups]
     fill = round(p["initial_fill"] * cap)
+    n = max((g.number or 0 for g in groups), default=0)
     while len(groups) < want:
-        n = max((g.number or 0 for g in groups), default=0) + 1
+        n += 1
         groups.append(group_for(playbook, n, start, groups[-1] if groups else None))
         initial.append(fill)
     lam = sum(s.daily for s in playbook.acquisition) if playbook.acquisition \

@@ -42,9 +42,9 @@ DEFAULTS: dict[str, tuple[float, str]] = {
                                      "(DOMAIN: first impression in 24 h)"),
     "churn_early_welcomed": (0.006, "extra hazard in the first week with a welcome"),
     "churn_quiet": (0.004, "extra hazard times (1 - engagement): quiet groups shed members"),
-    "churn_onset_days": (70.0, "tenure from which an unconverted member's hazard rises "
+    "churn_onset_days": (60.0, "tenure from which an unconverted member's hazard rises "
                                "(DOMAIN: about 3 months)"),
-    "churn_rise": (0.0012, "hazard added per day of tenure past the onset, unconverted only "
+    "churn_rise": (0.0015, "hazard added per day of tenure past the onset, unconverted only "
                            "(median stay about 90 days, DOMAIN 3-6 months)"),
     "churn_converted_factor": (0.35, "hazard multiplier for converted (paying) members"),
     "annoyance_churn": (0.02, "extra hazard per unit of annoyance"),
