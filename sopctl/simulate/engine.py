@@ -21,8 +21,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..playbook.model import Group
-from .model import EARLY_DAYS, INF_DAY, World, early_term, referral_rate, removal_count, \
-    welcome_batches
+from .model import (
+    EARLY_DAYS,
+    INF_DAY,
+    World,
+    early_term,
+    referral_rate,
+    removal_count,
+    welcome_batches,
+)
 
 FIELDS = ("members", "joins", "leaves", "removed", "active", "messages", "ops_messages",
           "revenue", "groups_open")
@@ -79,7 +86,8 @@ class _State:
         self.alive[len(keep): self.n] = False
         self.n, self.dead = len(keep), 0
         grp = self.grp[: self.n]
-        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else np.zeros(0, np.int64)
+        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else \
+            np.zeros(0, np.int64)
         self.runs = [grp[starts].tolist(), np.diff(np.r_[starts, self.n]).tolist()]
 
     def add_run(self, gi: int, k: int) -> None:
