@@ -63,6 +63,8 @@ def main() -> None:
 
     for stream in (sys.stdout, sys.stderr):  # CJK must not die on a C-locale pipe
         ensure_utf8(stream)
+    # sopctl uses no pydantic plugins; looking for them scans every installed package.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         app(prog_name="sopctl")
     except SopctlError as exc:

@@ -7,7 +7,6 @@ the pond -> transit -> core funnel. Everything is written as text so comments su
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
@@ -124,6 +123,8 @@ _FUNNEL = """funnel:
 
 def _q(text: str) -> str:
     """A YAML double-quoted scalar (JSON strings are valid YAML)."""
+    import json
+
     return json.dumps(text, ensure_ascii=False)
 
 

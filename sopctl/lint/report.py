@@ -8,6 +8,7 @@ width, and output that is not a terminal is always written as UTF-8.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections import Counter
@@ -128,11 +129,17 @@ def clean(text: str) -> str:
     return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
+def _char_width(ch: str) -> int:
+    import unicodedata
+
+    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+
+
 def display_width(s: str) -> int:
     """Terminal cells taken by ``s`` (CJK and fullwidth characters take two)."""
-    from rich.cells import cell_len
-
-    return cell_len(s)
+    return sum(1 if " " <= ch <= "~" else _char_width(ch) for ch in s)
 
 
 def caret_pad(line: str, column: int) -> str:
@@ -143,37 +150,54 @@ def caret_pad(line: str, column: int) -> str:
         " " * max(column - 1 - len(head), 0)
 
 
+def use_colour(stream: TextIO) -> bool:
+    """Colour only on a terminal; NO_COLOR and FORCE_COLOR (no-color.org) decide first."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+# SGR codes; written by hand because importing rich's console would double the
+# cost of printing a short report.
+_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34"}
+
+
 def _text(findings: Sequence[Finding], nfiles: int, *, strict: bool,
           stream: TextIO | None) -> None:
-    from rich.console import Console
-    from rich.markup import escape
+    out = stream if stream is not None else ensure_utf8(sys.stdout)
+    colour = use_colour(out)
 
-    if stream is None:
-        from ..console import console
+    def paint(text: str, *styles: str) -> str:
+        if not colour or not styles:
+            return text
+        return f"\x1b[{';'.join(_SGR[s] for s in styles)}m{text}\x1b[0m"
 
-        ensure_utf8(sys.stdout)
-        out = console()
-    else:
-        out = Console(file=stream, highlight=False, soft_wrap=True)
     texts: dict[str, list[str]] = {}
+    lines: list[str] = []
     for f in findings:
-        colour = _COLOURS.get(f.severity, "white")
-        slug = f" [dim]\\[{escape(f.slug)}][/]" if f.slug else ""
-        out.print(f"[bold]{escape(clean(f.path))}[/]:{f.line}:{f.column}: "
-                  f"[bold {colour}]{f.code}[/] {escape(clean(f.message))}{slug}")
+        sev = _COLOURS.get(f.severity, "red")
+        slug = " " + paint(f"[{f.slug}]", "dim") if f.slug else ""
+        lines.append(f"{paint(clean(f.path), 'bold')}:{f.line}:{f.column}: "
+                     f"{paint(f.code, 'bold', sev)} {clean(f.message)}{slug}")
         line = _source_line(f.path, f.line, texts)
         if line is not None and line.strip():
             line = clean(line)
             gutter = " " * len(str(f.line))
-            out.print(f"  [blue]{f.line} |[/] {escape(line)}")
-            out.print(f"  [blue]{gutter} |[/] {caret_pad(line, f.column)}[bold {colour}]^[/]")
+            lines.append(f"  {paint(f'{f.line} |', 'blue')} {line}")
+            lines.append(f"  {paint(f'{gutter} |', 'blue')} {caret_pad(line, f.column)}"
+                         f"{paint('^', 'bold', sev)}")
         if f.hint:
-            out.print(f"  [blue]=[/] [bold]hint:[/] {escape(clean(f.hint))}")
+            lines.append(f"  {paint('=', 'blue')} {paint('hint:', 'bold')} {clean(f.hint)}")
     summary = summary_line(findings, nfiles, strict=strict)
-    if findings:
-        out.print(f"[bold]{escape(summary)}[/]")
-    else:
-        out.print(f"[green]{escape(summary)}[/]")
+    lines.append(paint(summary, "bold") if findings else paint(summary, "green"))
+    _write(out, "\n".join(lines))
 
 
 def _source_line(path: str, line: int, cache: dict[str, list[str]]) -> str | None:

@@ -7,7 +7,6 @@ with the same messages.
 
 from __future__ import annotations
 
-import difflib
 import sys
 import types
 import typing
@@ -136,6 +135,8 @@ def _validation_findings(exc: ValidationError, smap: SourceMap, root: type[BaseM
         path = smap.path
         if kind == "extra_forbidden":
             mark = smap.locate(loc, key=True)
+            import difflib  # only on this path: unknown keys are rare
+
             known = _fields_at(root, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
             hint = None if close or not known else f"known keys: {', '.join(sorted(known))}"

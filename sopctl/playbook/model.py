@@ -23,7 +23,8 @@ from .timeparse import (
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True,
-                              validate_default=False, use_attribute_docstrings=False)
+                              validate_default=False, use_attribute_docstrings=False,
+                              defer_build=True)
 
 
 Duration = Annotated[str | int, Field(description='A duration: "90s", "30m", "2h", "1d".')]

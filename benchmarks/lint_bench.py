@@ -1,0 +1,161 @@
+"""How fast is `sopctl lint`?
+
+(a) Whole-process wall time of `sopctl lint <shipped playbook>` against the floor of
+    `python -c "import typer, yaml, pydantic, rich"`, both measured here, interleaved,
+    median of N runs each. Target: at most 2x the floor.
+(b) Generated playbooks of 250/2,500, 500/5,000 and 1,000/10,000 groups/slots: seconds
+    (whole process, and load vs rules in-process) and the cost per slot. Target: the
+    largest under 2 s, growing linearly.
+
+    python benchmarks/lint_bench.py [--runs N] [--playbook PATH] [--skip-size]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOOR = [sys.executable, "-c", "import typer, yaml, pydantic, rich"]
+# Bytecode as an installed package has it: a private cache, even when the shell
+# says PYTHONDONTWRITEBYTECODE (every run would otherwise recompile sopctl).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+ENV["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "sopctl-bench-pyc")
+SIZES = [(250, 2_500), (500, 5_000), (1_000, 10_000)]
+KINDS = ["good-morning", "knowledge", "interaction", "offer", "check-in", "course", "event"]
+
+
+def first_playbook() -> Path:
+    for folder in ("playbooks", "examples"):
+        for p in sorted((ROOT / folder).glob("*.yaml")):
+            if "\ntimezone:" in p.read_text(encoding="utf-8"):
+                return p
+    raise SystemExit("no playbook found")
+
+
+def _child_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def run(cmd: list[str]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one run; CPU time is steadier on a busy machine."""
+    cpu0, start = _child_cpu(), time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=ENV)
+    elapsed, cpu = time.perf_counter() - start, _child_cpu() - cpu0
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.decode()[-2000:]}")
+    return elapsed, cpu
+
+
+def wall(cmd: list[str]) -> float:
+    return run(cmd)[0]
+
+
+def startup(playbook: Path, runs: int) -> None:
+    lint = [sys.executable, "-m", "sopctl", "lint", str(playbook.relative_to(ROOT)), "--no-env"]
+    run(FLOOR), run(lint)  # warm the page cache and write .pyc files
+    floor, ours = [], []
+    for _ in range(runs):  # interleaved, so load on the machine hits both alike
+        floor.append(run(FLOOR))
+        ours.append(run(lint))
+    print(f"(a) startup, median of {runs} runs each (wall; CPU user+sys in brackets)")
+    for label, xs in (("floor  python -c 'import typer, yaml, pydantic, rich'", floor),
+                      (f"lint   sopctl lint {playbook.relative_to(ROOT)}", ours)):
+        w, c = statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
+        print(f"    {label:<58} {w * 1000:7.1f} ms  [{c * 1000:6.1f} ms]"
+              f"  min {min(x[0] for x in xs) * 1000:6.1f} ms")
+    ratio = statistics.median(o[0] for o in ours) / statistics.median(f[0] for f in floor)
+    cpu_ratio = statistics.median(o[1] for o in ours) / statistics.median(f[1] for f in floor)
+    print(f"    ratio  {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU  (target <= 2x)")
+
+
+def generate(groups: int, slots: int) -> str:
+    """A valid playbook: ``groups`` groups and ``slots`` timetable slots, eight a day on
+    successive days of a group's life (a long content calendar), in Chinese like the
+    real ones."""
+    per_day = 8
+    days = (slots + per_day - 1) // per_day
+    out = [
+        "version: 1", "name: 压测剧本", "timezone: Asia/Shanghai",
+        "positioning:", "  type: product", "  purpose: 压测", '  name_pattern: "压测群{n:04}"',
+        f"  planned_days: {days}",
+        "welcome:", "  theme: 压测群", "  services: 每天推送", "  prohibited: 禁止广告",
+        "  penalty: 第一次提醒, 第二次移出", "  rewarded: 晒单", "  reward: 红包",
+        "rules:", "  nickname: {format: 城市-行业-昵称}",
+        "  items:", "    - {id: no-ads, text: 禁止广告, detect: {links: true}}",
+        'quiet_hours: {start: "22:30", end: "07:00"}',
+        "caps: {per_group_per_day: 8}",
+        "channels:", "  console: {type: console}", "channel: console", "timetable:",
+    ]
+    for i in range(slots):
+        day, k = divmod(i, per_day)
+        minute = 8 * 60 + 5 + k * 97  # 08:05 .. 19:24, never on :00 or :30
+        kind = "good-morning" if k == 0 else KINDS[1 + k % (len(KINDS) - 1)]
+        out.append(f"  - {{id: s{i:05d}, kind: {kind}, "
+                   f'at: "{minute // 60:02d}:{minute % 60:02d}", life_days: {day + 1}, '
+                   f'text: "第{day + 1}天第{k + 1}条 {{group_name}} 的朋友们好"}}')
+    out.append("groups:")
+    for g in range(groups):
+        out.append(f"  - {{id: g{g:04d}, name: 压测群{g:04d}, opened: 2026-{1 + g % 12:02d}-"
+                   f"{1 + g % 28:02d}, members: {g % 200}}}")
+    return "\n".join(out) + "\n"
+
+
+def size(runs: int) -> None:
+    from sopctl.lint.config import LintConfig
+    from sopctl.lint.engine import lint_loaded
+    from sopctl.playbook.loader import load_playbook
+
+    print("(b) generated playbooks (whole process: median of "
+          f"{runs} runs; in-process split: best of {runs})")
+    print(f"    {'groups':>6} {'slots':>6} {'bytes':>9} {'process s':>10} {'load s':>7} "
+          f"{'rules s':>8} {'us/slot':>8} {'findings':>8}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for ngroups, nslots in SIZES:
+            path = Path(tmp) / f"big_{nslots}.yaml"
+            path.write_text(generate(ngroups, nslots), encoding="utf-8")
+            proc = statistics.median(
+                wall([sys.executable, "-m", "sopctl", "lint", str(path), "--no-env"])
+                for _ in range(runs))
+            best_load = best_rules = float("inf")
+            nfind = 0
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                loaded = load_playbook(str(path))
+                t1 = time.perf_counter()
+                findings = lint_loaded(loaded, LintConfig(), env={})
+                t2 = time.perf_counter()
+                if not loaded.ok:
+                    raise SystemExit(f"generated playbook invalid: {loaded.findings[:3]}")
+                best_load, best_rules = min(best_load, t1 - t0), min(best_rules, t2 - t1)
+                nfind = len(findings)
+            print(f"    {ngroups:>6} {nslots:>6} {path.stat().st_size:>9} {proc:>10.3f} "
+                  f"{best_load:>7.3f} {best_rules:>8.3f} "
+                  f"{(best_load + best_rules) / nslots * 1e6:>8.1f} {nfind:>8}")
+    print("    target: 1,000 groups / 10,000 slots under 2 s; us/slot flat = linear growth")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--playbook", type=Path, default=None)
+    ap.add_argument("--skip-size", action="store_true")
+    ap.add_argument("--skip-startup", action="store_true")
+    args = ap.parse_args()
+    if not args.skip_startup:
+        startup((args.playbook or first_playbook()).resolve(), args.runs)
+    if not args.skip_size:
+        size(max(3, args.runs // 3))
+
+
+if __name__ == "__main__":
+    main()
