@@ -41,7 +41,7 @@ def send_all(ch: Any, msgs: list[OutMessage], *, concurrent: bool = True,
             return [await ch.send(m, deadline=deadline) for m in msgs]
         finally:
             await ch.aclose()
-            target = getattr(ch, "target", None)
+            target = getattr(ch, "target", None) or getattr(ch, "reminder", None)
             if target is not None:
                 await target.aclose()
 

@@ -238,7 +238,7 @@ class SlackFake(FakeServer):
 
 
 class DiscordFake(FakeServer):
-    """``/webhooks/ID/TOKEN?wait=true``; 2000 chars; 5 per 2 s → 429 retry_after; 404."""
+    """``/api/webhooks/ID/TOKEN?wait=true``; 2000 chars; 5 per 2 s → 429 retry_after; 404."""
 
     def __init__(self, webhook: str = "123456/discord-webhook-token", **kw: Any) -> None:
         super().__init__(**kw)
@@ -246,7 +246,7 @@ class DiscordFake(FakeServer):
         self._ids = itertools.count(1_100_000_000_000_000_000)
 
     def handle(self, req: Request) -> Response:
-        if req.path != f"/webhooks/{self.webhook}" or self.deleted:
+        if not req.path.endswith(f"/webhooks/{self.webhook}") or self.deleted:
             return Response(404, {"message": "Unknown Webhook", "code": 10015})
         p = req.json()
         content = p.get("content")

@@ -77,6 +77,7 @@ class FakeServer:
         self.rng = random.Random(seed)
         self.accepted: list[Accepted] = []
         self.requests: list[Request] = []
+        self.answers: list[Response] = []  # every answer given, in order
         self._fail_next: list[int] = []
         self._hang_next: list[float] = []
         self._lock = threading.Lock()
@@ -124,9 +125,23 @@ class FakeServer:
         return f"http://127.0.0.1:{self.port}"
 
     # -- plumbing
+    def refusals(self, code: int) -> int:
+        """How many answers carried ``code`` (HTTP status, or errcode/code/error_code)."""
+        n = 0
+        for r in self.answers:
+            b = r.body if isinstance(r.body, dict) else {}
+            n += code in (r.status, b.get("errcode"), b.get("code"), b.get("error_code"))
+        return n
+
     def _dispatch(self, req: Request) -> tuple[Response, float]:
         with self._lock:
             self.requests.append(req)
+        resp, wait = self._answer(req)
+        with self._lock:
+            self.answers.append(resp)
+        return resp, wait
+
+    def _answer(self, req: Request) -> tuple[Response, float]:
         if self._fail_next:
             return Response(self._fail_next.pop(0), {"error": "injected"}), self.delay
         if self.error_ratio and self.rng.random() < self.error_ratio:

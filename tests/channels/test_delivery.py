@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import asyncio
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sopctl.playbook.model import Channel as ChannelCfg
+from sopctl.run.channels import make_channels
+from sopctl.run.delivery import (
+    DeadlineExceeded,
+    DeliveryContext,
+    Dispatcher,
+    Job,
+    Limit,
+    RateLimiter,
+    split_text,
+)
+from tests.channels.conftest import msg
+from tests.fakes import VirtualClock, WeComRobotFake
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("群主a \n😀é")), max_size=400),
+       st.integers(min_value=4, max_value=60), st.sampled_from(["bytes", "chars", "utf16"]))
+def test_split_is_lossless_and_within_the_limit(text, limit, unit):
+    parts = split_text(text, limit, unit)
+    assert "".join(parts) == text
+    size = {"bytes": lambda s: len(s.encode()), "chars": len,
+            "utf16": lambda s: len(s.encode("utf-16-le")) // 2}[unit]
+    assert all(size(p) <= limit for p in parts)
+    assert all(p for p in parts) or text == ""
+
+
+def test_split_prefers_line_ends():
+    text = "第一行内容\n第二行内容\n第三行内容"
+    assert split_text(text, 20, "bytes") == ["第一行内容\n", "第二行内容\n", "第三行内容"]
+
+
+def test_limiter_window_counts_from_completion_and_penalty():
+    clock = VirtualClock()
+    lim = RateLimiter(clock)
+    limits = [Limit("k", 3, 60.0)]
+
+    async def main():
+        times = []
+        for _ in range(7):
+            lease = await lim.acquire(limits)
+            times.append(clock.monotonic())
+            clock.advance(0.5)  # request latency
+            lease.release()
+        lim.penalize("k", 600)
+        t = clock.monotonic()
+        try:
+            await lim.acquire(limits, deadline=t + 100)
+            raise AssertionError("should not get a token inside the penalty")
+        except DeadlineExceeded:
+            pass
+        (await lim.acquire(limits)).release()
+        return times, clock.monotonic() - t
+
+    times, waited = asyncio.run(main())
+    t0 = times[0]
+    assert [round(x - t0, 1) for x in times] == [0, 0.5, 1.0, 60.5, 61.0, 61.5, 121.0]
+    assert waited >= 600
+
+
+def test_dispatcher_streams_every_result_once_across_channels(start_fake, tmp_path):
+    clock = VirtualClock()
+    fakes = [start_fake(WeComRobotFake, keys={f"key{i}"}, clock=clock) for i in range(3)]
+    env = {f"K{i}": f"key{i}" for i in range(3)}
+    cfgs = {f"robot{i}": ChannelCfg(type="wecom-robot", key=f"${{K{i}}}", base_url=f.url)
+            for i, f in enumerate(fakes)}
+    cfgs["outbox"] = ChannelCfg(type="file", path="o.jsonl")
+    ctx = DeliveryContext(clock=clock, rng=random.Random(1))
+    jobs = [Job(f"robot{i % 3}" if i % 4 else "outbox", msg(n=i)) for i in range(90)]
+    jobs.append(Job("nope", msg(n=999)))
+
+    async def main():
+        chans = make_channels(cfgs, env=env, client=None, state_dir=tmp_path, ctx=ctx)
+        d = Dispatcher(chans, concurrency=16, clock=clock)
+        got = []
+        async for job, res in d.stream(jobs):
+            got.append((job.msg.key, res.status))
+        await d.aclose()
+        return got
+
+    got = asyncio.run(main())
+    keys = [k for k, _ in got]
+    assert sorted(keys) == sorted(j.msg.key for j in jobs) and len(set(keys)) == len(keys)
+    assert dict(got)[msg(n=999).key] == "failed"
+    assert sum(s == "sent" for _, s in got) == 90
+    for f in fakes:
+        assert f.max_in_window(60.0) <= 20 and f.refusals(45009) == 0
+        assert len({a.payload["text"]["content"] for a in f.accepted}) <= len(f.accepted)
+    assert sum(len(f.accepted) for f in fakes) == len([j for j in jobs if j.channel[:5] == "robot"])
+
+
+def test_dispatcher_budget_and_stop(start_fake, tmp_path):
+    clock = VirtualClock()
+    fake = start_fake(WeComRobotFake, keys={"k"}, clock=clock)
+    cfgs = {"r": ChannelCfg(type="wecom-robot", key="${K}", base_url=fake.url)}
+
+    async def main():
+        chans = make_channels(cfgs, env={"K": "k"}, client=None, state_dir=tmp_path,
+                              ctx=DeliveryContext(clock=clock))
+        d = Dispatcher(chans, concurrency=4, clock=clock)
+        # 30 messages for one robot within a 10-minute grace: 20 now, 10 after a minute
+        res = await d.run([Job("r", msg(n=i), budget_s=30) for i in range(30)])
+        d2 = Dispatcher(chans, concurrency=1, clock=clock)
+        seen = []
+        async for _job, r in d2.stream(Job("r", msg(n=100 + i)) for i in range(50)):
+            seen.append(r)
+            d2.stop()
+        await d.aclose()
+        return res, seen
+
+    res, seen = asyncio.run(main())
+    st_ = [r.status for _, r in res]
+    assert st_.count("sent") == 20 and st_.count("failed") == 10
+    assert all("deadline" in r.reason for _, r in res if r.status == "failed")
+    assert 1 <= len(seen) <= 2  # stopped: no new jobs taken
