@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import hashlib
 import os
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -185,6 +187,7 @@ class Runner:
         """Tick, sleep until the plan's next instant (or a reload check), repeat."""
         from apscheduler.schedulers.background import BackgroundScheduler
         from apscheduler.triggers.date import DateTrigger
+        from sqlalchemy.exc import DBAPIError
 
         loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
@@ -194,8 +197,18 @@ class Runner:
         total = Summary()
         self._recover()
         try:
+            backoff = 1.0
             while not self.stopping:
-                total.add(await self.tick(self.clock.now()))
+                try:
+                    total.add(await self.tick(self.clock.now()))
+                    backoff = 1.0
+                except DBAPIError as exc:  # never send without a committed claim: wait, retry
+                    self.log("ledger-error", f"ledger unavailable ({type(exc.orig).__name__}); "
+                             f"no claims for {backoff:.0f} s", "error")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), backoff)
+                    backoff = min(60.0, backoff * 2)
+                    continue
                 wake.clear()
                 nxt = self.next_due(self.clock.now())
                 if nxt is not None:
@@ -321,10 +334,11 @@ class Runner:
                 if self.stopping:
                     return
                 chunk = due[i:i + self.opts.claim_chunk]
-                t0 = self.clock.now()
-                won = self.ledger.claim(name, [self._claim(o) for o in chunk], now=t0,
+                t0 = time.perf_counter()
+                won = self.ledger.claim(name, [self._claim(o) for o in chunk],
+                                        now=self.clock.now(),
                                         lease_s=max(o.grace_s for o in chunk) + 900)
-                self.metrics.claim_latency((self.clock.now() - t0).total_seconds())
+                self.metrics.claim_latency(time.perf_counter() - t0)
                 if self._crash_hook and won:
                     os._exit(137)  # test hook: die between claim and send
                 self.metrics.queue_depth += len(won)

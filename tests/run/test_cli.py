@@ -79,6 +79,7 @@ def test_crash_between_claim_and_send(tmp_path):
 
 
 class _Slow(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the platforms do
     received: ClassVar[list[str]] = []
     delay = 1.5
 
@@ -99,7 +100,9 @@ class _Slow(BaseHTTPRequestHandler):
 
 def test_sigterm_finishes_in_flight_sends_and_exits_0(tmp_path):
     _Slow.received = []
+    ThreadingHTTPServer.request_queue_size = 64
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Slow)
+    srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{srv.server_address[1]}/hook"
     pb = write_playbook(tmp_path / "pb.yaml", groups=20, channel="webhook",
