@@ -70,6 +70,10 @@ def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
     """Every channel of a playbook; reminder targets are built before the channels using them."""
     from ...errors import SopctlError
 
+    if ctx is None:  # one limiter for all, so two channels on one robot share its quota
+        from ..delivery import DeliveryContext
+
+        ctx = DeliveryContext()
     built: dict[str, Channel] = {}
     todo = dict(cfgs)
     while todo:
