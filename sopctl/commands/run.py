@@ -170,7 +170,10 @@ def run(
     ledger = open_ledger(store, state_dir)
     log = EventLog(log_format.value)
     metrics = Metrics()
-    server = serve_metrics(metrics, metrics_port) if metrics_port else None
+    try:
+        server = serve_metrics(metrics, metrics_port) if metrics_port else None
+    except OSError as exc:
+        raise UsageError(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from None
 
     async def main() -> Summary:
         import signal

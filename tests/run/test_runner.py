@@ -190,3 +190,25 @@ def test_many_groups_are_all_recorded(tmp_path, n):
     assert r.metrics.queue_depth == 0
     assert 'sopctl_sends_total{status="sent",channel="out"} ' + str(n) in r.metrics.render()
     clock.advance(timedelta(minutes=1).total_seconds())
+
+
+def test_daemon_adopts_an_edit_before_the_next_occurrence(tmp_path):
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    pb = write_playbook(tmp_path / "pb.yaml")
+    clock = SystemClock(sh(2026, 11, 24, 7, 29, 58))
+    r, ch = make(tmp_path, url, clock, pb=pb, reload_every_s=0.1)
+
+    async def main():
+        task = asyncio.create_task(r.run_forever())
+        await asyncio.sleep(0.3)
+        write_playbook(tmp_path / "pb.yaml", morning="改过的早安")
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if len(ch.sent) == 2:
+                break
+        r.stop()
+        await asyncio.wait_for(task, 10)
+
+    run(main())
+    assert r.metrics.reloads["ok"] == 1
+    assert [m.text for m in ch.sent] == ["改过的早安"] * 2
