@@ -8,9 +8,10 @@ Only the few members an event befalls are then handled, as small index arrays.
 Speed comes from keeping the full-array work minimal: members who left are neutralised
 (zero engagement, zero hazard) and compacted away once they are a fifth of the arrays; the
 leave hazard of ``model.hazard`` is kept expanded into per-member coefficients
-``h = c0 - c1 * e + c2 * max(0, t - rise_from)`` that change only when a member joins,
-ends their first week, or converts; with the violation and conversion chances folded in,
-one threshold ``c0 + k1 * e + c2 * max(0, t - rise_from)`` decides who has an event.
+``h = c0 - c1 * e + max(0, rise * t - g)`` (``g = rise * (joined + onset)``, or huge once
+converted) that change only when a member joins, ends their first week, or converts; with
+the violation and conversion chances folded in, one threshold ``c0 + k1 * e + max(0,
+rise * t - g)`` decides who has an event. Full-array work writes into scratch buffers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from .model import (
 FIELDS = ("members", "joins", "leaves", "removed", "active", "messages", "ops_messages",
           "revenue", "groups_open")
 F32 = np.float32
+_NEVER = F32(1e30)  # a rise-term offset that keeps max(0, rise * t - g) at zero
+_SCRATCH = {"buf": F32, "buf2": F32, "mask": bool}  # per-day temporaries, not member state
 
 
 @dataclass(slots=True)
@@ -50,8 +53,8 @@ class RunResult:
     member_messages: np.ndarray | None = None  # messages written by each member ever present
 
 
-_ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32, "talk": F32,
-           "talk_s": F32, "joined": F32, "rise_from": F32, "c0": F32, "c1": F32, "c2": F32,
+_ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32,
+           "talk_s": F32, "joined": F32, "g": F32, "c0": F32, "c1": F32,
            "hmul": F32, "annoy": F32, "k1": F32, "viol": np.int16, "mute_until": np.int32,
            "due": np.int32, "pconv": F32, "conv": bool, "msgs": F32}
 
@@ -64,13 +67,16 @@ class _State:
         self.n_init = 0  # members present at the start come first; later ones by join day
         self.dead = 0
         self.runs: list[list[int]] = [[], []]  # members lie in runs of one group: group, length
-        for name, dt in _ARRAYS.items():
+        self._runs: tuple[np.ndarray, np.ndarray] | None = None
+        for name, dt in (_ARRAYS | _SCRATCH).items():
             setattr(self, name, np.zeros(size, dt))
 
     def reserve(self, extra: int) -> None:
         if self.n + extra <= len(self.alive):
             return
         size = max(self.n + extra, 2 * len(self.alive))
+        for name in _SCRATCH:
+            setattr(self, name, np.zeros(size, _SCRATCH[name]))
         for name in _ARRAYS:
             old = getattr(self, name)
             new = np.zeros(size, old.dtype)
@@ -89,6 +95,7 @@ class _State:
         starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else \
             np.zeros(0, np.int64)
         self.runs = [grp[starts].tolist(), np.diff(np.r_[starts, self.n]).tolist()]
+        self._runs = None
 
     def add_run(self, gi: int, k: int) -> None:
         if self.runs[0] and self.runs[0][-1] == gi:
@@ -96,10 +103,13 @@ class _State:
         else:
             self.runs[0].append(gi)
             self.runs[1].append(k)
+        self._runs = None
 
     def spread(self, per_group: np.ndarray) -> np.ndarray:
         """A per-group value for every member (runs make this a repeat, not a gather)."""
-        return np.repeat(per_group[self.runs[0]], self.runs[1])
+        if self._runs is None:
+            self._runs = (np.array(self.runs[0], np.int64), np.array(self.runs[1], np.int64))
+        return np.repeat(per_group[self._runs[0]], self._runs[1])
 
 
 class _Groups:
@@ -172,11 +182,11 @@ def run(world: World, rng: np.random.Generator,
         j = np.full(k, t, F32) if joined is None else joined
         talk = rng.lognormal(-sigma * sigma / 2, sigma, k)
         recent = j > t - EARLY_DAYS
-        for name, v in (("alive", True), ("grp", gi), ("stage", sg), ("talk", talk),
-                        ("talk_s", scale * talk), ("joined", j), ("rise_from", j + onset),
+        for name, v in (("alive", True), ("grp", gi), ("stage", sg),
+                        ("talk_s", scale * talk), ("joined", j), ("g", rise * (j + onset)),
                         ("e", np.where(j > t - 1, e_join, p["engagement_join"])),
                         ("c0", base + quiet + early * recent + pv), ("c1", quiet),
-                        ("c2", rise), ("k1", pconv_s[sg] - quiet),
+                        ("k1", pconv_s[sg] - quiet),
                         ("hmul", 1.0), ("annoy", 0.0), ("viol", 0), ("mute_until", 0),
                         ("due", np.where(oth[sg] >= 0, t + cdays[sg], INF_DAY)),
                         ("pconv", pconv_s[sg]), ("conv", False), ("msgs", 0)):
@@ -250,27 +260,28 @@ def run(world: World, rng: np.random.Generator,
             annoy_any = bool(s.annoy[:n].max() > 1e-4)
 
         # who speaks (model.speak_prob: the scale is folded into talk_s)
-        idx = np.flatnonzero(rng.random(n, F32) < e * s.talk_s[:n])
+        ps = np.multiply(e, s.talk_s[:n], out=s.buf[:n])
+        idx = np.flatnonzero(np.less(rng.random(n, F32), ps, out=s.mask[:n]))
         if muting and len(idx):
             idx = idx[s.mute_until[idx] <= t]
         # extra messages: one Poisson draw for the day's total (a sum of Poissons), and
         # each speaker credited with their expected share, for participation figures
-        lam = p["messages_per_active"] * s.talk[idx] * e[idx]
+        lam = ps[idx] * F32(p["messages_per_active"] / scale) if scale else ps[idx]
         messages = len(idx) + int(rng.poisson(float(lam.sum(dtype=np.float64))))
         s.msgs[idx] += 1 + lam
 
         # the day's competing events: violation, conversion, leaving (model.hazard)
         u = rng.random(n, F32)
-        thr = s.k1[:n] * e
+        thr = np.multiply(s.k1[:n], e, out=s.buf[:n])
         thr += s.c0[:n]
-        thr += s.c2[:n] * np.maximum(F32(0), F32(t) - s.rise_from[:n])
+        past = np.subtract(F32(rise * t), s.g[:n], out=s.buf2[:n])
+        thr += np.maximum(past, F32(0), out=past)
         boost = np.where(sale, p["sale_boost"], 1.0)
         if sale.any():
             thr += s.pconv[:n] * e * s.spread((boost - 1.0).astype(F32))
         if annoy_any:
             thr += F32(p["annoyance_churn"]) * s.annoy[:n] * s.hmul[:n]
-        cand = np.flatnonzero(u < thr)
-        cand = cand[s.alive[cand]]
+        cand = np.flatnonzero(np.less(u, thr, out=s.mask[:n]))  # never the departed
         uc = u[cand]
         pc = s.pconv[cand] * e[cand] * boost[grp[cand]]
         vi = cand[uc < pv]
@@ -292,35 +303,36 @@ def run(world: World, rng: np.random.Generator,
             old = s.stage[ci]
             new = nxt[old]
             revenue = float(price[old].sum())
-            s.stage[ci], s.conv[ci], s.rise_from[ci] = new, True, INF_DAY
+            s.stage[ci], s.conv[ci], s.g[ci] = new, True, _NEVER
             s.hmul[ci], s.pconv[ci] = conv_factor, pconv_s[new]
             recent = s.joined[ci] > t - EARLY_DAYS
             s.c0[ci] = (base + quiet + early * recent) * conv_factor + pv
-            s.c1[ci], s.c2[ci] = quiet * conv_factor, 0.0
+            s.c1[ci] = quiet * conv_factor
             s.k1[ci] = s.pconv[ci] - s.c1[ci]
             s.due[ci] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
             conversions[:, t] = np.bincount(new, minlength=S)
-        if any_deadline:
-            mi = np.flatnonzero(s.due[:n] <= t)
-            mi = np.setdiff1d(mi, np.concatenate([ci, li]), assume_unique=True)
-            mi = mi[s.alive[mi]]
-            if len(mi):
-                new = oth[s.stage[mi]]
-                s.stage[mi], s.pconv[mi] = new, pconv_s[new]
-                s.k1[mi] = s.pconv[mi] - s.c1[mi]
-                s.due[mi] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
-                moved[:, t] = np.bincount(new, minlength=S)
 
         # leavers are neutralised now and compacted away later
         unconv = li[~s.conv[li]]
         stays.append(t - s.joined[unconv])
         gone_msgs.append(s.msgs[li].copy())
         gr.counts[: gr.size] -= np.bincount(grp[li], minlength=gr.size)
-        for name in ("alive", "e", "talk_s", "c0", "c1", "c2", "pconv", "k1"):
+        for name in ("alive", "e", "talk_s", "c0", "c1", "pconv", "k1", "annoy"):
             getattr(s, name)[li] = 0
+        s.g[li] = _NEVER
         s.due[li] = INF_DAY
         alive_n -= len(li)
         s.dead += len(li)
+
+        if any_deadline:
+            # leavers' deadlines are gone and converts' lie ahead: no one to exclude
+            mi = np.flatnonzero(np.less_equal(s.due[:n], t, out=s.mask[:n]))
+            if len(mi):
+                new = oth[s.stage[mi]]
+                s.stage[mi], s.pconv[mi] = new, pconv_s[new]
+                s.k1[mi] = s.pconv[mi] - s.c1[mi]
+                s.due[mi] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
+                moved[:, t] = np.bincount(new, minlength=S)
 
         member_days += alive_n
         for f, v in zip(FIELDS, (alive_n, joins, len(li), removed, len(idx), messages,
