@@ -87,7 +87,7 @@ class BaseChannel:
     async def send(self, msg: OutMessage, *, deadline: float | None = None) -> SendResult:
         from ..delivery import deliver
 
-        if msg.remind_to and self.cfg.mode != "remind":
+        if (msg.remind_to or msg.delivery == "remind") and self.cfg.mode != "remind":
             from .remind import RemindChannel
 
             return await RemindChannel.around(self).send(msg, deadline=deadline)

@@ -27,6 +27,7 @@ class OutMessage:
     kind: str = "text"
     remind_to: str | None = None  # for delivery mode "remind": the staff member
     due: datetime | None = None  # local due time (reminders say "请在 HH:MM ...")
+    delivery: str = "post"  # post | remind (remind also when remind_to is set)
 
 
 @dataclass(slots=True)

@@ -33,7 +33,8 @@ class RemindChannel:
         tcfg = getattr(self.target, "cfg", None)
         return replace(msg, key=msg.key + "#remind", text=text, format="text", mention="none",
                        mentions=(msg.remind_to,) if msg.remind_to else (),
-                       chat_id=getattr(tcfg, "chat_id", None) or msg.chat_id, remind_to=None)
+                       chat_id=getattr(tcfg, "chat_id", None) or msg.chat_id, remind_to=None,
+                       delivery="post")
 
     async def send(self, msg: OutMessage, *, deadline: float | None = None) -> SendResult:
         res = await self.target.send(self.reminder(msg), deadline=deadline)  # type: ignore[call-arg]
