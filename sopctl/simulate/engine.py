@@ -6,7 +6,7 @@ the other the day's competing events (a violation, a conversion or leaving; at m
 Only the few members an event befalls are then handled, as small index arrays.
 
 Speed comes from keeping the full-array work minimal: members who left are neutralised
-(zero engagement, zero hazard) and compacted away once they are a fifth of the arrays; the
+(zero engagement, zero hazard) and compacted away once they are a sixth of the arrays; the
 leave hazard of ``model.hazard`` is kept expanded into per-member coefficients
 ``h = c0 - c1 * e + max(0, rise * t - g)`` (``g = rise * (joined + onset)``, or huge once
 converted) that change only when a member joins, ends their first week, or converts; with
@@ -341,7 +341,7 @@ def run(world: World, rng: np.random.Generator,
             series[f][t] = v
         if on_day is not None:
             on_day()
-        if s.dead * 10 > s.n:
+        if s.dead * 6 > s.n:
             s.compact()
 
     n = s.n

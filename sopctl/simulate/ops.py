@@ -181,9 +181,9 @@ def group_for(playbook: Playbook, number: int, opened: date, proto: Group | None
         m = re.match(r"^(.*?)(\d+)$", proto.id)
         if m:
             prefix, width = m.group(1), len(m.group(2))
+    # a new group takes newcomers: it belongs to the funnel's first stage
     return Group(id=f"{prefix}{number:0{width}d}", number=number, opened=opened,
-                 name=group_name(playbook.positioning.name_pattern, number),
-                 stage=proto.stage if proto else None)
+                 name=group_name(playbook.positioning.name_pattern, number))
 
 
 

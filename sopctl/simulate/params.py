@@ -53,8 +53,9 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "annoyance_per_excess": (0.25, "annoyance added per group post above the tolerated number"),
     "annoyance_decay": (0.3, "daily decay of annoyance"),
     # funnel
-    "convert_rate": (0.012, "daily conversion chance to the next stage of a fully engaged "
-                            "member for a free step"),
+    "convert_rate": (0.006, "daily conversion chance to the next stage of a fully engaged "
+                            "member for a free step (an assumption: about 10 % of a pond "
+                            "buys a low-priced lead product within a month)"),
     "price_ref": (50.0, "price (in the playbook's currency) at which the conversion chance "
                         "halves"),
     "sale_boost": (2.0, "conversion multiplier on a day with an offer / flash-sale post"),

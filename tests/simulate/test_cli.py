@@ -144,3 +144,20 @@ def test_compare_runs_both_with_the_same_seed(tmp_path: Path) -> None:
     assert all(v == 0 for v in json.loads(out)["delta"].values())
     code, out = sim("--days", "7", "--compare", str(empty))
     assert code == 0 and "delta" in out and "empty.yaml" in out
+
+
+def test_groups_beyond_the_inventory_are_full_entry_stage_groups(tmp_path: Path) -> None:
+    data = standard_data()
+    data["groups"] = [{"id": "g001", "name": "美肌福利群001", "stage": "pond",
+                       "opened": "2026-11-01", "members": 120},
+                      {"id": "g002", "name": "美肌会员群001", "stage": "core",
+                       "opened": "2026-11-05", "members": 50}]
+    p = write(tmp_path, "inv.yaml", data)
+    r = CliRunner().invoke(app, ["simulate", str(p), "--start", "2026-12-01", "--days", "1",
+                                 "--groups", "5", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["summary"]["members_start"] == 120 + 50 + 3 * 200
+    assert doc["days"][0]["groups_open"] == 5
+    ends = {f["stage"]: f["members_end"] for f in doc["summary"]["funnel"]}
+    assert ends["core"] <= 50 and ends["pond"] >= 700  # new groups take newcomers
