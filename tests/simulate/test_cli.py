@@ -152,6 +152,7 @@ def test_groups_beyond_the_inventory_are_full_entry_stage_groups(tmp_path: Path)
                        "opened": "2026-11-01", "members": 120},
                       {"id": "g002", "name": "美肌会员群001", "stage": "core",
                        "opened": "2026-11-05", "members": 50}]
+    data["simulation"] = {"share_rate": 0}  # no referral may open a sixth group
     p = write(tmp_path, "inv.yaml", data)
     r = CliRunner().invoke(app, ["simulate", str(p), "--start", "2026-12-01", "--days", "1",
                                  "--groups", "5", "-f", "json"])
