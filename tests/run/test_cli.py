@@ -158,6 +158,8 @@ def test_bad_since_and_store(tmp_path):
     assert r.returncode == 2 and "--since" in r.stderr
     r = sopctl("history", "--store", "nosuchdb://x")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+    r = sopctl("history", "--status", "delivered", "--state-dir", str(tmp_path / "s"))
+    assert r.returncode == 2 and "unknown status" in r.stderr
 
 
 def test_dry_run_and_status_and_history_table(tmp_path):
