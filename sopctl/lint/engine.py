@@ -106,8 +106,16 @@ def _apply_noqa(findings: list[Finding], loaded: Loaded, config: LintConfig) -> 
 def lint_paths(paths: Iterable[str], config: LintConfig,
                env: Mapping[str, str] | None = None) -> tuple[list[Finding], int]:
     """Lint every playbook under ``paths``; returns (findings, files checked)."""
+    import gc
+
     files = expand_paths(paths)
     findings: list[Finding] = []
-    for f in files:
-        findings.extend(lint_loaded(load_playbook(f), config, env))
+    enabled = gc.isenabled()
+    gc.disable()  # rules make many small acyclic objects; see load_playbook
+    try:
+        for f in files:
+            findings.extend(lint_loaded(load_playbook(f), config, env))
+    finally:
+        if enabled:
+            gc.enable()
     return findings, len(files)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from yaml.constructor import BaseConstructor
@@ -73,8 +73,9 @@ YAML11_BOOLS = {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", 
                 "y", "Y", "n", "N"}
 
 
-@dataclass(frozen=True, slots=True)
-class Mark:
+class Mark(NamedTuple):
+    """A position; a named tuple because a large inventory makes a hundred thousand."""
+
     line: int  # 1-based
     column: int  # 1-based
 
