@@ -36,7 +36,8 @@ FIELDS = ("members", "joins", "leaves", "removed", "active", "messages", "ops_me
           "revenue", "groups_open")
 F32 = np.float32
 _NEVER = F32(1e30)  # a rise-term offset that keeps max(0, rise * t - g) at zero
-_SCRATCH = {"buf": F32, "buf2": F32, "mask": bool}  # per-day temporaries, not member state
+# per-day temporaries, not member state
+_SCRATCH = {"buf": F32, "buf2": F32, "rand": F32, "mask": bool}
 
 
 @dataclass(slots=True)
@@ -261,7 +262,8 @@ def run(world: World, rng: np.random.Generator,
 
         # who speaks (model.speak_prob: the scale is folded into talk_s)
         ps = np.multiply(e, s.talk_s[:n], out=s.buf[:n])
-        idx = np.flatnonzero(np.less(rng.random(n, F32), ps, out=s.mask[:n]))
+        u = rng.random(n, F32, out=s.rand[:n])
+        idx = np.flatnonzero(np.less(u, ps, out=s.mask[:n]))
         if muting and len(idx):
             idx = idx[s.mute_until[idx] <= t]
         # extra messages: one Poisson draw for the day's total (a sum of Poissons), and
@@ -271,7 +273,7 @@ def run(world: World, rng: np.random.Generator,
         s.msgs[idx] += 1 + lam
 
         # the day's competing events: violation, conversion, leaving (model.hazard)
-        u = rng.random(n, F32)
+        u = rng.random(n, F32, out=s.rand[:n])
         thr = np.multiply(s.k1[:n], e, out=s.buf[:n])
         thr += s.c0[:n]
         past = np.subtract(F32(rise * t), s.g[:n], out=s.buf2[:n])
