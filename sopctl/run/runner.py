@@ -391,6 +391,6 @@ class Runner:
             chat_id=g.chat_id if g else None, text=o.text, format=o.format, mention=o.mention,
             attachments=o.attachments, kind=o.kind,
             remind_to=(g.owner if g else None) if o.delivery == "remind" else None,
-            due=o.local)
+            due=o.local, delivery=o.delivery)
         budget = o.grace_s - (self.clock.now() - o.at_utc).total_seconds()
         return job_type(self.opts.channel or o.channel, msg, max(1.0, budget))

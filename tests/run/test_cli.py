@@ -207,3 +207,16 @@ def test_readme_main_job_on_a_fresh_state_dir(tmp_path):
     h = sopctl("history", "-f", "json", env={"SOPCTL_STATE_DIR": str(tmp_path / ".sopctl")})
     statuses = {json.loads(x)["status"] for x in h.stdout.splitlines()}
     assert {"sent", "skipped"} <= statuses
+
+
+def test_remind_slot_tells_staff_instead_of_posting(tmp_path):
+    pb = write_playbook(tmp_path / "pb.yaml", groups=1, channel="console", extra="")
+    text = pb.read_text("utf-8").replace("    text: 午间护肤小知识\n",
+                                         "    text: 午间护肤小知识\n    delivery: remind\n")
+    pb.write_text(text.replace("opened: 2026-11-01}", "opened: 2026-11-01, owner: 小春}"),
+                  "utf-8")
+    r = sopctl("run", "--once", str(pb), "--state-dir", str(tmp_path / "s"),
+               env={"SOPCTL_NOW": "2026-11-24T11:00:20+08:00"})
+    assert r.returncode == 0, r.stderr
+    assert "请在 11:00 于 美肌福利群001 发送: 午间护肤小知识" in r.stdout
+    assert "@小春" in r.stdout
