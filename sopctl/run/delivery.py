@@ -31,6 +31,7 @@ import random
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -240,6 +241,10 @@ class DeliveryContext:
             self.limiter = RateLimiter(self.clock)
 
 
+# the Dispatcher's bound on requests in flight, seen by the delivery loop of its tasks
+INFLIGHT: ContextVar[asyncio.Semaphore | None] = ContextVar("sopctl_inflight", default=None)
+
+
 class PartChannel(Protocol):
     """What the delivery loop needs from a channel (sopctl.run.channels._common.BaseChannel)."""
 
@@ -266,8 +271,13 @@ async def _deliver_part(ch: PartChannel, part: Any, ctx: DeliveryContext,
         except DeadlineExceeded as e:
             return SendResult("failed", f"rate-limit wait of {e.args[0]:.0f}s would pass the "
                               "grace deadline", attempts=attempt - 1)
+        sem = INFLIGHT.get()
         try:
-            res = await ch.attempt(part)
+            if sem is None:
+                res = await ch.attempt(part)
+            else:
+                async with sem:
+                    res = await ch.attempt(part)
         finally:
             lease.release()
         res.attempts = attempt
@@ -342,12 +352,14 @@ def make_client(concurrency: int = 200, timeout: float = 10.0) -> httpx.AsyncCli
 
 class Dispatcher:
     """Sends many messages concurrently across channels and yields each result as soon as
-    it is known. One message is in one worker from claim to final result."""
+    it is known."""
 
     def __init__(self, channels: Mapping[str, Channel], *, concurrency: int = 200,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, max_pending: int | None = None) -> None:
         self.channels = channels
         self.concurrency = concurrency
+        self.max_pending = max_pending or 4 * concurrency
+        self._sem = asyncio.Semaphore(max(1, concurrency))
         self.clock = clock or SystemClock()
         self._stopping = False
 
@@ -368,33 +380,34 @@ class Dispatcher:
             return SendResult("uncertain", f"internal error: {type(e).__name__}: {e}",
                               parts=0, attempts=0)
 
-    async def stream(self, jobs: Iterable[Job]) -> AsyncIterator[tuple[Job, SendResult]]:
-        it = iter(jobs)
-        queue: asyncio.Queue[tuple[Job, SendResult] | None] = asyncio.Queue()
+    async def _task(self, job: Job) -> tuple[Job, SendResult]:
+        INFLIGHT.set(self._sem)  # this task's own context: bounds requests, not waits
+        return job, await self.send_one(job)
 
-        async def worker() -> None:
-            try:
-                while not self._stopping:
+    async def stream(self, jobs: Iterable[Job]) -> AsyncIterator[tuple[Job, SendResult]]:
+        """Each message is its own task; at most ``concurrency`` requests are in flight, and
+        at most ``max_pending`` messages are taken from ``jobs`` ahead of their results, so
+        messages waiting for a throttled robot do not hold connections others could use."""
+        it = iter(jobs)
+        self._sem = asyncio.Semaphore(max(1, self.concurrency))
+        tasks: set[asyncio.Task[tuple[Job, SendResult]]] = set()
+        more = True
+        try:
+            while True:
+                while more and not self._stopping and len(tasks) < self.max_pending:
                     job = next(it, None)
                     if job is None:
+                        more = False
                         break
-                    await queue.put((job, await self.send_one(job)))
-            finally:
-                await queue.put(None)
-
-        workers = [asyncio.create_task(worker()) for _ in range(max(1, self.concurrency))]
-        alive = len(workers)
-        try:
-            while alive:
-                item = await queue.get()
-                if item is None:
-                    alive -= 1
-                else:
-                    yield item
+                    tasks.add(asyncio.create_task(self._task(job)))
+                if not tasks:
+                    break
+                done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    yield t.result()
         finally:
-            for w in workers:
-                if not w.done():
-                    w.cancel()
+            for t in tasks:
+                t.cancel()
 
     async def run(self, jobs: Iterable[Job]) -> list[tuple[Job, SendResult]]:
         return [item async for item in self.stream(jobs)]
