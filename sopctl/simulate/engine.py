@@ -153,8 +153,9 @@ class _Groups:
 
 
 def run(world: World, rng: np.random.Generator,
-        on_day: Callable[[], None] | None = None) -> RunResult:
-    """Simulate ``world.days`` days once."""
+        on_day: Callable[[], None] | None = None, track: bool = False) -> RunResult:
+    """Simulate ``world.days`` days once; ``track`` keeps each member's message count
+    (``member_messages``, for participation figures)."""
     p, st, days = world.p, world.stages, world.days
     S = len(st.ids)
     nxt, oth = np.array(st.next, np.int16), np.array(st.otherwise, np.int16)
@@ -263,14 +264,21 @@ def run(world: World, rng: np.random.Generator,
         # who speaks (model.speak_prob: the scale is folded into talk_s)
         ps = np.multiply(e, s.talk_s[:n], out=s.buf[:n])
         u = rng.random(n, F32, out=s.rand[:n])
-        idx = np.flatnonzero(np.less(u, ps, out=s.mask[:n]))
-        if muting and len(idx):
-            idx = idx[s.mute_until[idx] <= t]
-        # extra messages: one Poisson draw for the day's total (a sum of Poissons), and
-        # each speaker credited with their expected share, for participation figures
-        lam = ps[idx] * F32(p["messages_per_active"] / scale) if scale else ps[idx]
-        messages = len(idx) + int(rng.poisson(float(lam.sum(dtype=np.float64))))
-        s.msgs[idx] += 1 + lam
+        spoke = np.less(u, ps, out=s.mask[:n])
+        # extra messages: one Poisson draw for the day's total (a sum of Poissons); with
+        # ``track``, each speaker is credited with their expected share
+        per_ps = p["messages_per_active"] / scale if scale else 0.0
+        if track or muting:
+            idx = np.flatnonzero(spoke)
+            if muting and len(idx):
+                idx = idx[s.mute_until[idx] <= t]
+            lam = ps[idx] * F32(per_ps)
+            active, lam_sum = len(idx), float(lam.sum(dtype=np.float64))
+            s.msgs[idx] += 1 + lam
+        else:
+            active = int(np.count_nonzero(spoke))
+            lam_sum = float(np.dot(ps, spoke.astype(F32))) * per_ps  # sum(where=) is slower
+        messages = active + int(rng.poisson(lam_sum))
 
         # the day's competing events: violation, conversion, leaving (model.hazard)
         u = rng.random(n, F32, out=s.rand[:n])
@@ -317,7 +325,8 @@ def run(world: World, rng: np.random.Generator,
         # leavers are neutralised now and compacted away later
         unconv = li[~s.conv[li]]
         stays.append(t - s.joined[unconv])
-        gone_msgs.append(s.msgs[li].copy())
+        if track:
+            gone_msgs.append(s.msgs[li].copy())
         gr.counts[: gr.size] -= np.bincount(grp[li], minlength=gr.size)
         for name in ("alive", "e", "talk_s", "c0", "c1", "pconv", "k1", "annoy"):
             getattr(s, name)[li] = 0
@@ -337,7 +346,7 @@ def run(world: World, rng: np.random.Generator,
                 moved[:, t] = np.bincount(new, minlength=S)
 
         member_days += alive_n
-        for f, v in zip(FIELDS, (alive_n, joins, len(li), removed, len(idx), messages,
+        for f, v in zip(FIELDS, (alive_n, joins, len(li), removed, active, messages,
                                  sent_open + welcomes, revenue,
                                  np.count_nonzero(gr.counts[: gr.size])), strict=True):
             series[f][t] = v
@@ -348,7 +357,7 @@ def run(world: World, rng: np.random.Generator,
 
     n = s.n
     stage_members = np.bincount(s.stage[:n][s.alive[:n]], minlength=S)
-    per_member = np.concatenate([*gone_msgs, s.msgs[:n][s.alive[:n]]])
+    per_member = np.concatenate([*gone_msgs, s.msgs[:n][s.alive[:n]]]) if track else None
     return RunResult(series, conversions, moved, stage_members, full_events, member_days,
                      np.concatenate(stays) if stays else np.zeros(0), per_member)
 

@@ -29,6 +29,6 @@ def one_group(pb: Playbook, **update: object) -> Playbook:
 
 
 def simulate_once(pb: Playbook, days: int, seed: int, groups: int | None = 1,
-                  params: dict[str, float] | None = None) -> RunResult:
+                  params: dict[str, float] | None = None, track: bool = False) -> RunResult:
     world = build_world(pb, START, days, groups, params)
-    return run(world, np.random.Generator(np.random.PCG64(seed)))
+    return run(world, np.random.Generator(np.random.PCG64(seed)), track=track)

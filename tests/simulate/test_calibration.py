@@ -47,7 +47,7 @@ def test_unconverted_member_median_stay_is_about_three_months() -> None:
 def test_posting_participation_is_skewed() -> None:
     pb = one_group(load())
     for seed in SEEDS:
-        msgs = np.sort(simulate_once(pb, 14, seed).member_messages)[::-1]
+        msgs = np.sort(simulate_once(pb, 14, seed, track=True).member_messages)[::-1]
         assert np.mean(msgs == 0) >= 0.5  # most members never post in two weeks
         top = msgs[: len(msgs) // 10].sum() / msgs.sum()
         assert top >= 0.5  # the top 10 % of posters write most messages
@@ -61,3 +61,12 @@ def test_welcome_lowers_first_week_churn() -> None:
     without = sum(simulate_once(bare, 14, s, params=params).series["leaves"].sum()
                   for s in SEEDS)
     assert without > 1.3 * with_w
+
+
+def test_tracking_members_does_not_change_the_forecast() -> None:
+    pb = one_group(load())
+    a = simulate_once(pb, 20, 3, params={"default_daily_joins": 10})
+    b = simulate_once(pb, 20, 3, params={"default_daily_joins": 10}, track=True)
+    for f in a.series:
+        assert np.allclose(a.series[f], b.series[f], rtol=1e-5), f
+    assert b.member_messages.sum() > 0
