@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..findings import Finding
-from .model import Inventory, Playbook
+from .model import Playbook
 from .source import LoadError, Mark, SourceMap, load_bytes
 
 # Field names whose invalid values get their own, more specific code.
@@ -101,7 +101,8 @@ def _load_playbook(path: str, raw: bytes | None) -> Loaded:
     try:
         result.playbook = Playbook.model_validate(data)
     except ValidationError as exc:
-        result.findings.extend(_validation_findings(exc, smap, Playbook, result))
+        result.findings.extend(
+            _validation_findings(exc, smap, Playbook, result, result.groups_source))
     result.findings.sort()
     return result
 
@@ -126,25 +127,48 @@ def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> 
         inv_data = {"groups": inv_data}
         inv_map.values = {("groups", *k): v for k, v in inv_map.values.items()}
         inv_map.keys = {("groups", *k): v for k, v in inv_map.keys.items()}
-    try:
-        inv = Inventory.model_validate(inv_data)
-    except ValidationError as exc:
-        result.findings.extend(_validation_findings(exc, inv_map, Inventory, result))
+    # Only the file's shape is checked here; the groups themselves are validated with
+    # the playbook (one model build instead of two) and their errors located in this file.
+    problems = []
+    if not isinstance(inv_data, dict):
+        problems.append(_finding(inv_path, Mark(1, 1), "SOP002",
+                                 "an inventory file is `groups:` followed by a list of groups"))
+    else:
+        for key in inv_data:
+            if key != "groups":
+                hint = "; did you mean 'groups'?" if str(key).lower().startswith("gr") else ""
+                problems.append(_finding(inv_path, inv_map.locate((key,), key=True), "SOP010",
+                                         f"unknown key '{key}' in an inventory file{hint}",
+                                         hint="an inventory file holds only `groups:`"))
+        if "groups" not in inv_data:
+            problems.append(_finding(inv_path, Mark(1, 1), "SOP011",
+                                     "missing required key 'groups' in the inventory file"))
+        elif not isinstance(inv_data["groups"], list):
+            problems.append(_finding(inv_path, inv_map.locate(("groups",)), "SOP012",
+                                     "groups: expected a list of groups"))
+    if problems:
+        result.findings.extend(problems)
         return None
-    return [g.model_dump(exclude_unset=True) for g in inv.groups]
+    return list(inv_data["groups"])
 
 
-def _validation_findings(exc: ValidationError, smap: SourceMap, root: type[BaseModel],
-                         result: Loaded) -> list[Finding]:
+def _validation_findings(exc: ValidationError, main_map: SourceMap, root: type[BaseModel],
+                         result: Loaded, groups_map: SourceMap | None = None) -> list[Finding]:
     out: list[Finding] = []
     seen: set[tuple] = set()
-    errors = [(err, _source_loc(err["loc"], smap)) for err in exc.errors(include_url=False)]
+
+    def map_for(raw_loc: tuple) -> SourceMap:  # groups may live in their own file
+        return groups_map if groups_map is not None and raw_loc[:1] == ("groups",) else main_map
+
+    errors = [(err, _source_loc(err["loc"], map_for(err["loc"])))
+              for err in exc.errors(include_url=False)]
     for err, loc in errors:
         if len(loc) < len(err["loc"]) and any(
                 len(other) > len(loc) and other[:len(loc)] == loc for _e, other in errors):
             continue  # a union member that failed shallowly; the deeper error says more
         kind = err["type"]
         field_name = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        smap = map_for(err["loc"])
         path = smap.path
         if kind == "extra_forbidden":
             mark = smap.locate(loc, key=True)
@@ -165,7 +189,7 @@ def _validation_findings(exc: ValidationError, smap: SourceMap, root: type[BaseM
             msg = _clean_message(err)
             code = _FIELD_CODES.get(field_name, "SOP012")
             f = _finding(path, mark, code, f"{_dotted(loc) or 'value'}: {msg}")
-        key = (f.line, f.column, f.code)
+        key = (f.path, f.line, f.column, f.code)
         if key not in seen:  # unions report one problem once per member type
             seen.add(key)
             out.append(f)

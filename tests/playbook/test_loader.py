@@ -284,6 +284,39 @@ def test_inventory_errors_are_located_in_the_inventory(tmp_path: Path) -> None:
     assert (3, 5, "SOP011") in where(loaded)  # 'opened' missing: at the group's mapping
 
 
+def test_playbook_and_inventory_errors_in_one_pass(tmp_path: Path) -> None:
+    (tmp_path / "pb.yaml").write_text(INVENTORY_REF.replace("Asia/Shanghai", "Mars/Base"),
+                                      encoding="utf-8")
+    inv = tmp_path / "groups.yaml"
+    inv.write_text("groups:\n  - {id: g001, opened: 2026-11-31}\n", encoding="utf-8")
+    loaded = load_playbook(str(tmp_path / "pb.yaml"))
+    got = sorted((Path(f.path).name, f.line, f.column, f.code) for f in loaded.findings)
+    assert got == [("groups.yaml", 2, 24, "SOP012"), ("pb.yaml", 3, 11, "SOP013")]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("grops:\n  - {id: g1, opened: 2026-11-01}\n", (1, 1, "SOP010")),
+    ("groups: {id: g1}\n", (1, 9, "SOP012")),
+    ("名字: 一个群\n", (1, 1, "SOP010")),
+    ("就一句话\n", (1, 1, "SOP002")),
+])
+def test_inventory_shape(tmp_path: Path, text: str, expected: tuple[int, int, str]) -> None:
+    (tmp_path / "pb.yaml").write_text(INVENTORY_REF, encoding="utf-8")
+    (tmp_path / "groups.yaml").write_text(text, encoding="utf-8")
+    loaded = load_playbook(str(tmp_path / "pb.yaml"))
+    assert not loaded.ok
+    assert expected in where(loaded)
+    assert {f.path for f in loaded.findings} == {str(tmp_path / "groups.yaml")}
+
+
+def test_inventory_as_a_bare_list(tmp_path: Path) -> None:
+    (tmp_path / "pb.yaml").write_text(INVENTORY_REF, encoding="utf-8")
+    (tmp_path / "groups.yaml").write_text("- {id: g1, opened: 2026-11-01}\n- {id: g2}\n",
+                                          encoding="utf-8")
+    loaded = load_playbook(str(tmp_path / "pb.yaml"))
+    assert where(loaded) == [(2, 3, "SOP011")]
+
+
 def test_inventory_syntax_error_and_missing_file(tmp_path: Path) -> None:
     (tmp_path / "pb.yaml").write_text(INVENTORY_REF, encoding="utf-8")
     f = only(load_playbook(str(tmp_path / "pb.yaml")))
