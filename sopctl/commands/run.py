@@ -50,10 +50,10 @@ def state_dir_of(state_dir: Path | None) -> Path:
     return Path(state_dir) if state_dir else default_state_dir()
 
 
-def open_ledger(store: str | None, state_dir: Path | None) -> Any:
+def open_ledger(store: str | None, state_dir: Path | None, tick_id: str | None = None) -> Any:
     from ..run.ledger import Ledger, store_url
 
-    return Ledger(store_url(store, state_dir_of(state_dir)))
+    return Ledger(store_url(store, state_dir_of(state_dir)), tick_id=tick_id)
 
 
 def load_books(paths: list[str] | None, env: dict[str, str]) -> list[Any]:
@@ -151,6 +151,12 @@ def run(
                                      help="Serve Prometheus metrics on 127.0.0.1:PORT."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what is due; claim and send "
                                  "nothing."),
+    shard: str = typer.Option(None, "--shard", envvar="SOPCTL_SHARD",
+                              help="I/N: handle only the groups of shard I of N (stable hash); "
+                              "see docs/scaling.md."),
+    lease: float = typer.Option(60.0, "--lease", envvar="SOPCTL_LEASE", min=1.0,
+                                help="Seconds a claim stays ours without a heartbeat; another "
+                                "runner takes over after that."),
 ) -> None:
     """Run playbooks: claim each due message in the ledger, send it, record the result."""
     import asyncio
@@ -158,16 +164,20 @@ def run(
     from ..run.clock import default_clock
     from ..run.delivery import DeliveryContext
     from ..run.metrics import EventLog, Metrics, serve_metrics
-    from ..run.runner import Runner, RunOptions
+    from ..run.runner import Runner, RunOptions, parse_shard
 
+    try:
+        shard_t = parse_shard(shard)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     env = dict(os.environ)
     clock = default_clock()
     sd = state_dir_of(state_dir)
     opts = RunOptions(once=once, since=parse_since(since, clock.now()),
                       resend_uncertain=resend_uncertain, channel=channel, dry_run=dry_run,
-                      state_dir=sd)
+                      state_dir=sd, lease_s=lease, shard=shard_t)
     books = load_books(playbooks, env)
-    ledger = open_ledger(store, state_dir)
+    ledger = open_ledger(store, state_dir, f"shard {shard_t[0]}/{shard_t[1]}" if shard_t else None)
     log = EventLog(log_format.value)
     metrics = Metrics()
     try:

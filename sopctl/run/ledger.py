@@ -1,10 +1,15 @@
 """The delivery ledger: one row per occurrence, the single truth of what was sent.
 
-A row is *claimed* (inserted, committed) before a message leaves and *finished* after,
-so a crash in between leaves ``claimed`` and the next start turns it into ``uncertain``.
-Claims are ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (playbook, key) pair: any
-number of runners, on one host or many sharing PostgreSQL, can compute the same plan and
-exactly one of them wins each occurrence.
+A row is *claimed* (inserted, committed) before anything happens, flipped to *sending* (one
+UPDATE per batch, committed) right before its request leaves, and *finished* after. Claims
+are ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (playbook, key) pair: any number of
+runners, on one host or many sharing PostgreSQL, compute the same plan and exactly one wins
+each occurrence. Every claim carries a lease the holder renews while it works:
+
+* an expired ``claimed`` row was never sent, so another runner takes it over
+  (``UPDATE ... WHERE status='claimed' AND lease_until < now``: atomic, one winner);
+* an expired ``sending`` row may or may not have reached the platform: it becomes
+  ``uncertain`` and is not sent again unless asked.
 """
 
 from __future__ import annotations
@@ -26,7 +31,10 @@ from ..errors import UsageError
 
 SCHEMA_VERSION = 1
 FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
-STATUSES = ("claimed", *FINAL)
+STATUSES = ("claimed", "sending", *FINAL)
+HELD = ("claimed", "sending")
+UNCERTAIN_REASON = ("the runner stopped between claim and result; the message may or may not "
+                    "have been sent")
 _CHUNK = 400  # rows per transaction
 
 
@@ -148,9 +156,13 @@ def _pid_alive(pid: int) -> bool:
 class Ledger:
     """The ledger on one database (SQLite file or PostgreSQL)."""
 
-    def __init__(self, url: str, *, runner_id: str | None = None, create: bool = True):
+    def __init__(self, url: str, *, runner_id: str | None = None, create: bool = True,
+                 tick_id: str | None = None):
         self.url = normalise_url(url)
         self.runner_id = runner_id or make_runner_id()
+        # sharded runners keep the last tick per shard ("shard 2/3"), so a shard that was
+        # down catches up its own groups even though other shards ticked meanwhile
+        self.tick_id = tick_id
         self.engine = self._engine(self.url)
         self.dialect = self.engine.dialect.name
         if create:
@@ -207,6 +219,13 @@ class Ledger:
             from sqlalchemy.dialects.sqlite import insert
         return insert(deliveries)
 
+    def _insert_ticks(self) -> Any:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        return insert(ticks)
+
     # ------------------------------------------------------------------ claims
     def _claim_stmt(self) -> Any:
         """One compiled statement, run executemany (SQLAlchemy batches it as multi-row
@@ -259,7 +278,10 @@ class Ledger:
         c = deliveries.c
         stmt = (deliveries.update()
                 .where(c.playbook == sa.bindparam("b_pb"), c.key == sa.bindparam("b_key"),
-                       c.status == "claimed", c.claimed_by == self.runner_id)
+                       # uncertain too: a lease that lapsed while the database was away was
+                       # judged uncertain by another runner; the true result is better
+                       sa.or_(*(c.status == x for x in (*HELD, "uncertain"))),
+                       c.claimed_by == self.runner_id)
                 .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"),
                         attempts=c.attempts + sa.bindparam("b_attempts"),
                         response=sa.bindparam("b_resp"),
@@ -267,32 +289,96 @@ class Ledger:
         with self.engine.begin() as conn:
             return conn.execute(stmt, params).rowcount
 
-    def recover(self, *, now: datetime) -> int:
-        """Turn claims nobody is finishing into ``uncertain``.
+    def start_sending(self, playbook: str, keys: Sequence[str], *, now: datetime,
+                      lease_s: float = 60) -> list[str]:
+        """Flip this runner's ``claimed`` rows to ``sending`` (committed on return); only the
+        keys returned may be sent: a row taken over meanwhile is not ours any more."""
+        c = deliveries.c
+        out: list[str] = []
+        for i in range(0, len(keys), _CHUNK):
+            with self.engine.begin() as conn:
+                out.extend(conn.execute(deliveries.update().where(
+                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]),
+                    c.status == "claimed", c.claimed_by == self.runner_id).values(
+                    status="sending", lease_until=now + timedelta(seconds=lease_s))
+                    .returning(c.key)).scalars())
+        return out
 
-        A claim is abandoned when its lease ran out, or when it belongs to a process on
-        this host that no longer exists (a crash between claim and send).
-        """
+    def renew(self, *, now: datetime, lease_s: float = 60) -> int:
+        """Extend the lease of every row this runner holds (a heartbeat)."""
+        c = deliveries.c
+        with self.engine.begin() as conn:
+            return conn.execute(deliveries.update().where(
+                c.claimed_by == self.runner_id, c.status.in_(HELD)).values(
+                lease_until=now + timedelta(seconds=lease_s))).rowcount
+
+    def _dead_holders(self, conn: Any, status: str) -> list[str]:
+        """Holders of ``status`` rows that are processes of this host which no longer exist."""
         c = deliveries.c
         host = self.runner_id.split(":", 1)[0]
+        out = []
+        for (by,) in conn.execute(sa.select(c.claimed_by).where(c.status == status)
+                                  .distinct()).all():
+            parts = (by or "").split(":")
+            if (len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+                    and by != self.runner_id and not _pid_alive(int(parts[1]))):
+                out.append(by)
+        return out
+
+    def take_over(self, playbook: str, keys: Sequence[str], *, now: datetime,
+                  lease_s: float = 60) -> list[str]:
+        """Take ``claimed`` (never sent) rows among ``keys`` whose holder is gone: lease
+        expired, or a dead process of this host. One UPDATE per chunk, so of several runners
+        trying at once exactly one wins each row (PostgreSQL re-checks the WHERE clause on
+        the locked row). Returns the keys won, still ``claimed``, now held by this runner."""
+        if not keys:
+            return []
+        c = deliveries.c
+        won: list[str] = []
         with self.engine.begin() as conn:
-            rows = conn.execute(sa.select(c.id, c.claimed_by, c.lease_until)
-                                .where(c.status == "claimed")).all()
-            dead = []
-            for rid, by, lease in rows:
-                parts = (by or "").split(":")
-                mine_dead = (len(parts) == 3 and parts[0] == host and parts[1].isdigit()
-                             and by != self.runner_id and not _pid_alive(int(parts[1])))
-                if mine_dead or (by != self.runner_id and lease is not None and lease < now):
-                    dead.append(rid)
-            for i in range(0, len(dead), _CHUNK):
-                conn.execute(deliveries.update().where(
-                    c.id.in_(dead[i:i + _CHUNK]), c.status == "claimed").values(
-                    status="uncertain", finished_at=now, lease_until=None,
-                    attempts=c.attempts + 1,  # it may have gone out once
-                    reason="the runner stopped between claim and result; "
-                           "the message may or may not have been sent"))
-        return len(dead)
+            dead = self._dead_holders(conn, "claimed")
+        gone = c.lease_until < now
+        if dead:
+            gone = sa.or_(gone, c.claimed_by.in_(dead))
+        for i in range(0, len(keys), _CHUNK):
+            with self.engine.begin() as conn:
+                won.extend(conn.execute(deliveries.update().where(
+                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]),
+                    c.status == "claimed", c.claimed_by != self.runner_id, gone).values(
+                    claimed_by=self.runner_id, claimed_at=now,
+                    lease_until=now + timedelta(seconds=lease_s)).returning(c.key)).scalars())
+        return won
+
+    def recover(self, *, now: datetime, stale_s: float = 3600) -> int:
+        """Turn claims nobody is finishing into ``uncertain``.
+
+        A ``sending`` row is abandoned when its lease ran out, or when its holder is a
+        process of this host that no longer exists (a crash between claim and result). A
+        ``claimed`` row is left to :meth:`take_over` (it was never sent), unless nobody took
+        it over for ``stale_s`` after its lease ran out (a row of a playbook no runner
+        holds any more): those become ``uncertain`` too, since other writers of the ledger
+        may have sent without flipping to ``sending``.
+        """
+        c = deliveries.c
+        with self.engine.begin() as conn:
+            dead = self._dead_holders(conn, "sending")
+            gone = sa.and_(c.status == "sending", c.claimed_by != self.runner_id,
+                           c.lease_until < now)
+            if dead:
+                gone = sa.or_(gone, sa.and_(c.status == "sending", c.claimed_by.in_(dead)))
+            stale = sa.and_(c.status == "claimed",
+                            c.lease_until < now - timedelta(seconds=stale_s))
+            return conn.execute(deliveries.update().where(sa.or_(gone, stale)).values(
+                status="uncertain", finished_at=now, lease_until=None,
+                attempts=c.attempts + 1,  # it may have gone out once
+                reason=UNCERTAIN_REASON)).rowcount
+
+    def next_expiry(self) -> datetime | None:
+        """When the earliest lease held by another runner runs out (work to take over)."""
+        c = deliveries.c
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.min(c.lease_until)).where(
+                c.status.in_(HELD), c.claimed_by != self.runner_id)).scalar()
 
     def reclaim_uncertain(self, playbook: str, keys: Sequence[str], *, now: datetime,
                           lease_s: float = 600) -> list[str]:
@@ -320,19 +406,25 @@ class Ledger:
         return out
 
     def last_tick(self, playbook: str) -> datetime | None:
+        c = ticks.c
+        q = sa.select(sa.func.max(c.last_tick)).where(c.playbook == playbook)
+        q = q.where(c.runner_id == self.tick_id if self.tick_id
+                    else sa.not_(c.runner_id.startswith("shard ")))
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.max(ticks.c.last_tick))
-                                .where(ticks.c.playbook == playbook)).scalar()
+            return conn.execute(q).scalar()
 
     def set_tick(self, playbook: str, t: datetime) -> None:
         c = ticks.c
+        rid = self.tick_id or self.runner_id
         with self.engine.begin() as conn:
-            n = conn.execute(ticks.update().where(c.playbook == playbook,
-                                                  c.runner_id == self.runner_id)
-                             .values(last_tick=t)).rowcount
+            new = (sa.func.greatest(c.last_tick, sa.literal(t, UTCDateTime))
+                   if self.dialect == "postgresql" else t)
+            n = conn.execute(ticks.update().where(c.playbook == playbook, c.runner_id == rid)
+                             .values(last_tick=new)).rowcount
             if not n:
-                conn.execute(ticks.insert().values(playbook=playbook,
-                                                   runner_id=self.runner_id, last_tick=t))
+                conn.execute(self._insert_ticks().values(playbook=playbook, runner_id=rid,
+                                                         last_tick=t)
+                             .on_conflict_do_nothing())
 
     def rows(self, *, since: datetime | None = None, until: datetime | None = None,
              group: str | None = None, statuses: Sequence[str] | None = None,

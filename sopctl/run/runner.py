@@ -5,6 +5,11 @@ ledger decides. Each tick looks at the window since the last recorded tick:
 occurrences still inside their grace are claimed (committed) and then sent; older
 ones are recorded ``skipped`` ("missed while down"). A claim without a result, left by
 a crash, becomes ``uncertain`` on the next start and is re-sent only on request.
+
+Several runners may share one PostgreSQL ledger (docs/scaling.md): each computes the same
+plan, the ledger's unique key gives each occurrence to one of them, leases let a survivor
+take over what a dead runner had claimed but not yet started sending, and ``--shard I/N``
+splits the groups by a stable hash.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import bisect
 import contextlib
 import hashlib
 import os
+import random
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -45,6 +51,8 @@ class RunOptions:
     concurrency: int = 200
     claim_chunk: int = 200
     reload_every_s: float = 2.0
+    lease_s: float = 60.0  # renewed every lease/3 while a runner holds rows
+    shard: tuple[int, int] | None = None  # (I, N), 1 <= I <= N
     state_dir: Path = field(default_factory=lambda: Path(".sopctl"))
 
 
@@ -64,6 +72,25 @@ def content_hash(o: Occurrence) -> str:
     h = hashlib.sha256(f"{o.channel}\x1f{o.format}\x1f{o.mention}\x1f{o.text}\x1f"
                        f"{o.attachments!r}".encode())
     return h.hexdigest()[:16]
+
+
+def shard_of(group_id: str, n: int) -> int:
+    """The shard (1..n) of a group: a stable hash, the same on every host and release."""
+    d = hashlib.blake2b(group_id.encode(), digest_size=8).digest()
+    return int.from_bytes(d, "big") % n + 1
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """'2/3' -> (2, 3); raises ValueError with a readable message."""
+    if not value:
+        return None
+    try:
+        i, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard {value!r}: expected I/N, e.g. 2/3") from None
+    if not 1 <= i <= n:
+        raise ValueError(f"--shard {value!r}: I must be between 1 and N")
+    return i, n
 
 
 class PlanView:
@@ -167,7 +194,10 @@ class Runner:
         self.stopping = False
         self._first = True
         self._wake: asyncio.Event | None = None
-        self._crash_hook = os.environ.get("SOPCTL_TEST_CRASH_AFTER_CLAIM") == "1"
+        # test hook: "claimed" dies after the claim commits, "1"/"sending" after the flip
+        # to sending (between claim and send either way)
+        self._crash_hook = os.environ.get("SOPCTL_TEST_CRASH_AFTER_CLAIM", "")
+        self._next_lease_check = 0.0
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
@@ -179,8 +209,6 @@ class Runner:
             self._wake.set()
 
     async def run_once(self) -> Summary:
-        if not self.opts.dry_run:
-            self._recover()
         return await self.tick(self.clock.now())
 
     async def run_forever(self) -> Summary:
@@ -195,7 +223,6 @@ class Runner:
             "misfire_grace_time": 3600, "coalesce": True, "max_instances": 1})
         sched.start()
         total = Summary()
-        self._recover()
         try:
             backoff = 1.0
             while not self.stopping:
@@ -207,7 +234,7 @@ class Runner:
                              f"no claims for {backoff:.0f} s", "error")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), backoff)
-                    backoff = min(60.0, backoff * 2)
+                    backoff = min(30.0, backoff * 2)
                     continue
                 wake.clear()
                 nxt = self.next_due(self.clock.now())
@@ -221,11 +248,23 @@ class Runner:
                         await asyncio.wait_for(wake.wait(), self.opts.reload_every_s)
                         break
                     except TimeoutError:
-                        if self.check_reload():
+                        if self.check_reload() or self._leases_expired():
                             break
         finally:
             sched.shutdown(wait=False)
         return total
+
+    def _leases_expired(self) -> bool:
+        """True when another runner's lease has run out (rows to take over or judge)."""
+        t = time.monotonic()
+        if t < self._next_lease_check:
+            return False
+        self._next_lease_check = t + min(5.0, self.opts.lease_s / 3)
+        try:
+            exp = self.ledger.next_expiry()
+        except Exception:  # the ledger is away: the tick's own error handling waits for it
+            return True
+        return exp is not None and exp < self.clock.now()
 
     def next_due(self, now: datetime) -> datetime | None:
         times = [t for b in self.books if (t := b.plan.next_after(now)) is not None]
@@ -263,6 +302,8 @@ class Runner:
     # ------------------------------------------------------------------ one tick
     async def tick(self, now: datetime) -> Summary:
         out = Summary()
+        if not self.opts.dry_run:
+            self._recover()
         for book in self.books:
             if self.stopping:
                 break
@@ -271,32 +312,57 @@ class Runner:
         self.metrics.ticks += 1
         return out
 
+    def _mine(self, group_id: str) -> bool:
+        sh = self.opts.shard
+        return sh is None or shard_of(group_id, sh[1]) == sh[0]
+
     async def _tick_book(self, book: Book, now: datetime) -> Summary:
         s = Summary()
         start = (self.opts.since if self._first and self.opts.since is not None
                  else self.ledger.last_tick(book.name)
                  or now - timedelta(seconds=book.max_grace_s))
+        # claims older than the last tick may be orphans of a dead runner: look back a grace
+        lookback = min(start, now - timedelta(seconds=book.max_grace_s))
         if self.opts.resend_uncertain:  # uncertain rows may predate the last tick
-            start = min(start, now - timedelta(seconds=book.max_grace_s))
-        occs = list(book.plan.window(start, now))
+            start = lookback
+        occs = [o for o in book.plan.window(lookback, now) if self._mine(o.group)]
         if self.opts.dry_run:
             known = self.ledger.statuses(book.name, [o.key for o in occs])
-            s.dry.extend((book.name, o) for o in occs if o.key not in known
+            s.dry.extend((book.name, o) for o in occs if o.key not in known and o.at_utc >= start
                          and (now - o.at_utc).total_seconds() <= o.grace_s)
             return s
         known = self.ledger.statuses(book.name, [o.key for o in occs]) if occs else {}
-        due, late, resend = [], [], []
+        due, late, resend, orphans = [], [], [], []
         for o in occs:
             st = known.get(o.key)
             in_grace = (now - o.at_utc).total_seconds() <= o.grace_s
             if st is None:
-                (due if in_grace else late).append(o)
+                if o.at_utc >= start:
+                    (due if in_grace else late).append(o)
+            elif st == "claimed":
+                orphans.append(o)
             elif st == "uncertain" and self.opts.resend_uncertain and in_grace:
                 resend.append(o)
-            else:
+            elif o.at_utc >= start:
                 s.already += 1
+        n = book.name
+        if orphans:  # claimed, never sent, holder gone: ours now (one winner per row)
+            won = set(self.ledger.take_over(n, [o.key for o in orphans], now=now,
+                                            lease_s=self.opts.lease_s))
+            taken = [o for o in orphans if o.key in won]
+            stale = [Outcome(o.key, "skipped", "claimed by a runner that stopped before "
+                             "sending; taken over past its grace", attempts=0)
+                     for o in taken if (now - o.at_utc).total_seconds() > o.grace_s]
+            if stale:
+                self.ledger.finish(n, stale, now=now)
+                s.counts["skipped"] += len(stale)
+            taken = [o for o in taken if (now - o.at_utc).total_seconds() <= o.grace_s]
+            if taken:
+                self.log("take-over", f"{len(won)} claim(s) of {n} left by a stopped runner "
+                         "taken over", "warning", playbook=n, count=len(won))
+            s.already += len(orphans) - len(taken)
+            resend.extend(taken)
         if late:
-            n = book.name
             claims = [self._claim(o) for o in late]
             got = self.ledger.record(n, claims, "skipped", SKIP_REASON, now=now)
             s.counts["skipped"] += got
@@ -304,12 +370,14 @@ class Runner:
             if got:
                 self.log("skipped", f"{got} occurrence(s) of {n} missed while down (past their "
                          "grace): recorded skipped, not sent", "warning", playbook=n, count=got)
-        if resend:
-            won = set(self.ledger.reclaim_uncertain(book.name, [o.key for o in resend], now=now))
-            resend = [o for o in resend if o.key in won]
+        if self.opts.resend_uncertain:
+            un = [o for o in resend if known.get(o.key) == "uncertain"]
+            won = set(self.ledger.reclaim_uncertain(n, [o.key for o in un], now=now,
+                                                    lease_s=self.opts.lease_s))
+            resend = [o for o in resend if known.get(o.key) != "uncertain" or o.key in won]
         if due or resend:
             s.counts.update(await self._deliver(book, due, resend, now))
-        self.ledger.set_tick(book.name, now)
+        self.ledger.set_tick(n, now)
         return s
 
     def _claim(self, o: Occurrence) -> Claim:
@@ -319,44 +387,74 @@ class Runner:
     # ------------------------------------------------------------------ delivery
     async def _deliver(self, book: Book, due: list[Occurrence], reclaimed: list[Occurrence],
                        now: datetime) -> Counter:
+        """Claim, flip to ``sending`` and send a chunk at a time; record results in batches.
+
+        A ledger error stops the claiming (nothing is sent without a committed claim and a
+        committed flip); messages already in flight finish, their results are kept and
+        written once the ledger is back, then the error goes up to the caller's backoff.
+        """
+        from sqlalchemy.exc import DBAPIError
+
         from .delivery import Dispatcher, Job
 
         counts: Counter = Counter()
         pending: list[Outcome] = []
         by_key = {o.key: o for o in (*due, *reclaimed)}
-        name = book.name
+        name, lease = book.name, self.opts.lease_s
+        failure: list[BaseException] = []
+        disp = Dispatcher(self.channels, concurrency=self.opts.concurrency)
+
+        def send(keys: list[str]) -> Iterator[Job]:
+            if self._crash_hook == "claimed" and keys:
+                os._exit(137)  # test hook: die with rows claimed, not yet sending
+            go = self.ledger.start_sending(name, keys, now=self.clock.now(), lease_s=lease)
+            if self._crash_hook in ("1", "sending") and go:
+                os._exit(137)  # test hook: die between the flip to sending and the request
+            self.metrics.queue_depth += len(go)
+            for k in go:
+                yield self._job(book, by_key[k], Job)
 
         def jobs() -> Iterator[Job]:
-            """Claims lazily, a chunk at a time, so a stop leaves nothing claimed unsent."""
-            for o in reclaimed:
-                yield self._job(book, o, Job)
-            for i in range(0, len(due), self.opts.claim_chunk):
-                if self.stopping:
-                    return
-                chunk = due[i:i + self.opts.claim_chunk]
-                t0 = time.perf_counter()
-                won = self.ledger.claim(name, [self._claim(o) for o in chunk],
-                                        now=self.clock.now(),
-                                        lease_s=max(o.grace_s for o in chunk) + 900)
-                self.metrics.claim_latency(time.perf_counter() - t0)
-                if self._crash_hook and won:
-                    os._exit(137)  # test hook: die between claim and send
-                self.metrics.queue_depth += len(won)
-                for k in won:
-                    yield self._job(book, by_key[k], Job)
+            """Claims lazily, a chunk at a time, so a stop leaves nothing claimed unsent;
+            each runner starts at its own chunk, so runners sharing a ledger spread out."""
+            try:
+                step = self.opts.claim_chunk
+                for i in range(0, len(reclaimed), step):
+                    yield from send([o.key for o in reclaimed[i:i + step]])
+                starts = list(range(0, len(due), step))
+                if len(starts) > 1:
+                    r = random.Random(self.ledger.runner_id).randrange(len(starts))
+                    starts = starts[r:] + starts[:r]
+                for i in starts:
+                    if self.stopping:
+                        return
+                    chunk = due[i:i + step]
+                    t0 = time.perf_counter()
+                    won = self.ledger.claim(name, [self._claim(o) for o in chunk],
+                                            now=self.clock.now(), lease_s=lease)
+                    self.metrics.claim_latency(time.perf_counter() - t0)
+                    yield from send(won)
+            except DBAPIError as exc:
+                failure.append(exc)
+                self.log("ledger-error", "ledger unavailable: no new claims; messages in "
+                         "flight finish and are recorded when it is back", "error")
 
         def flush() -> None:
             if pending:
                 self.ledger.finish(name, pending, now=self.clock.now())
                 pending.clear()
 
-        async def flusher() -> None:
+        async def heartbeat() -> None:
+            renew_at = time.monotonic() + lease / 3
             while True:
                 await asyncio.sleep(0.05)
-                flush()
+                with contextlib.suppress(DBAPIError):  # kept and retried; the lease decides
+                    flush()
+                    if time.monotonic() >= renew_at:
+                        self.ledger.renew(now=self.clock.now(), lease_s=lease)
+                        renew_at = time.monotonic() + lease / 3
 
-        disp = Dispatcher(self.channels, concurrency=self.opts.concurrency)
-        ticker = asyncio.create_task(flusher())
+        ticker = asyncio.create_task(heartbeat())
         try:
             async for job, res in disp.stream(jobs()):
                 key = job.msg.key
@@ -374,11 +472,33 @@ class Runner:
                          f" via {job.channel}" + (f": {res.reason}" if res.reason else ""),
                          level, playbook=name, key=key, channel=job.channel)
                 if len(pending) >= 200:
-                    flush()
+                    with contextlib.suppress(DBAPIError):
+                        flush()
         finally:
             ticker.cancel()
-            flush()
+        await self._flush_until_recorded(flush)
+        if failure:
+            raise failure[0]
         return counts
+
+    async def _flush_until_recorded(self, flush: Any) -> None:
+        """Write the last results, waiting for the ledger if it is away (a minute at most
+        once stopping: the rows then stay ``sending`` and become ``uncertain``)."""
+        from sqlalchemy.exc import DBAPIError
+
+        wait, waited = 0.5, 0.0
+        while True:
+            try:
+                flush()
+                return
+            except DBAPIError:
+                if self.stopping and waited > 60:
+                    self.log("ledger-error", "results could not be recorded before stopping: "
+                             "those messages will show as uncertain", "error")
+                    return
+                await asyncio.sleep(wait)
+                waited += wait
+                wait = min(10.0, wait * 2)
 
     def _job(self, book: Book, o: Occurrence, job_type: Any) -> Any:
         from ..plan.groups import group_display_name

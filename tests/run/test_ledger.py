@@ -84,12 +84,14 @@ def test_recover_dead_process_and_expired_lease(store_url):
             "from sopctl.run.ledger import Ledger, Claim; "
             f"L = Ledger({store_url!r}); "
             "L.claim('pb', [Claim('dead/1', 'g', 's', 0, datetime.now(UTC))], "
-            "now=datetime.now(UTC), lease_s=3600)")
+            "now=datetime.now(UTC), lease_s=3600); "
+            "L.start_sending('pb', ['dead/1'], now=datetime.now(UTC), lease_s=3600)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     me = Ledger(store_url)
     me.claim("pb", claims(1), now=NOW, lease_s=60)
     other = Ledger(store_url, runner_id="otherhost:1:abcd")
     other.claim("pb", claims(1, "x"), now=NOW, lease_s=60)
+    assert other.start_sending("pb", ["x00000/morning/2026-11-24/0"], now=NOW, lease_s=60)
     assert me.recover(now=NOW + timedelta(seconds=30)) == 1  # only the dead process's
     st = {r["key"]: r["status"] for r in me.rows()}
     assert st["dead/1"] == "uncertain"
@@ -144,3 +146,49 @@ def test_sqlite_uses_wal(tmp_path):
     with led.engine.connect() as c:
         assert c.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert c.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30000
+
+
+def test_take_over_expired_claims_one_winner(store_url):
+    """A ``claimed`` row (never sent) whose lease ran out goes to exactly one other runner;
+    a ``sending`` row is never taken over, it becomes uncertain."""
+    dead = Ledger(store_url, runner_id="gone:1:dead")
+    cs = claims(500)
+    dead.claim("pb", cs, now=NOW, lease_s=30)
+    dead.start_sending("pb", [c.key for c in cs[:10]], now=NOW, lease_s=30)
+    keys = [c.key for c in cs]
+    takers = [Ledger(store_url) for _ in range(3)]
+    assert takers[0].take_over("pb", keys, now=NOW + timedelta(seconds=29)) == []  # alive
+    won: list[list[str]] = [[] for _ in takers]
+
+    def go(i: int) -> None:
+        won[i] = takers[i].take_over("pb", keys, now=NOW + timedelta(seconds=31), lease_s=30)
+
+    ts = [threading.Thread(target=go, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    flat = sorted(k for w in won for k in w)
+    assert flat == sorted(keys[10:])  # each claimed row once, no sending row
+    # the dead runner can no longer flip or finish what was taken from it
+    assert dead.start_sending("pb", keys[10:], now=NOW) == []
+    assert dead.finish("pb", [Outcome(keys[20], "sent")], now=NOW) == 0
+    assert takers[0].recover(now=NOW + timedelta(seconds=31)) == 10
+    assert takers[0].counts() == {"uncertain": 10, "claimed": 490}
+    # the holder's heartbeat keeps its rows: a renewed lease is not expired
+    for t in takers:
+        t.renew(now=NOW + timedelta(seconds=50), lease_s=30)
+    assert Ledger(store_url).take_over("pb", keys, now=NOW + timedelta(seconds=70)) == []
+    assert len(Ledger(store_url).take_over("pb", keys, now=NOW + timedelta(seconds=81))) == 490
+
+
+def test_sharded_ticks_are_kept_per_shard(store_url):
+    a = Ledger(store_url, tick_id="shard 1/2")
+    b = Ledger(store_url, tick_id="shard 2/2")
+    plain = Ledger(store_url)
+    a.set_tick("pb", NOW)
+    assert b.last_tick("pb") is None and plain.last_tick("pb") is None
+    b.set_tick("pb", NOW - timedelta(minutes=1))
+    b.set_tick("pb", NOW - timedelta(minutes=2))  # never goes back on PostgreSQL
+    assert a.last_tick("pb") == NOW
+    assert b.last_tick("pb") in (NOW - timedelta(minutes=1), NOW - timedelta(minutes=2))

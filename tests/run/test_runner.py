@@ -110,6 +110,7 @@ def test_abandoned_claim_is_uncertain_and_resent_only_on_request(tmp_path, store
     dead = Ledger(store_url, runner_id=f"{socket.gethostname()}:{_dead_pid()}:x")
     dead.claim("美肌测试", [Claim("g001/morning/2026-11-24/0", "g001", "morning", 0,
                                 sh(2026, 11, 24, 7, 30))], now=clock.now())
+    dead.start_sending("美肌测试", ["g001/morning/2026-11-24/0"], now=clock.now())
     r, ch = make(tmp_path, store_url, clock)
     s = run(r.run_once())
     assert [m.group_id for m in ch.sent] == ["g002"]  # g001 may have gone out: not re-sent
