@@ -30,6 +30,7 @@ FLOOR = [sys.executable, "-c", "import typer, yaml, pydantic, rich"]
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ENV["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "sopctl-bench-pyc")
 SIZES = [(250, 2_500), (500, 5_000), (1_000, 10_000)]
+WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 KINDS = ["good-morning", "knowledge", "interaction", "offer", "check-in", "course", "event"]
 
 
@@ -61,15 +62,41 @@ def wall(cmd: list[str]) -> float:
     return run(cmd)[0]
 
 
+# Context, not the target: a Typer app whose one command takes lint's options and does
+# nothing. Typer builds a pydantic adapter per option when a command runs, so this
+# shows how much of the budget the CLI framework itself spends.
+EMPTY_TYPER = """
+from enum import Enum
+from pathlib import Path
+import typer
+app = typer.Typer()
+class F(str, Enum):
+    text = "text"
+@app.command()
+def lint(paths: list[str] = typer.Argument(None), fmt: F = typer.Option(None, "--format"),
+         strict: bool = False, statistics: bool = False,
+         select: list[str] = typer.Option(None), ignore: list[str] = typer.Option(None),
+         config: Path = typer.Option(None), no_env: bool = False) -> None:
+    pass
+@app.command()
+def other() -> None:
+    pass
+app()
+"""
+
+
 def startup(playbook: Path, runs: int) -> None:
     lint = [sys.executable, "-m", "sopctl", "lint", str(playbook.relative_to(ROOT)), "--no-env"]
-    run(FLOOR), run(lint)  # warm the page cache and write .pyc files
-    floor, ours = [], []
-    for _ in range(runs):  # interleaved, so load on the machine hits both alike
+    empty = [sys.executable, "-c", EMPTY_TYPER, "lint", "x.yaml", "--no-env"]
+    run(FLOOR), run(lint), run(empty)  # warm the page cache and write .pyc files
+    floor, ours, typer_only = [], [], []
+    for _ in range(runs):  # interleaved, so load on the machine hits all alike
         floor.append(run(FLOOR))
         ours.append(run(lint))
+        typer_only.append(run(empty))
     print(f"(a) startup, median of {runs} runs each (wall; CPU user+sys in brackets)")
     for label, xs in (("floor  python -c 'import typer, yaml, pydantic, rich'", floor),
+                      ("typer  a do-nothing Typer command with lint's options", typer_only),
                       (f"lint   sopctl lint {playbook.relative_to(ROOT)}", ours)):
         w, c = statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
         print(f"    {label:<58} {w * 1000:7.1f} ms  [{c * 1000:6.1f} ms]"
@@ -77,18 +104,21 @@ def startup(playbook: Path, runs: int) -> None:
     ratio = statistics.median(o[0] for o in ours) / statistics.median(f[0] for f in floor)
     cpu_ratio = statistics.median(o[1] for o in ours) / statistics.median(f[1] for f in floor)
     print(f"    ratio  {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU  (target <= 2x)")
+    t_ratio = statistics.median(t[1] for t in typer_only) / statistics.median(f[1] for f in floor)
+    print(f"    (the do-nothing Typer command alone is {t_ratio:.2f}x the floor in CPU)")
 
 
-def generate(groups: int, slots: int) -> str:
-    """A valid playbook: ``groups`` groups and ``slots`` timetable slots, eight a day on
-    successive days of a group's life (a long content calendar), in Chinese like the
-    real ones."""
+def generate(groups: int, slots: int, shape: str = "calendar") -> str:
+    """A valid playbook: ``groups`` groups and ``slots`` timetable slots, eight a day, in
+    Chinese like the real ones. ``calendar``: each day of a group's life has its own
+    slots (a long content calendar, every slot a different day); ``weekly``: the slots
+    repeat on days of the week (so many share a minute and collide)."""
     per_day = 8
     days = (slots + per_day - 1) // per_day
     out = [
         "version: 1", "name: 压测剧本", "timezone: Asia/Shanghai",
         "positioning:", "  type: product", "  purpose: 压测", '  name_pattern: "压测群{n:04}"',
-        f"  planned_days: {days}",
+        f"  planned_days: {days if shape == 'calendar' else 90}",
         "welcome:", "  theme: 压测群", "  services: 每天推送", "  prohibited: 禁止广告",
         "  penalty: 第一次提醒, 第二次移出", "  rewarded: 晒单", "  reward: 红包",
         "rules:", "  nickname: {format: 城市-行业-昵称}",
@@ -101,8 +131,9 @@ def generate(groups: int, slots: int) -> str:
         day, k = divmod(i, per_day)
         minute = 8 * 60 + 5 + k * 97  # 08:05 .. 19:24, never on :00 or :30
         kind = "good-morning" if k == 0 else KINDS[1 + k % (len(KINDS) - 1)]
+        when = f"life_days: {day + 1}" if shape == "calendar" else f"days: [{WEEK[day % 7]}]"
         out.append(f"  - {{id: s{i:05d}, kind: {kind}, "
-                   f'at: "{minute // 60:02d}:{minute % 60:02d}", life_days: {day + 1}, '
+                   f'at: "{minute // 60:02d}:{minute % 60:02d}", {when}, '
                    f'text: "第{day + 1}天第{k + 1}条 {{group_name}} 的朋友们好"}}')
     out.append("groups:")
     for g in range(groups):
@@ -111,19 +142,20 @@ def generate(groups: int, slots: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def size(runs: int) -> None:
+def size(runs: int, shape: str) -> None:
     from sopctl.lint.config import LintConfig
     from sopctl.lint.engine import lint_loaded
     from sopctl.playbook.loader import load_playbook
 
-    print("(b) generated playbooks (whole process: median of "
+    print(f"(b) generated playbooks, {shape} shape (whole process: median of "
           f"{runs} runs; in-process split: best of {runs})")
     print(f"    {'groups':>6} {'slots':>6} {'bytes':>9} {'process s':>10} {'load s':>7} "
           f"{'rules s':>8} {'us/slot':>8} {'findings':>8}")
+    slowest: list[tuple[float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for ngroups, nslots in SIZES:
             path = Path(tmp) / f"big_{nslots}.yaml"
-            path.write_text(generate(ngroups, nslots), encoding="utf-8")
+            path.write_text(generate(ngroups, nslots, shape), encoding="utf-8")
             proc = statistics.median(
                 wall([sys.executable, "-m", "sopctl", "lint", str(path), "--no-env"])
                 for _ in range(runs))
@@ -144,7 +176,28 @@ def size(runs: int) -> None:
             print(f"    {ngroups:>6} {nslots:>6} {path.stat().st_size:>9} {proc:>10.3f} "
                   f"{best_load:>7.3f} {best_rules:>8.3f} "
                   f"{(best_load + best_rules) / nslots * 1e6:>8.1f} {nfind:>8}")
+            if nslots == SIZES[-1][1]:
+                slowest = rule_times(loaded)
     print("    target: 1,000 groups / 10,000 slots under 2 s; us/slot flat = linear growth")
+    print("    slowest rules at the largest size: "
+          + ", ".join(f"{code} {sec:.3f} s" for sec, code in slowest[:4]))
+
+
+def rule_times(loaded: object) -> list[tuple[float, str]]:
+    """Seconds per rule (rules share cached work, so the first to need it pays)."""
+    from sopctl.lint.context import Context
+    from sopctl.lint.registry import all_rules
+
+    ctx = Context(loaded, {})  # type: ignore[arg-type]
+    out = []
+    gc.disable()
+    for rule in all_rules():
+        if rule.check is not None:
+            t0 = time.perf_counter()
+            list(rule.check(ctx))
+            out.append((time.perf_counter() - t0, rule.code))
+    gc.enable()
+    return sorted(out, reverse=True)
 
 
 def main() -> None:
@@ -153,11 +206,13 @@ def main() -> None:
     ap.add_argument("--playbook", type=Path, default=None)
     ap.add_argument("--skip-size", action="store_true")
     ap.add_argument("--skip-startup", action="store_true")
+    ap.add_argument("--shape", choices=["calendar", "weekly", "both"], default="both")
     args = ap.parse_args()
     if not args.skip_startup:
         startup((args.playbook or first_playbook()).resolve(), args.runs)
     if not args.skip_size:
-        size(max(3, args.runs // 3))
+        for shape in (["calendar", "weekly"] if args.shape == "both" else [args.shape]):
+            size(max(3, args.runs // 3), shape)
 
 
 if __name__ == "__main__":
