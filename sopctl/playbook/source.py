@@ -138,6 +138,8 @@ def load_text(text: str, path: str) -> tuple[Any, SourceMap]:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if mark is exc.problem_mark and exc.context_mark is not None and _at_end(text, mark):
+            mark = exc.context_mark  # "got end of file": point at what was left open
         where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
         msg = (exc.problem or "invalid YAML").strip()
         if exc.context:
@@ -166,6 +168,15 @@ def load_text(text: str, path: str) -> tuple[Any, SourceMap]:
     if builder.problems:
         raise LoadError(builder.problems)
     return data, smap
+
+
+def _at_end(text: str, mark: yaml.Mark) -> bool:
+    """Only blanks from ``mark`` (0-based line/column) to the end of ``text``."""
+    lines = text.split("\n")
+    if mark.line >= len(lines):
+        return True
+    return not (lines[mark.line][mark.column:].strip() or any(
+        ln.strip() for ln in lines[mark.line + 1:]))
 
 
 def _char_at(text: str, mark: Mark) -> str:

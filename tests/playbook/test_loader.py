@@ -54,6 +54,11 @@ def test_yaml_syntax_error_is_located() -> None:
     assert (f.line, f.code) == (NEXT + 2, "SOP001") and "YAML syntax" in f.message
 
 
+def test_unclosed_bracket_points_at_the_bracket_not_the_end() -> None:
+    f = only(load(BASE + "timetable: [\n  {id: 秒杀, at: \"20:00\"\n"))
+    assert (f.line, f.column, f.code) == (NEXT + 1, 3, "SOP001")
+
+
 def test_tab_indentation_says_so() -> None:
     f = only(load(BASE + "roles:\n\towner: x\n"))
     assert (f.line, f.column, f.code) == (NEXT + 1, 1, "SOP001") and "tabs" in f.message
