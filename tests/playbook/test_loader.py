@@ -354,6 +354,18 @@ def test_lint_a_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         (str(Path("pbs") / "bad.yml"), NEXT, "SOP010")]
 
 
+def test_lint_the_examples_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)
+    code, out = _cli(["lint", "examples/", "-f", "json", "--no-env"])
+    items = json.loads(out)
+    assert code in (0, 1) and code == (1 if any(i["severity"] == "error" for i in items) else 0)
+    for i in items:  # every finding located in a file under examples/
+        assert i["path"].startswith("examples") and i["line"] >= 1 and i["column"] >= 1
+    code, out = _cli(["lint", "examples/minimal.yaml", "-f", "json", "--no-env"])
+    assert (code, json.loads(out)) == (0, [])
+
+
 def test_lint_stdin() -> None:
     code, out = _cli(["lint", "-", "-f", "json", "--select", "SOP0"], BASE + "nme: x\n")
     assert code == 1
