@@ -94,6 +94,7 @@ def agenda(
 
 
 def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int) -> None:
+    from rich.cells import cell_len
     from rich.markup import escape
     from rich.table import Table
 
@@ -108,29 +109,29 @@ def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int)
     table = Table(show_edge=False, header_style="bold", pad_edge=False,
                   title=f"{len(occs)} messages, {days} day{'s' if days != 1 else ''} "
                   f"from {first} ({tz})", title_justify="left")
-    from rich.cells import cell_len
-
-    def width(values: set[str], cap: int) -> int:
-        return min(cap, max(map(cell_len, values), default=4))
-
-    table.add_column("local", no_wrap=True, min_width=16)
-    table.add_column("UTC", no_wrap=True, style="dim", min_width=12)
-    table.add_column("group", no_wrap=True, overflow="ellipsis",
-                     min_width=width({names.get(o.group, o.group) for o in occs}, 16))
-    table.add_column("slot", no_wrap=True, overflow="ellipsis",
-                     min_width=width({o.slot for o in occs}, 14) + 2)
-    table.add_column("kind", no_wrap=True, overflow="ellipsis",
-                     min_width=width({o.kind for o in occs}, 14))
-    table.add_column("channel", no_wrap=True, overflow="ellipsis",
-                     min_width=width({o.channel for o in occs}, 12))
-    table.add_column("text", no_wrap=True, overflow="ellipsis", min_width=12, ratio=1)
+    rows = []
     for o in occs:
         lines = o.text.splitlines()
-        cell = escape(lines[0] + (" …" if len(lines) > 1 else "") if lines else "")
+        text = lines[0] + (" …" if len(lines) > 1 else "") if lines else ""
         if o.notes:
-            cell += f"  [dim]({escape('; '.join(o.notes))})[/]"
-        table.add_row(f"{o.local:%m-%d} {WEEKDAYS_ZH[o.local.weekday()]} {o.local:%H:%M}",
-                      f"{o.at_utc:%m-%d %H:%M}Z", escape(names.get(o.group, o.group)),
-                      escape(o.slot if o.seq == 0 else f"{o.slot}#{o.seq}"), escape(o.kind),
-                      escape(o.channel), cell)
+            text += f"  ({'; '.join(o.notes)})"
+        rows.append((f"{o.local:%m-%d} {WEEKDAYS_ZH[o.local.weekday()]} {o.local:%H:%M}",
+                     f"{o.at_utc:%m-%d %H:%M}Z", names.get(o.group, o.group),
+                     o.slot if o.seq == 0 else f"{o.slot}#{o.seq}", o.kind, o.channel, text))
+    # Fixed widths from the content (CJK counts double); only the free text is cut, so a
+    # narrow terminal never collapses a column to nothing.
+    headers = ["local", "UTC", "group", "slot", "kind", "channel", "text"]
+    widths = [max(cell_len(h), *(cell_len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    for drop in (1, 5, 4):  # on a narrow terminal: UTC first, then channel, then kind
+        if sum(widths[i] + 3 for i in keep[:-1]) + 24 <= out.width:
+            break
+        keep.remove(drop)
+    text_w = out.width - sum(widths[i] + 3 for i in keep[:-1])
+    widths[-1] = max(12, min(widths[-1], text_w))
+    for i in keep:
+        table.add_column(headers[i], no_wrap=True, width=widths[i], overflow="ellipsis",
+                         style="dim" if headers[i] == "UTC" else None)
+    for r in rows:
+        table.add_row(*(escape(r[i]) for i in keep))
     out.print(table)

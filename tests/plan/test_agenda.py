@@ -151,9 +151,20 @@ def test_ics_is_rfc5545(pb_path: Path, tmp_path: Path) -> None:
     assert raw.count("\r\n ") >= 1  # long CJK lines were folded (and never mid-character)
 
 
-def test_table_renders_cjk(pb_path: Path) -> None:
+@pytest.fixture
+def width(monkeypatch: pytest.MonkeyPatch):
+    from sopctl.console import console
+
+    def set_width(n: int) -> None:
+        monkeypatch.setattr(console(), "width", n)
+
+    return set_width
+
+
+def test_table_renders_cjk(pb_path: Path, width) -> None:
     from rich.cells import cell_len
 
+    width(160)
     code, out = cli(str(pb_path), "--from", "2026-11-24", "--days", "2")
     assert code == 0
     assert "美肌福利群001" in out and "周二 07:30" in out and "11-23 23:30Z" in out
@@ -163,6 +174,18 @@ def test_table_renders_cjk(pb_path: Path) -> None:
     # Columns line up in display cells, CJK being two cells wide.
     seps = {tuple(cell_len(r[: i]) for i, ch in enumerate(r) if ch == "│") for r in rows}
     assert len(seps) == 1
+
+
+def test_narrow_table_drops_columns_instead_of_collapsing_them(pb_path: Path, width) -> None:
+    width(80)
+    code, out = cli(str(pb_path), "--from", "2026-11-24", "--days", "2")
+    assert code == 0
+    header = next(line for line in out.splitlines() if "┃" in line)
+    cells = [c.strip() for c in header.split("┃")]
+    assert cells[:3] == ["local", "group", "slot"] and "text" in cells[-1]
+    assert "UTC" not in cells and all(cells)  # none squeezed to nothing or to "…"
+    assert "周二 07:30" in out and "美肌福利群001" in out
+    assert all(len(line) <= 80 for line in out.splitlines())
 
 
 def test_playbook_with_errors_exits_1(tmp_path: Path) -> None:
