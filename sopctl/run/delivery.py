@@ -20,7 +20,11 @@ after sending); it is not retried unless the channel is idempotent. ``result.par
 many parts were posted (a split message can fail half way), ``result.attempts`` counts HTTP
 attempts. ``budget_s`` is how long the message may still take (the occurrence's remaining
 grace): retries and rate-limit waits that would pass it give up with ``failed``.
-``dispatcher.stop()`` stops taking new jobs; in-flight sends finish (for SIGTERM).
+``dispatcher.stop()`` stops taking new jobs; jobs already taken (at most ``max_pending``,
+default 4 × concurrency) finish (for SIGTERM). ``concurrency`` bounds requests in flight;
+messages waiting for a rate-limit token hold no connection.
+A message with ``delivery="remind"`` (or ``remind_to``) is never posted: the staff member
+gets a reminder through the channel's ``remind`` channel, else the console.
 """
 
 from __future__ import annotations
@@ -391,6 +395,7 @@ class Dispatcher:
         it = iter(jobs)
         self._sem = asyncio.Semaphore(max(1, self.concurrency))
         tasks: set[asyncio.Task[tuple[Job, SendResult]]] = set()
+        finished: asyncio.Queue[asyncio.Task[tuple[Job, SendResult]]] = asyncio.Queue()
         more = True
         try:
             while True:
@@ -399,12 +404,14 @@ class Dispatcher:
                     if job is None:
                         more = False
                         break
-                    tasks.add(asyncio.create_task(self._task(job)))
+                    t = asyncio.create_task(self._task(job))
+                    t.add_done_callback(finished.put_nowait)
+                    tasks.add(t)
                 if not tasks:
                     break
-                done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-                for t in done:
-                    yield t.result()
+                t = await finished.get()
+                tasks.discard(t)
+                yield t.result()
         finally:
             for t in tasks:
                 t.cancel()

@@ -32,7 +32,7 @@ class _Counted(httpx.AsyncByteStream):
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, connections: int, per_shard: int = 8, **kw: object) -> None:
+    def __init__(self, connections: int, per_shard: int = 4, **kw: object) -> None:
         n = max(1, -(-connections // per_shard))
         per = max(1, -(-connections // n))
         limits = httpx.Limits(max_connections=per, max_keepalive_connections=per,
