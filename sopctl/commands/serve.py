@@ -37,6 +37,31 @@ def open_engine(playbook: str, store: str | None, state_dir: Path | None):
     return EventEngine(loaded.playbook, ledger), ledger
 
 
+def open_deliverer(engine, ledger, state_dir: Path | None, env: dict[str, str] | None = None):
+    """The delivery thread, with the runner's channels for every channel a group's
+    reactions use (secrets from the environment; a missing one is a usage error)."""
+    from ..errors import SopctlError
+    from ..events.deliver import Deliverer
+    from ..events.outbound import ChannelSender
+    from ..run.ledger import default_state_dir
+
+    names = {engine.channel_of(g) for g in engine.groups} - {""}
+    local = {n for n in names if (engine.pb.channels.get(n) is None and n in ("console", "file"))
+             or (engine.pb.channels.get(n) is not None
+                 and engine.pb.channels[n].type in ("console", "file")
+                 and not engine.pb.channels[n].remind)}
+    sender = None
+    if names - local:
+        try:
+            sender = ChannelSender.build(engine.pb, names - local,
+                                         env=os.environ if env is None else env,
+                                         state_dir=state_dir or default_state_dir())
+        except SopctlError as exc:
+            ledger.close()
+            raise UsageError(str(exc), hint=exc.hint) from None
+    return Deliverer(ledger, engine.name, engine.pb.channels, sender=sender).start()
+
+
 def serve(
     playbook: str = typer.Argument(..., help="The playbook whose groups receive events."),
     port: int = typer.Option(None, "--port", "-p", help="Listen for HTTP events on this port."),
@@ -61,7 +86,6 @@ def serve(
     import signal
     import threading
 
-    from ..events.deliver import Deliverer
     from ..events.inbox import read_inbox
 
     if port is None and inbox is None:
@@ -71,7 +95,7 @@ def serve(
     logging.basicConfig(level=os.environ.get("SOPCTL_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(message)s")
     engine, ledger = open_engine(playbook, store, state_dir)
-    deliverer = Deliverer(ledger, engine.name, engine.pb.channels).start()
+    deliverer = open_deliverer(engine, ledger, state_dir)
     engine.listeners.append(deliverer)
     if once:
         rep = read_inbox(engine, inbox)

@@ -272,7 +272,8 @@ class DiscordFake(FakeServer):
 
 
 class TelegramFake(FakeServer):
-    """``/bot<TOKEN>/sendMessage``; 4096 chars; 1/s and 20/min per chat; migrations."""
+    """``/bot<TOKEN>/sendMessage``; 4096 chars; 1/s and 20/min per chat; migrations;
+    ``banChatMember``."""
 
     def __init__(self, token: str = "123456:TELEGRAM-bot-token", chats: set[str] | None = None,
                  migrations: dict[str, int] | None = None, **kw: Any) -> None:
@@ -281,6 +282,7 @@ class TelegramFake(FakeServer):
         self.chats = chats or {"-100200300"}
         self.migrations = {str(k): v for k, v in (migrations or {}).items()}
         self._ids = itertools.count(1)
+        self.bans: list[tuple[str, int]] = []  # (chat, user) per banChatMember
 
     def handle(self, req: Request) -> Response:
         def bad(code: int, desc: str, **params: Any) -> Response:
@@ -289,6 +291,8 @@ class TelegramFake(FakeServer):
                 body["parameters"] = params
             return Response(code, body)
 
+        if req.path == f"/bot{self.token}/banChatMember":
+            return self._ban(req, bad)
         if req.path != f"/bot{self.token}/sendMessage":
             return bad(401 if req.path.endswith("/sendMessage") else 404, "Unauthorized"
                        if req.path.endswith("/sendMessage") else "Not Found")
@@ -311,6 +315,18 @@ class TelegramFake(FakeServer):
         return Response(200, {"ok": True, "result": {
             "message_id": next(self._ids), "chat": {"id": int(chat), "type": "supergroup"},
             "date": int(req.t), "text": text}})
+
+    def _ban(self, req: Request, bad: Any) -> Response:
+        """``banChatMember``: chat_id and an integer user_id; recorded in ``bans``."""
+        p = req.json()
+        chat = str(p.get("chat_id", ""))
+        if chat not in self.chats:
+            return bad(400, "Bad Request: chat not found")
+        if not isinstance(p.get("user_id"), int) or isinstance(p.get("user_id"), bool):
+            return bad(400, "Bad Request: invalid user_id specified")
+        self.bans.append((chat, p["user_id"]))
+        self.accept(req, f"ban:{chat}", p)
+        return Response(200, {"ok": True, "result": True})
 
 
 class WebhookFake(FakeServer):
