@@ -50,6 +50,7 @@ class RunOptions:
     dry_run: bool = False
     concurrency: int = 200
     claim_chunk: int = 200
+    flip_batch: int = 50  # rows flipped claimed -> sending per commit, just before sending
     reload_every_s: float = 2.0
     lease_s: float = 60.0  # renewed every lease/3 while a runner holds rows
     shard: tuple[int, int] | None = None  # (I, N), 1 <= I <= N
@@ -402,17 +403,22 @@ class Runner:
         by_key = {o.key: o for o in (*due, *reclaimed)}
         name, lease = book.name, self.opts.lease_s
         failure: list[BaseException] = []
-        disp = Dispatcher(self.channels, concurrency=self.opts.concurrency)
+        # few messages wait flipped-but-unsent: a crash makes only those uncertain needlessly
+        disp = Dispatcher(self.channels, concurrency=self.opts.concurrency,
+                          max_pending=self.opts.concurrency + 2 * self.opts.flip_batch)
 
         def send(keys: list[str]) -> Iterator[Job]:
             if self._crash_hook == "claimed" and keys:
                 os._exit(137)  # test hook: die with rows claimed, not yet sending
-            go = self.ledger.start_sending(name, keys, now=self.clock.now(), lease_s=lease)
-            if self._crash_hook in ("1", "sending") and go:
-                os._exit(137)  # test hook: die between the flip to sending and the request
-            self.metrics.queue_depth += len(go)
-            for k in go:
-                yield self._job(book, by_key[k], Job)
+            flip = self.opts.flip_batch
+            for j in range(0, len(keys), flip):  # flipped as the dispatcher asks for more
+                go = self.ledger.start_sending(name, keys[j:j + flip], now=self.clock.now(),
+                                               lease_s=lease)
+                if self._crash_hook in ("1", "sending") and go:
+                    os._exit(137)  # test hook: die between the flip to sending and the request
+                self.metrics.queue_depth += len(go)
+                for k in go:
+                    yield self._job(book, by_key[k], Job)
 
         def jobs() -> Iterator[Job]:
             """Claims lazily, a chunk at a time, so a stop leaves nothing claimed unsent;
