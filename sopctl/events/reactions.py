@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from ..plan.render import render
 from ..playbook.model import AutoReply, NicknameRule, Playbook, Rule, Stage
 from ..playbook.timeparse import parse_duration
+from . import policy
 from .types import Action, CheckIn, MemberJoined, MessagePosted, Purchase
 
 DEFAULT_WARN = "@{nickname} 请遵守群规: {rule} (第{count}次提醒)"
@@ -105,9 +106,8 @@ def detect_violation(pb: Playbook, msg: MessagePosted, window: FloodWindow,
 
 def next_rung(pb: Playbook, rule: Rule, violations: int) -> str:
     """The ladder step for a member's ``violations``-th offence (1-based); the last rung
-    repeats."""
-    ladder = rule.ladder or pb.rules.ladder or ["warn", "remove"]
-    return ladder[min(max(violations, 1), len(ladder)) - 1]
+    repeats (policy.ladder_step, shared with the forecast)."""
+    return policy.ladder_step(max(violations, 1), policy.ladder_for(pb, rule))
 
 
 def violation_actions(pb: Playbook, ev: MessagePosted, member: MemberState, rule: Rule,
@@ -139,7 +139,7 @@ def violation_actions(pb: Playbook, ev: MessagePosted, member: MemberState, rule
     if announce:
         acts.append(Action("post", f"announce/{base}", ev.group, ev.member,
                            render(pb.rules.remove_text or DEFAULT_REMOVE, values), slot))
-    if pb.rules.blacklist or step == "blacklist":
+    if policy.blacklists(pb, step):
         acts.append(Action("blacklist", f"blacklist/{ev.member}", ev.group, ev.member, "", slot))
     return acts
 
@@ -302,7 +302,7 @@ def on_join(pb: Playbook, ev: MemberJoined, batches: WelcomeBatches) -> list[Act
     if ev.source:
         acts.append(Action("tag", f"tag/{ev.group}/{ev.id}", ev.group, ev.member,
                            data={"tag": f"source:{ev.source}"}))
-    if pb.welcome is None:
+    if not policy.welcome_applies(pb):
         return acts
     batches.add(ev, ev.nickname)
     if _seconds(pb.welcome.batch_window) <= 0:
@@ -321,27 +321,12 @@ def _stages(pb: Playbook) -> dict[str, Stage]:
 
 
 def _next_stage(pb: Playbook, stage: Stage) -> Stage | None:
-    stages = pb.funnel.stages if pb.funnel else []
-    if stage.next:
-        return _stages(pb).get(stage.next)
-    i = stages.index(stage)
-    return stages[i + 1] if i + 1 < len(stages) else None
+    return policy.next_stage(pb.funnel, stage.id)
 
 
 def entry_met(pb: Playbook, stage: Stage, m: MemberState) -> bool:
-    e = stage.entry
-    if e.kind == "free":
-        return True
-    if e.kind == "product":
-        return e.product in m.bought if e.product else bool(m.bought)
-    if e.kind == "spend":
-        return e.amount is not None and m.spend >= e.amount
-    if e.kind == "membership":
-        cards = {p.id for p in pb.products if p.kind == "membership"}
-        if e.product:
-            cards.add(e.product)
-        return any(b in cards for b in m.bought)
-    return False  # invite / task: decided by people, not by a purchase
+    """policy.entry_met for one member (invite / task: decided by people)."""
+    return policy.entry_met(stage.entry, m.spend, m.bought, policy.membership_cards(pb))
 
 
 def member_stage(pb: Playbook, m: MemberState) -> Stage | None:

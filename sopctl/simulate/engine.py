@@ -28,7 +28,6 @@ from .model import (
     World,
     early_term,
     referral_rate,
-    removal_count,
     welcome_batches,
 )
 
@@ -52,6 +51,7 @@ class RunResult:
     member_days: int = 0
     stays: np.ndarray | None = None  # days stayed by unconverted members who left
     member_messages: np.ndarray | None = None  # messages written by each member ever present
+    blacklisted: int = 0  # members the ladder removed and barred from every group
 
 
 _ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32,
@@ -162,10 +162,13 @@ def run(world: World, rng: np.random.Generator,
     cdays, price = np.array(st.convert_days, np.int64), np.array(st.price)
     pconv_s = np.array(st.pconv, F32)
     any_deadline = bool((oth >= 0).any())
-    steps, remove_at = np.array(world.ladder), removal_count(world.ladder)
-    muting = "mute" in world.ladder
+    # the shared ladder (events.policy), looked up by violation count
+    last_rung = len(world.ladder_steps) - 1
+    mutes = np.array([x == "mute" for x in world.ladder_steps])
+    removes, bars = np.array(world.ladder_removes), np.array(world.ladder_blacklists)
+    muting = bool(mutes.any())
     sigma, onset, scale = p["talk_sigma"], p["churn_onset_days"], p["speak_scale"]
-    decay, gain, pv = p["engagement_decay"], p["engagement_gain"], p["violation_rate"]
+    decay, gain, pv = p["engagement_decay"], p["engagement_gain"], world.violation_p
     base, quiet, rise = p["churn_base"], p["churn_quiet"], p["churn_rise"]
     conv_factor = p["churn_converted_factor"]
     batch_s = _batch_seconds(world)
@@ -216,7 +219,7 @@ def run(world: World, rng: np.random.Generator,
     full_events: list[tuple[int, str, str]] = []
     stays: list[np.ndarray] = []
     gone_msgs: list[np.ndarray] = []
-    member_days, alive_n, annoy_any = 0, s.n, False
+    member_days, alive_n, annoy_any, barred = 0, s.n, False, 0
 
     for t in range(days):
         # joins: acquisition plus referrals, placed by the live code
@@ -301,12 +304,13 @@ def run(world: World, rng: np.random.Generator,
         removed = 0
         if len(vi):
             s.viol[vi] += 1
-            count = s.viol[vi].astype(np.int64)
-            step = steps[np.minimum(count, len(steps)) - 1]
-            s.mute_until[vi[step == "mute"]] = t + int(p["mute_days"])
-            out = vi[count >= remove_at]
+            rung = np.minimum(s.viol[vi], last_rung)
+            s.mute_until[vi[mutes[rung]]] = t + int(p["mute_days"])
+            gone = removes[rung]
+            out = vi[gone]
             li = np.concatenate([li, out])
             removed = len(out)
+            barred += int(np.count_nonzero(bars[rung] & gone))
 
         revenue = 0.0
         if len(ci):
@@ -359,7 +363,7 @@ def run(world: World, rng: np.random.Generator,
     stage_members = np.bincount(s.stage[:n][s.alive[:n]], minlength=S)
     per_member = np.concatenate([*gone_msgs, s.msgs[:n][s.alive[:n]]]) if track else None
     return RunResult(series, conversions, moved, stage_members, full_events, member_days,
-                     np.concatenate(stays) if stays else np.zeros(0), per_member)
+                     np.concatenate(stays) if stays else np.zeros(0), per_member, barred)
 
 
 def _end_first_week(s: _State, day: int, early: float) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
+from ..events import policy
 from ..playbook.model import Group, Playbook
 from .ops import OpsBook, group_for
 from .params import resolve
@@ -54,6 +55,11 @@ class World:
     ops: OpsBook
     opened: list[date] = field(default_factory=list)  # grows as groups open
 
+    violation_p: float = 0.0  # violation_rate when the playbook enforces any rule, else 0
+    # the ladder per violation count 0..len(ladder) (policy.ladder_step; the last repeats)
+    ladder_steps: list[str] = field(default_factory=list)
+    ladder_removes: list[bool] = field(default_factory=list)
+    ladder_blacklists: list[bool] = field(default_factory=list)
     live: int = -1  # index of the group the live code fills (-1: none yet)
     _next: list[int] = field(default_factory=list)  # last entry-stage number, last id number
     _taken: set[str] = field(default_factory=set)
@@ -113,50 +119,65 @@ def build_world(playbook: Playbook, start: date, days: int, n_groups: int | None
         initial.append(fill)
     lam = sum(s.daily for s in playbook.acquisition) if playbook.acquisition \
         else p["default_daily_joins"]
+    ladder = policy.ladder_for(playbook)
     w = World(playbook, start, days, p, groups, initial, cap, lam * p["join_scale"],
-              playbook.welcome is not None,
+              policy.welcome_applies(playbook),
               min(playbook.caps.per_group_per_day, int(p["tolerated_posts"])),
-              list(playbook.rules.ladder) or ["warn", "remove"], _stages(playbook, p),
+              ladder, _stages(playbook, p),
               ops if ops is not None else OpsBook(playbook, start, days, p))
     w.opened = [g.opened for g in groups]
+    w.violation_p = p["violation_rate"] if policy.rules_enforced(playbook) else 0.0
+    w.ladder_steps, w.ladder_removes, w.ladder_blacklists = ladder_table(playbook, ladder)
     entry = w.stages.ids[0]
     pond = [i for i, g in enumerate(groups) if (g.stage or entry) == entry]
     w.live = max(pond, key=lambda i: (groups[i].opened, groups[i].number or 0), default=-1)
     return w
 
 
+def ladder_table(pb: Playbook, ladder: list[str]) -> tuple[list[str], list[bool], list[bool]]:
+    """policy.ladder_step evaluated once per violation count 0..len(ladder) (the last rung
+    repeats, so a count beyond looks up the last entry): the step, whether it removes the
+    member, whether it blacklists them."""
+    steps = [policy.ladder_step(k, ladder) for k in range(len(ladder) + 1)]
+    return (steps, [policy.removes(x) for x in steps],
+            [policy.blacklists(pb, x) for x in steps])
+
+
 def _stages(pb: Playbook, p: dict[str, float]) -> Stages:
+    """Per stage, where a conversion leads (policy.next_stage) and what it costs: the
+    cheapest purchase that meets the next stage's entry (policy.cheapest_entry) for a member
+    who came this far along the funnel, carrying that path's spend and products."""
     if pb.funnel is None:
         return Stages(["all"], [-1], [-1], [INF_DAY], [0.0], [0.0])
     st = pb.funnel.stages
     idx = {s.id: i for i, s in enumerate(st)}
-    prices = {pr.id: pr.price for pr in pb.products}
-    membership = next((pr.price for pr in pb.products if pr.kind == "membership"), 0.0)
-    nxt, oth, cdays, price = [], [], [], []
-    for i, s in enumerate(st):
-        if s.next is not None:
-            j = idx.get(s.next, -1)
-        else:  # unset: the following stage; an explicit `next: null` ends the funnel
-            j = i + 1 if "next" not in s.model_fields_set and i + 1 < len(st) else -1
-        nxt.append(j)
+    nxt, oth, cdays = [], [], []
+    for s in st:
+        target = policy.next_stage(pb.funnel, s.id)
+        nxt.append(idx[target.id] if target is not None else -1)
         oth.append(idx.get(s.otherwise, -1) if s.otherwise else -1)
         cdays.append(s.convert_days or INF_DAY)
-        price.append(_entry_price(st[j].entry, prices, membership) if j >= 0 else 0.0)
-    pconv = [p["convert_rate"] * price_factor(pr, p) if j >= 0 else 0.0
-             for pr, j in zip(price, nxt, strict=True)]
+    carried: dict[int, tuple[float, tuple[str, ...]]] = {0: (0.0, ())}
+    order, price, buyable = [0], [0.0] * len(st), [False] * len(st)
+    for i in order:  # breadth first from the entry stage; the list grows as it goes
+        spend, bought = carried[i]
+        j = nxt[i]
+        buy = policy.cheapest_entry(pb, st[j], spend, bought) if j >= 0 else None
+        price[i], buyable[i] = (buy[0], True) if buy else (0.0, False)  # None: by people
+        got = (*bought, buy[1]) if buy and buy[1] else bought
+        for k, state in ((j, (spend + price[i], got)), (oth[i], (spend, bought))):
+            if k >= 0 and k not in carried:
+                carried[k] = state
+                order.append(k)
+    for i in range(len(st)):  # stages no path reaches: a member with nothing bought
+        if i not in carried and nxt[i] >= 0:
+            buy = policy.cheapest_entry(pb, st[nxt[i]], 0.0, ())
+            price[i], buyable[i] = (buy[0], True) if buy else (0.0, False)
+    # an invitation or a task is decided by people: the runner never promotes into such a
+    # stage on its own, so neither does the forecast
+    pconv = [p["convert_rate"] * price_factor(pr, p) if j >= 0 and ok else 0.0
+             for pr, j, ok in zip(price, nxt, buyable, strict=True)]
     return Stages([s.id for s in st], nxt, oth, cdays, price, pconv)
-
-
-def _entry_price(entry: object, prices: dict[str, float], membership: float) -> float:
-    kind = getattr(entry, "kind", "free")
-    product = getattr(entry, "product", None)
-    if kind in ("product", "membership") and product in prices:
-        return prices[product]
-    if kind == "membership":
-        return membership
-    if kind == "spend":
-        return float(getattr(entry, "amount", None) or 0.0)
-    return 0.0
 
 
 # ----------------------------------------------------------------------------- formulas
@@ -197,21 +218,6 @@ def early_term(welcomed: bool, p: dict[str, float]) -> float:
 def referral_rate(e: Num, p: dict[str, float]) -> Num:
     """Expected members one member brings today."""
     return p["share_rate"] * e * p["share_success"] * p["joins_per_success"]
-
-
-def ladder_step(ladder: list[str], count: int) -> str:
-    """What the ladder does at a member's ``count``-th violation (the last step repeats)."""
-    if count <= 0:
-        return "none"
-    return ladder[min(count, len(ladder)) - 1]
-
-
-def removal_count(ladder: list[str]) -> int:
-    """The violation count at which a member is removed (INF_DAY if never)."""
-    for i, step in enumerate(ladder, start=1):
-        if step in ("remove", "blacklist"):
-            return i
-    return INF_DAY
 
 
 def welcome_batches(joins: int, batch_window_s: int) -> int:

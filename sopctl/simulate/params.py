@@ -65,7 +65,8 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "joins_per_success": (1.5, "members a successful share brings (DOMAIN's 6 per member is the "
                                "aspiration, not the forecast)"),
     # rules
-    "violation_rate": (0.001, "daily chance a member breaks a rule (ads, links, flooding)"),
+    "violation_rate": (0.001, "daily chance a member breaks a rule (ads, links, flooding); "
+                              "0 when the playbook detects no rule"),
     "mute_days": (7.0, "days a `mute` step of the ladder silences a member"),
     # warnings
     "quiet_warn_days": (7.0, "days without any operation that trigger a warning (DOMAIN: a week "

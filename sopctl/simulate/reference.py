@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 
+from ..events import policy
 from ..playbook.model import Group
 from .engine import FIELDS
 from .model import (
@@ -20,7 +21,6 @@ from .model import (
     early_term,
     engage,
     hazard,
-    ladder_step,
     referral_rate,
     speak_prob,
     welcome_batches,
@@ -91,6 +91,7 @@ def run_reference(world: World, seed: int) -> dict:
     out = {f: [0.0] * days for f in FIELDS}
     conversions = [[0] * days for _ in range(S)]
     stays: list[float] = []
+    barred = 0
     for t in range(days):
         lam_ref = sum(referral_rate(m.e, p) for m in members)
         n_join = _poisson(rnd, world.join_lam) + _poisson(rnd, lam_ref)
@@ -121,15 +122,16 @@ def run_reference(world: World, seed: int) -> dict:
             pc = m.pconv * m.e * (p["sale_boost"] if ops[m.grp].sale[t] else 1.0)
             early = m.early if m.joined > t - EARLY_DAYS else 0.0
             h = hazard(m.e, max(0.0, t - m.rise_from), early, m.annoy, m.hmul, p)
-            pv = p["violation_rate"]
+            pv = world.violation_p
             gone = False
             if u < pv:
                 m.viol += 1
-                step = ladder_step(world.ladder, m.viol)
+                step = policy.ladder_step(m.viol, world.ladder)
                 if step == "mute":
                     m.mute_until = t + int(p["mute_days"])
-                elif step in ("remove", "blacklist"):
+                elif policy.removes(step):
                     gone, removed = True, removed + 1
+                    barred += policy.blacklists(world.playbook, step)
             elif u < pv + pc:
                 old, new = m.stage, st.next[m.stage]
                 revenue += st.price[old]
@@ -157,4 +159,4 @@ def run_reference(world: World, seed: int) -> dict:
         for f, v in zip(FIELDS, rec, strict=True):
             out[f][t] = v
     return {"series": out, "conversions": conversions, "stays": stays,
-            "member_messages": [m.msgs for m in members]}
+            "member_messages": [m.msgs for m in members], "blacklisted": barred}
