@@ -359,8 +359,9 @@ class Runner:
                 s.counts["skipped"] += len(stale)
             taken = [o for o in taken if (now - o.at_utc).total_seconds() <= o.grace_s]
             if taken:
-                self.log("take-over", f"{len(won)} claim(s) of {n} left by a stopped runner "
-                         "taken over", "warning", playbook=n, count=len(won))
+                self.log("take-over", f"took over {len(won)} claim(s) of {n} whose runner "
+                         "stopped renewing its lease (never sent)", "warning", playbook=n,
+                         count=len(won))
             s.already += len(orphans) - len(taken)
             resend.extend(taken)
         if late:

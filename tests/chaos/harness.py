@@ -135,8 +135,8 @@ class Fleet:
                 codes.append(None)
         return codes
 
-    def logs(self) -> str:
-        return "\n".join(f.read_text(errors="replace")[-3000:]
+    def logs(self, tail: int = 3000) -> str:
+        return "\n".join(f.read_text(errors="replace")[-tail:]
                          for f in sorted(self.tmp.glob("runner*.log")))
 
 
