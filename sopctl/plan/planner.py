@@ -255,6 +255,9 @@ class Planner:
         cap_any = min(caps.values())
         all_group = all(si.cap_kind == "group" for si in self.slots)
         at_of: dict[int, tuple[datetime, datetime, str | None]] = {}
+        # A Moments post goes out from a staff account, not into a group: plan it once per
+        # account (the group's owner) and day, carried by the first of that owner's groups.
+        moments_seen: set[tuple[str, int]] = set()
         for gi in self.groups:
             if gi.opened > d:
                 continue
@@ -267,6 +270,11 @@ class Planner:
                     si for si in self.slots if fires_on(si.slot, d, gi.opened, funnel)
                     and (cap_free_late is None or si.latest >= cap_free_late)]
             for si in active:
+                if si.cap_kind == "moments":
+                    account = (gi.g.owner or "", si.idx)
+                    if account in moments_seen:
+                        continue
+                    moments_seen.add(account)
                 if si.cron_minutes is not None:
                     minutes = si.cron_minutes
                 elif si.hi == si.lo:
@@ -333,8 +341,9 @@ class Planner:
                     else:
                         notes = (note, dst_note) if dst_note else (note,)
                     slot = si.slot
-                    prefix = (f"{gi.id}/{sid}/{dstr}T{m // 60:02d}{m % 60:02d}/" if si.multi
-                              else f"{gi.id}/{sid}/{dstr}/")
+                    who = _account_key(gi.g.owner) if si.cap_kind == "moments" else gi.id
+                    prefix = (f"{who}/{sid}/{dstr}T{m // 60:02d}{m % 60:02d}/" if si.multi
+                              else f"{who}/{sid}/{dstr}/")
                     channel, delivery = gi.channels[idx], gi.deliveries[idx]
                     for seq, (off, (tmpl, fmt, att, names)) in enumerate(
                             zip(offs, msgs, strict=False)):
@@ -355,6 +364,15 @@ class Planner:
                         else:
                             sink.append((occ, note or ""))
         return out, dropped
+
+
+def _account_key(owner: str | None) -> str:
+    """An ASCII key part for a staff account (ledger keys travel in HTTP headers)."""
+    if not owner:
+        return "moments-all"
+    import hashlib
+
+    return "moments-" + hashlib.blake2b(owner.encode(), digest_size=4).hexdigest()
 
 
 _CAP_NAMES = {"group": "posts per group", "members": "1:1 messages per member",

@@ -127,6 +127,22 @@ def test_caps_drop_the_latest_of_the_day_and_report_them() -> None:
         ("s11", "dropped: over the cap of 2 posts per group a day")]
 
 
+def test_moments_once_per_staff_account_not_per_group() -> None:
+    slots = [{"id": "mo", "kind": "moments", "at": "08:30", "target": "moments", "text": "朋友圈"},
+             {"id": "gm", "kind": "good-morning", "at": "07:30", "text": "早安"}]
+    groups = [{"id": "g1", "opened": OPENED, "owner": "小春"},
+              {"id": "g2", "opened": OPENED, "owner": "小春"},
+              {"id": "g3", "opened": OPENED, "owner": "小敏"},
+              {"id": "g4", "opened": OPENED}]
+    occs = plan(make(slots, groups=groups), date(2026, 11, 5))
+    assert sum(o.slot == "gm" for o in occs) == 4  # group posts: one per group
+    moments = [o for o in occs if o.slot == "mo"]
+    # one per account: 小春 (carried by g1), 小敏 (g3), and the unowned groups' account (g4)
+    assert [o.group for o in moments] == ["g1", "g3", "g4"]
+    assert all(o.key.isascii() and o.key.startswith("moments-") for o in moments)
+    assert len({o.key for o in moments}) == 3
+
+
 def test_keys_unique_and_stable() -> None:
     pb = make([{"id": "m", "kind": "k", "at": "07:30-08:30", "content": "gm"},
                {"id": "c", "kind": "k", "cron": "0 */4 * * *", "text": "c"},
