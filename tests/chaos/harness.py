@@ -157,3 +157,22 @@ def wait_for(pred, timeout: float, every: float = 0.5) -> bool:
             return True
         time.sleep(every)
     return pred()
+
+
+class RecordingChannel:
+    """A channel that keeps every message it was asked to post (for in-process runners)."""
+
+    type = "recording"
+
+    def __init__(self, name: str = "out") -> None:
+        self.name = name
+        self.sent: list = []
+
+    async def send(self, msg, *, deadline: float | None = None):
+        from sopctl.run.channels.base import SendResult
+
+        self.sent.append(msg)
+        return SendResult("sent")
+
+    async def aclose(self) -> None:
+        pass
