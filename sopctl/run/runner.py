@@ -183,7 +183,8 @@ class Runner:
 
     def __init__(self, books: Sequence[Book], ledger: Ledger, clock: Clock, opts: RunOptions,
                  *, channels: dict[str, Any], log: EventLog | None = None,
-                 metrics: Metrics | None = None, env: dict[str, str] | None = None):
+                 metrics: Metrics | None = None, env: dict[str, str] | None = None,
+                 delivery_clock: Any = None):
         self.books = list(books)
         self.ledger = ledger
         self.clock = clock
@@ -193,6 +194,8 @@ class Runner:
         self.metrics = metrics or Metrics()
         self.env = env if env is not None else dict(os.environ)
         self.stopping = False
+        # the clock the channels' DeliveryContext uses: deadlines must be on the same one
+        self.delivery_clock = delivery_clock
         self._first = True
         self._wake: asyncio.Event | None = None
         # test hook: "claimed" dies after the claim commits, "1"/"sending" after the flip
@@ -406,7 +409,8 @@ class Runner:
         failure: list[BaseException] = []
         # few messages wait flipped-but-unsent: a crash makes only those uncertain needlessly
         disp = Dispatcher(self.channels, concurrency=self.opts.concurrency,
-                          max_pending=self.opts.concurrency + 2 * self.opts.flip_batch)
+                          max_pending=self.opts.concurrency + 2 * self.opts.flip_batch,
+                          clock=self.delivery_clock)
 
         def send(keys: list[str]) -> Iterator[Job]:
             if self._crash_hook == "claimed" and keys:

@@ -80,6 +80,7 @@ class FakeServer:
         self.answers: list[Response] = []  # every answer given, in order
         self._fail_next: list[int] = []
         self._hang_next: list[float] = []
+        self._respond_next: list[Response] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -91,6 +92,11 @@ class FakeServer:
     def fail_next(self, n: int = 1, status: int = 503) -> None:
         """The next ``n`` requests get ``status`` and are not delivered (an error storm)."""
         self._fail_next.extend([status] * n)
+
+    def respond_next(self, n: int, response: Response) -> None:
+        """The next ``n`` requests get ``response`` and are not delivered (an errcode storm:
+        45009, 130101, 429 with its headers...)."""
+        self._respond_next.extend([response] * n)
 
     def hang_next(self, n: int = 1, seconds: float = 2.0) -> None:
         """The next ``n`` delivered messages are answered only after ``seconds`` (real):
@@ -142,6 +148,8 @@ class FakeServer:
         return resp, wait
 
     def _answer(self, req: Request) -> tuple[Response, float]:
+        if self._respond_next:
+            return self._respond_next.pop(0), self.delay
         if self._fail_next:
             return Response(self._fail_next.pop(0), {"error": "injected"}), self.delay
         if self.error_ratio and self.rng.random() < self.error_ratio:
