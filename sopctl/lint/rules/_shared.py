@@ -114,7 +114,7 @@ def _build_schedule(ctx: Context) -> Schedule:
         if mask is None:
             mask = 0
             for k, opened in enumerate(openings):
-                for day in range(horizon):
+                for day in _candidate_days(slot, opened, horizon):
                     if fires_on(slot, opened + timedelta(days=day), opened, pb.funnel):
                         mask |= 1 << (k * horizon + day)
             by_key[key] = mask
@@ -128,6 +128,23 @@ def _build_schedule(ctx: Context) -> Schedule:
         plans.append(SlotPlan(i, mask, n * max(1, len(starts)), starts, window,
                               sequence_span(slot)))
     return Schedule(openings, horizon, life, plans)
+
+
+def _candidate_days(slot: Slot, opened: date, horizon: int) -> Iterator[int] | range:
+    """Zero-based life days on which ``slot`` could fire at all: a day-N slot (a lesson,
+    a life-day range, fixed dates) is only asked about its own days, which keeps a
+    calendar-shaped timetable of thousands of one-day slots linear and cheap."""
+    if slot.dates:
+        return (d for d in sorted({(x - opened).days for x in slot.dates}) if 0 <= d < horizon)
+    lo, hi = 0, horizon
+    if slot.life_days is not None:
+        from ...playbook.timeparse import parse_day_range
+
+        first, last = parse_day_range(slot.life_days)
+        lo, hi = max(lo, first - 1), min(hi, last if last is not None else horizon)
+    if slot.course:
+        hi = min(hi, len(slot.course))
+    return range(lo, hi)
 
 
 def block_mask(sched: Schedule, days: int) -> int:
