@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..errors import EXIT_FINDINGS, UsageError
+from ..errors import UsageError
 
 
 class AgendaFormat(StrEnum):
@@ -29,34 +29,16 @@ def agenda(
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
 ) -> None:
     """List the planned messages: local time, UTC, group, slot, kind, channel and text."""
-    from datetime import date, datetime, timedelta
-    from zoneinfo import ZoneInfo
+    from datetime import timedelta
 
     from ..plan.build import build_plan
     from ..plan.groups import group_display_name, playbook_groups
     from ..plan.timing import LocalClock
-    from ..playbook.discover import find_playbook
-    from ..playbook.loader import load_playbook
+    from ._common import first_day, load_or_exit, write_output
 
-    path = playbook or find_playbook()
-    if path != "-" and not Path(path).exists():
-        raise UsageError(f"{path}: no such file or directory")
-    loaded = load_playbook(path)
-    errors = [f for f in loaded.findings if f.severity == "error"]
-    if errors or loaded.playbook is None:
-        from ..lint.report import render
-
-        render(errors, 1, "text")
-        raise typer.Exit(EXIT_FINDINGS)
+    path, loaded = load_or_exit(playbook)
     pb = loaded.playbook
-    if from_ is None:
-        first = datetime.now(ZoneInfo(pb.timezone)).date()
-    else:
-        try:
-            first = date.fromisoformat(from_)
-        except ValueError:
-            raise UsageError(f"--from '{from_}' is not a date",
-                             hint="write it as YYYY-MM-DD, e.g. 2026-11-24") from None
+    first = first_day(from_, "--from", pb.timezone, days)
     groups = playbook_groups(pb)
     if group:
         wanted = set(group)
@@ -87,7 +69,7 @@ def agenda(
     else:
         text = export.to_ics(occs, calendar_name=pb.name, group_names=names)
     if output is not None:
-        output.write_bytes(text.encode())
+        write_output(output, text)
         typer.echo(f"wrote {len(occs)} occurrences to {output}", err=True)
     else:
         typer.echo(text, nl=False)

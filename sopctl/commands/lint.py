@@ -53,6 +53,9 @@ def lint(
             raise UsageError(f"{p}: no such file or directory")
     env = {} if no_env else dict(os.environ)
     findings, nfiles = lint_paths(targets, cfg, env)
+    if nfiles == 0:  # only empty directories: passing would hide a wrong path in CI
+        raise UsageError(f"no playbooks (*.yaml, *.yml) in {', '.join(targets)}",
+                         hint="inventory files are checked through the playbook naming them")
     if fmt is None:
         fmt = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
     render(findings, nfiles, fmt.value, statistics=statistics, strict=strict)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ..errors import EXIT_FINDINGS, UsageError
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     from datetime import date
@@ -26,18 +26,9 @@ class SimFormat(StrEnum):
 
 
 def _load(path: str) -> Playbook:
-    from ..playbook.loader import load_playbook
+    from ._common import load_or_exit
 
-    if path != "-" and not Path(path).exists():
-        raise UsageError(f"{path}: no such file or directory")
-    loaded = load_playbook(path)
-    errors = [f for f in loaded.findings if f.severity == "error"]
-    if errors or loaded.playbook is None:
-        from ..lint.report import render
-
-        render(errors, 1, "text")
-        raise typer.Exit(EXIT_FINDINGS)
-    return loaded.playbook
+    return load_or_exit(path)[1].playbook
 
 
 def simulate(
@@ -52,19 +43,19 @@ def simulate(
     report: Path = typer.Option(None, "--report", help="Write a self-contained HTML report."),
     compare: str = typer.Option(None, "--compare",
                                 help="Another playbook to forecast with the same seed."),
-    start: str = typer.Option(None, "--start", help="First day, YYYY-MM-DD (default: today)."),
+    start: str = typer.Option(None, "--start", "--from",
+                              help="First day, YYYY-MM-DD (default: today)."),
     param: list[str] = typer.Option(None, "--param", "-p",
                                     help="Override a model parameter: name=value; repeatable."),
 ) -> None:
     """Forecast members, activity, conversions and revenue day by day."""
-    from ..playbook.discover import find_playbook
     from ..simulate.params import parse_cli_params
+    from ._common import load_or_exit
 
-    path = playbook or find_playbook()
-    assert path is not None
-    pb = _load(path)
+    path, loaded = load_or_exit(playbook)
+    pb = loaded.playbook
     cli = parse_cli_params(param)
-    first = _start(start, pb.timezone)
+    first = _start(start, pb.timezone, days)
     other = _load(compare) if compare else None
 
     from ..simulate.forecast import forecast
@@ -125,14 +116,7 @@ def simulate(
             console().print(f"\nreport written to {report}")
 
 
-def _start(value: str | None, tz: str) -> date:
-    from datetime import date, datetime
-    from zoneinfo import ZoneInfo
+def _start(value: str | None, tz: str, days: int = 0) -> date:
+    from ._common import first_day
 
-    if value is None:
-        return datetime.now(ZoneInfo(tz)).date()
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--start '{value}' is not a date",
-                         hint="write it as YYYY-MM-DD, e.g. 2026-11-24") from None
+    return first_day(value, "--start", tz, days)

@@ -56,7 +56,7 @@ def status(
 def _upcoming(paths: list[str] | None, now: datetime, n: int) -> list[tuple[str, Any]]:
     from ..plan import iter_plan
     from ..playbook.discover import find_playbook
-    from ..playbook.loader import load_playbook
+    from ._common import load_or_exit
 
     targets = list(paths or [])
     if not targets:
@@ -64,9 +64,8 @@ def _upcoming(paths: list[str] | None, now: datetime, n: int) -> list[tuple[str,
         targets = [found] if found else []
     out: list[tuple[str, Any]] = []
     for p in targets:
-        loaded = load_playbook(p)
-        if loaded.playbook is None:
-            continue
+        # a named playbook that is missing or broken says so, never vanishes from the list
+        loaded = load_or_exit(p)[1]
         for i, o in enumerate(iter_plan(loaded.playbook, now, now + timedelta(days=8))):
             if i >= n:
                 break

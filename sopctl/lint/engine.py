@@ -45,6 +45,15 @@ def _is_inventory(f: Path) -> bool:
                             or lines[0].startswith("- id:"))
 
 
+def _inventory_hint(f: Finding) -> Finding:
+    if f.code != "SOP011":
+        return f
+    from dataclasses import replace
+
+    return replace(f, hint="this looks like a groups inventory: lint the playbook that names "
+                   "it (`groups: <this file>`), which checks both files")
+
+
 def lint_loaded(loaded: Loaded, config: LintConfig,
                 env: Mapping[str, str] | None = None) -> list[Finding]:
     from .context import Context
@@ -108,13 +117,18 @@ def lint_paths(paths: Iterable[str], config: LintConfig,
     """Lint every playbook under ``paths``; returns (findings, files checked)."""
     import gc
 
+    paths = list(paths)
     files = expand_paths(paths)
+    named = {p for p in paths if p != "-" and Path(p).is_file()}
     findings: list[Finding] = []
     enabled = gc.isenabled()
     gc.disable()  # rules make many small acyclic objects; see load_playbook
     try:
         for f in files:
-            findings.extend(lint_loaded(load_playbook(f), config, env))
+            found = lint_loaded(load_playbook(f), config, env)
+            if f in named and any(x.code == "SOP011" for x in found) and _is_inventory(Path(f)):
+                found = [_inventory_hint(x) for x in found]
+            findings.extend(found)
     finally:
         if enabled:
             gc.enable()

@@ -1,0 +1,73 @@
+"""Shared by the commands that work on one playbook: find it, load it, or stop cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from ..errors import EXIT_FINDINGS, UsageError
+
+if TYPE_CHECKING:
+    from datetime import date
+
+    from ..playbook.loader import Loaded
+
+
+def check_path(path: str) -> None:
+    """A usage error (exit 2) for a path that is missing or a directory; '-' is stdin."""
+    if path == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{path}: is a directory; name a playbook file",
+                         hint="name one of the .yaml files in it (`sopctl lint` takes directories)")
+    if not p.exists():
+        raise UsageError(f"{path}: no such file or directory")
+
+
+def load_or_exit(path: str | None) -> tuple[str, Loaded]:
+    """``path`` (default: the playbook found here) loaded; if it has errors, they are
+    printed located, as `sopctl lint` prints them, and the command exits 1."""
+    from ..playbook.discover import find_playbook
+    from ..playbook.loader import load_playbook
+
+    path = path or find_playbook()
+    assert path is not None  # find_playbook() raises when there is none
+    check_path(path)
+    loaded = load_playbook(path)
+    errors = [f for f in loaded.findings if f.severity == "error"]
+    if errors or loaded.playbook is None:
+        from ..lint.report import render
+
+        render(errors, 1, "text")
+        raise typer.Exit(EXIT_FINDINGS)
+    return path, loaded
+
+
+def first_day(value: str | None, option: str, tz: str, days: int = 0) -> date:
+    """The first local day of a window: ``value`` (YYYY-MM-DD) or today in ``tz``. Years
+    far outside any real calendar are refused here rather than overflowing in the plan."""
+    from datetime import date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    if value is None:
+        return datetime.now(ZoneInfo(tz)).date()
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{option} '{value}' is not a date",
+                         hint="write it as YYYY-MM-DD, e.g. 2026-11-24") from None
+    if not date(1900, 1, 1) <= day <= date(9000, 12, 31) - timedelta(days=days):
+        raise UsageError(f"{option} {value}: the {days}-day window must lie within "
+                         "1900-01-01..9000-12-31")
+    return day
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a command's output file; an unwritable path is a usage error, not a crash."""
+    try:
+        path.write_bytes(text.encode("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
