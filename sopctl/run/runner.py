@@ -443,7 +443,10 @@ class Runner:
                     t0 = time.perf_counter()
                     won = self.ledger.claim(name, [self._claim(o) for o in chunk],
                                             now=self.clock.now(), lease_s=lease)
-                    self.metrics.claim_latency(time.perf_counter() - t0)
+                    dt = time.perf_counter() - t0
+                    self.metrics.claim_latency(dt)
+                    self.log("claim", f"claimed {len(won)} of {len(chunk)}", "debug",
+                             ms=round(dt * 1000, 2), won=len(won))
                     yield from send(won)
             except DBAPIError as exc:
                 failure.append(exc)

@@ -92,12 +92,14 @@ class Fleet:
     """`sopctl run` daemons sharing one ledger, on one agreed clock."""
 
     def __init__(self, tmp: Path, playbook: Path, store: str, start: datetime,
-                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None) -> None:
+                 extra: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 log_format: str = "json") -> None:
         self.tmp, self.playbook, self.store, self.extra = tmp, playbook, store, extra
         self.start, self.t0 = start, time.monotonic()
         self.env = {**os.environ, "NO_COLOR": "1", **(env or {})}
         self.env.pop("SOPCTL_TEST_CRASH_AFTER_CLAIM", None)
         self.procs: dict[int, subprocess.Popen] = {}
+        self.log_format = log_format
         self.kills = 0
         self.starts = 0
 
@@ -110,7 +112,7 @@ class Fleet:
         env = {**self.env, "SOPCTL_NOW": self.now().isoformat()}
         p = subprocess.Popen([*SOPCTL, "run", str(self.playbook), "--store", self.store,
                               "--state-dir", str(self.tmp / f"state{i}"), "--log-format",
-                              "json", *self.extra, *args], env=env, stdout=log,
+                              self.log_format, *self.extra, *args], env=env, stdout=log,
                              stderr=subprocess.STDOUT)
         self.procs[i] = p
         return p
