@@ -81,3 +81,54 @@ def test_no_traceback_end_to_end(tmp_path: Path) -> None:
                           env={**os.environ, "SOPCTL_DEBUG": ""})
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "internal error" not in proc.stderr and "error:" in proc.stderr
+
+
+def test_serve_port_in_use_or_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        msg = usage_error("serve", str(MINIMAL), "--port", str(port),
+                          "--state-dir", str(tmp_path))
+    assert msg.startswith(f"cannot listen on 127.0.0.1:{port}")
+    code, out, _ = cli("serve", str(MINIMAL), "--port", "99999", "--state-dir", str(tmp_path))
+    assert code == 2 and "65535" in out
+
+
+def test_serve_shares_the_state_dir_variable_with_run(tmp_path: Path) -> None:
+    inbox = tmp_path / "in.jsonl"
+    inbox.write_text("", encoding="utf-8")
+    r = CliRunner().invoke(app, ["serve", str(MINIMAL), "--once", "--inbox", str(inbox)],
+                           env={"SOPCTL_STATE_DIR": str(tmp_path / "state")})
+    assert r.exit_code == 0, r.output
+    assert any((tmp_path / "state").iterdir())
+
+
+def test_serve_warns_about_a_missing_inbox(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["serve", str(MINIMAL), "--once", "--inbox",
+                                 str(tmp_path / "none.jsonl"), "--state-dir", str(tmp_path)])
+    assert r.exit_code == 0 and "does not exist" in r.output
+
+
+@pytest.mark.parametrize("args", [["history", "--limit", "0"], ["history", "--limit", "-1"],
+                                  ["status", "--next", "-5"]])
+def test_negative_counts_are_refused(tmp_path: Path, args: list[str]) -> None:
+    code, _, _ = cli(*args, "--state-dir", str(tmp_path))
+    assert code == 2
+
+
+def test_history_table_fits_the_terminal_and_keeps_cjk(tmp_path: Path) -> None:
+    env = {**os.environ, "SOPCTL_STATE_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "sopctl", "run", str(MINIMAL), "--once", "--since",
+                    "48h"], env=env, capture_output=True, timeout=60, check=True)
+    for width in (120, 80, 60):
+        proc = subprocess.run([sys.executable, "-m", "sopctl", "history"],
+                              env={**env, "COLUMNS": str(width)}, capture_output=True,
+                              text=True, encoding="utf-8", timeout=60)
+        lines = proc.stdout.splitlines()
+        assert proc.returncode == 0 and all(len(line) <= width for line in lines), proc.stdout
+        assert any(line.startswith("scheduled (UTC)") for line in lines)  # header unbroken
+        assert ("美肌福利群" if width == 120 else "美肌") in proc.stdout
+        assert "skipped" in proc.stdout

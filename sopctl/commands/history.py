@@ -26,11 +26,11 @@ def history(
     group: str = typer.Option(None, "--group", help="Only this group id."),
     status: list[str] = typer.Option(None, "--status", help="Only these statuses (repeatable): "
                                      "sent failed skipped uncertain pending-confirmation "
-                                     "claimed."),
+                                     "claimed sending."),
     uncertain: bool = typer.Option(False, "--uncertain", help="Only uncertain deliveries (a "
                                    "crash between claim and result)."),
     playbook: str = typer.Option(None, "--playbook", help="Only this playbook (by name)."),
-    limit: int = typer.Option(None, "--limit", help="At most this many rows (newest)."),
+    limit: int = typer.Option(None, "--limit", min=1, help="At most this many rows (newest)."),
     fmt: HistoryFormat = typer.Option(HistoryFormat.table, "--format", "-f"),
     store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE", help="Ledger URL."),
     state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
@@ -83,6 +83,7 @@ def render_rows(rows: list[dict[str, Any]], fmt: str) -> None:
         for r in rows:
             w.writerow([_cell(r.get(c)) for c in COLUMNS])
         return
+    from rich.cells import cell_len
     from rich.markup import escape
     from rich.table import Table
 
@@ -93,14 +94,34 @@ def render_rows(rows: list[dict[str, Any]], fmt: str) -> None:
         return
     style = {"sent": "green", "failed": "red", "uncertain": "magenta", "skipped": "yellow",
              "pending-confirmation": "cyan", "claimed": "blue"}
-    t = Table(title=f"{len(rows)} deliveries", title_justify="left")
-    for c in ("scheduled (UTC)", "playbook", "group", "slot", "channel", "status", "tries",
-              "reason"):
-        t.add_column(c, overflow="fold")
-    for r in rows:
-        st = r["status"]
-        t.add_row(r["scheduled_utc"].strftime("%Y-%m-%d %H:%M"), escape(r["playbook"]),
-                  escape(r["group_id"]), escape(f"{r['slot']}#{r['seq']}" if r["seq"]
-                                                else r["slot"]), escape(r["channel"]),
-                  f"[{style.get(st, '')}]{st}[/]", str(r["attempts"]), escape(r["reason"] or ""))
+    headers = ("scheduled (UTC)", "playbook", "group", "slot", "channel", "status", "tries",
+               "reason")
+    cells = [(r["scheduled_utc"].strftime("%Y-%m-%d %H:%M"), r["playbook"], r["group_id"],
+              f"{r['slot']}#{r['seq']}" if r["seq"] else r["slot"], r["channel"], r["status"],
+              str(r["attempts"]), r["reason"] or "") for r in rows]
+    # Widths from the content (CJK counts double). Only the reason folds; on a narrow
+    # terminal the names give way first, never below their header, so no column is
+    # squeezed under one CJK character (which would then vanish).
+    widths = [max(cell_len(h), *(cell_len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    width = console().width
+    keep = list(range(len(headers)))
+
+    def short() -> int:  # cells missing for a reason column of 20
+        return 20 + sum(widths[i] + 3 for i in keep[:-1]) - width
+
+    for i in (1, 3, 4, 2):
+        if short() > 0:
+            widths[i] = max(cell_len(headers[i]), widths[i] - short())
+    for i in (6, 4):  # then tries, then channel, go
+        if short() > 0:
+            keep.remove(i)
+    widths[-1] = max(6, min(widths[-1], width - sum(widths[i] + 3 for i in keep[:-1])))
+    t = Table(title=f"{len(rows)} deliveries", title_justify="left", show_edge=False,
+              pad_edge=False)
+    for i in keep:
+        t.add_column(headers[i], width=widths[i], no_wrap=i != 7,
+                     overflow="fold" if i == 7 else "ellipsis")
+    for c in cells:
+        t.add_row(*(f"[{style.get(c[5], '')}]{c[5]}[/]" if i == 5 else escape(c[i])
+                    for i in keep))
     console().print(t)

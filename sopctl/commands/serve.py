@@ -24,9 +24,9 @@ def open_engine(playbook: str, store: str | None, state_dir: Path | None):
     from ..events.engine import EventEngine
     from ..playbook.loader import load_playbook
     from ..run.ledger import Ledger, default_state_dir, store_url
+    from ._common import check_path
 
-    if not Path(playbook).exists():
-        raise UsageError(f"{playbook}: no such file")
+    check_path(playbook)
     loaded = load_playbook(playbook)
     if not loaded.ok:
         for f in loaded.findings:
@@ -63,23 +63,31 @@ def open_deliverer(engine, ledger, state_dir: Path | None, env: dict[str, str] |
 
 
 def serve(
-    playbook: str = typer.Argument(..., help="The playbook whose groups receive events."),
-    port: int = typer.Option(None, "--port", "-p", help="Listen for HTTP events on this port."),
+    playbook: str = typer.Argument(None, help="The playbook whose groups receive events "
+                                   "(default: the one found here)."),
+    port: int = typer.Option(None, "--port", "-p", min=0, max=65535,
+                             help="Listen for HTTP events on this port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
     inbox: Path = typer.Option(None, "--inbox", help="JSON-lines file or directory of *.jsonl."),
     once: bool = typer.Option(False, "--once", help="Read the inbox once, send due welcomes, "
                               "and exit (for cron)."),
-    store: str = typer.Option(None, "--store", help="Database URL (default: SQLite in the "
-                              "state directory, shared with the run ledger)."),
-    state_dir: Path = typer.Option(None, "--state-dir", help="State directory."),
+    store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE",
+                              help="Database URL (default: SQLite in the state directory, "
+                              "shared with the run ledger)."),
+    state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
+                                   help="State directory (as for run)."),
     secret: str = typer.Option(None, "--secret", envvar="SOPCTL_EVENTS_SECRET",
                                help="HMAC key for POST /events (env or file:/path)."),
-    wecom_token: str = typer.Option(None, "--wecom-token", envvar="SOPCTL_WECOM_TOKEN"),
+    wecom_token: str = typer.Option(None, "--wecom-token", envvar="SOPCTL_WECOM_TOKEN",
+                                    help="The WeCom callback's Token (env or file:/path)."),
     wecom_aes_key: str = typer.Option(None, "--wecom-aes-key", envvar="SOPCTL_WECOM_AES_KEY",
                                       help="The callback's EncodingAESKey (43 characters)."),
-    wecom_corp_id: str = typer.Option(None, "--wecom-corp-id", envvar="SOPCTL_WECOM_CORP_ID"),
+    wecom_corp_id: str = typer.Option(None, "--wecom-corp-id", envvar="SOPCTL_WECOM_CORP_ID",
+                                      help="The corp id callbacks must carry (receive id)."),
     telegram_secret: str = typer.Option(None, "--telegram-secret",
-                                        envvar="SOPCTL_TELEGRAM_SECRET"),
+                                        envvar="SOPCTL_TELEGRAM_SECRET",
+                                        help="Expected X-Telegram-Bot-Api-Secret-Token "
+                                        "(env or file:/path)."),
 ) -> None:
     """Welcome newcomers, answer keywords, enforce the rules and move buyers up the funnel."""
     import logging
@@ -92,6 +100,12 @@ def serve(
         raise UsageError("nothing to listen to", hint="give --port and/or --inbox")
     if once and inbox is None:
         raise UsageError("--once reads the inbox; give --inbox")
+    if playbook is None:
+        from ..playbook.discover import find_playbook
+
+        playbook = find_playbook()
+    if inbox is not None and not inbox.exists():  # an exporter may create it later
+        typer.echo(f"warning: inbox {inbox} does not exist (yet); nothing to read", err=True)
     logging.basicConfig(level=os.environ.get("SOPCTL_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(message)s")
     engine, ledger = open_engine(playbook, store, state_dir)

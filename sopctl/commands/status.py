@@ -12,7 +12,8 @@ import typer
 def status(
     playbooks: list[str] = typer.Argument(None, help="Playbooks whose plan to show (default: "
                                           "the one here, if any)."),
-    next_n: int = typer.Option(10, "--next", help="How many upcoming occurrences to show."),
+    next_n: int = typer.Option(10, "--next", min=0, max=10_000,
+                               help="How many upcoming occurrences to show."),
     store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE", help="Ledger URL."),
     state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
                                    help="State directory of the SQLite ledger."),

@@ -58,13 +58,14 @@ class EventServer(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(self, addr: tuple[str, int], engine: EventEngine, cfg: ServeConfig):
-        super().__init__(addr, _Handler)
+        # the writer first: a failed bind calls server_close(), which stops it
+        self.writer = _Writer(engine)
         self.engine = engine
         self.cfg = cfg
         self.accepted = 0
         self.rejected = 0
         self.latencies: list[float] | None = None  # receipt -> recorded, seconds (benchmarks)
-        self.writer = _Writer(engine)
+        super().__init__(addr, _Handler)
 
     def ingest(self, events: list[Event]) -> int:
         """Map chat ids to groups (all or nothing), then process; returns actions taken."""
