@@ -89,8 +89,9 @@ def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int)
                   f"({tz}).")
         return
     table = Table(show_edge=False, header_style="bold", pad_edge=False,
-                  title=f"{len(occs)} message{'s' if len(occs) != 1 else ''}, {days} day{'s' if days != 1 else ''} "
-                  f"from {first} ({tz})", title_justify="left")
+                  title=f"{len(occs)} message{'s' if len(occs) != 1 else ''}, "
+                  f"{days} day{'s' if days != 1 else ''} from {first} ({tz})",
+                  title_justify="left")
     rows = []
     for o in occs:
         lines = o.text.splitlines()
