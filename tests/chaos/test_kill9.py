@@ -84,3 +84,31 @@ def test_kill9_runners_during_a_burst(tmp_path, pg_db):
     print(f"kill -9: {GROUPS} occurrences, 3 runners, {fleet.kills} kills; ledger "
           f"{dict(by_status)}; uncertain that did arrive {unc_received}, "
           f"received twice {len(twice)}; settled {t_done - t_first:.1f} s after the first kill")
+
+
+def test_claimed_rows_of_a_dead_runner_are_taken_over_and_sent(tmp_path, pg_db):
+    """A runner dies right after its claim committed (nothing flipped to sending): a daemon
+    on another host takes the rows over once the lease ran out, inside the slot's grace,
+    and sends each once — none is uncertain."""
+    with Sink(tmp_path / "received.log") as sink:
+        pb = write_playbook(tmp_path / "pb.yaml", groups=300, url=sink.url,
+                            slots=[("07:30", "30m")])
+        fleet = Fleet(tmp_path, pb, pg_db, datetime(2026, 11, 24, 7, 30, 10, tzinfo=SH),
+                      extra=("--lease", "2"))
+        fleet.env["SOPCTL_TEST_CRASH_AFTER_CLAIM"] = "claimed"
+        crashed = fleet.launch(1, "--once")
+        assert crashed.wait(60) == 137
+        fleet.env.pop("SOPCTL_TEST_CRASH_AFTER_CLAIM")
+        held = Counter(r["status"] for r in ledger_rows(pg_db))
+        try:
+            fleet.launch(2)  # the survivor, a daemon on another "host"
+            ok = wait_for(lambda: status_counts(pg_db) == Counter(sent=300), 60, 0.2)
+        finally:
+            codes = fleet.stop_all()
+        time.sleep(0.3)
+        got = Counter(k for _, k in sink.received())
+    assert held == {"claimed": 200}, held  # one claim batch, then the crash
+    assert ok, (status_counts(pg_db), fleet.logs())
+    assert codes[-1] == 0
+    assert len(got) == 300 and max(got.values()) == 1
+    assert '"take-over"' in fleet.logs(tail=10**7)
