@@ -128,6 +128,37 @@ class BaseChannel:
                 f"outcome unknown: {type(e).__name__} after the request was sent"))
         return resp, None
 
+    async def post_checked(self, url: str, **kw: Any) -> tuple[httpx.Response | None,
+                                                               SendResult | None]:
+        """:meth:`post`, then :meth:`http_status`: (response, None) when the body must
+        decide, else (None, the result)."""
+        resp, err = await self.post(url, **kw)
+        if err:
+            return None, err
+        assert resp is not None
+        if (r := self.http_status(resp)) is not None:
+            return None, r
+        return resp, None
+
+    async def post_json(self, url: str, body: Any, *, no_json: str | None = None
+                        ) -> tuple[dict[str, Any] | None, SendResult | None]:
+        """For platforms answering errors inside a JSON body (errcode): (body, None), or
+        (None, the result). A body that is not JSON is ``uncertain`` after HTTP 200 (it may
+        have been posted), else ``failed``; ``no_json`` forces one status."""
+        resp, err = await self.post_checked(url, body=body)
+        if err:
+            return None, err
+        assert resp is not None
+        data = self.json_body(resp)
+        if data is None:
+            status = no_json or ("uncertain" if resp.status_code == 200 else "failed")
+            return None, SendResult(status, f"HTTP {resp.status_code} without a JSON body")
+        return data, None
+
+    def errcode_failed(self, code: Any, data: Mapping[str, Any], why: Any) -> SendResult:
+        """A refusal that retrying will not fix, with the platform's answer kept (redacted)."""
+        return SendResult("failed", self.redact(f"errcode {code}: {why}"), self.clean(data))
+
     def http_status(self, resp: httpx.Response) -> SendResult | None:
         """Common HTTP statuses; None when the body must decide."""
         code = resp.status_code

@@ -66,16 +66,9 @@ class DingTalkChannel(BaseChannel):
         if self.signing:
             ms = int(self.ctx.clock.time() * 1000)
             url += f"&timestamp={ms}&sign={sign(ms, self.signing)}"
-        resp, err = await self.post(url, body=part)
-        if err:
-            return err
-        assert resp is not None
-        if (r := self.http_status(resp)) is not None:
-            return r
-        data = self.json_body(resp)
+        data, err = await self.post_json(url, part)
         if data is None:
-            return SendResult("uncertain" if resp.status_code == 200 else "failed",
-                              f"HTTP {resp.status_code} without a JSON body")
+            return err  # type: ignore[return-value]
         code = data.get("errcode")
         if code == 0:
             return SendResult("sent", response=self.clean(data))
@@ -85,7 +78,7 @@ class DingTalkChannel(BaseChannel):
         if code == -1:
             return SendResult("retry", "errcode -1: system busy", self.clean(data))
         why = REASONS.get(code, data.get("errmsg", "error"))  # type: ignore[arg-type]
-        return SendResult("failed", self.redact(f"errcode {code}: {why}"), self.clean(data))
+        return self.errcode_failed(code, data, why)
 
 
 CHANNEL = DingTalkChannel

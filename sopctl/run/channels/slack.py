@@ -34,12 +34,9 @@ class SlackChannel(BaseChannel):
         return self.rate(self._rkey, (1, 1.0))
 
     async def attempt(self, part: dict[str, Any]) -> SendResult:
-        resp, err = await self.post(self.url, body=part)
-        if err:
-            return err
-        assert resp is not None
-        if (r := self.http_status(resp)) is not None:
-            return r
+        resp, err = await self.post_checked(self.url, body=part)
+        if resp is None:
+            return err  # type: ignore[return-value]
         body = resp.text.strip()
         if resp.status_code == 200 and body == "ok":
             return SendResult("sent", response={"status": 200, "body": "ok"})

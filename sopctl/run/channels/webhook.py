@@ -52,12 +52,9 @@ class WebhookChannel(BaseChannel):
                    "X-Sopctl-Timestamp": str(ts), "Idempotency-Key": part.key}
         if self.signing:
             headers["X-Sopctl-Signature"] = sign(self.signing, raw)
-        resp, err = await self.post(self.url, content=raw, headers=headers)
-        if err:
-            return err
-        assert resp is not None
-        if (r := self.http_status(resp)) is not None:
-            return r
+        resp, err = await self.post_checked(self.url, content=raw, headers=headers)
+        if resp is None:
+            return err  # type: ignore[return-value]
         data = self.json_body(resp) or {}
         if 200 <= resp.status_code < 300:
             if data.get("ok") is False or data.get("error"):

@@ -97,15 +97,9 @@ class WeComCustomerGroupChannel(BaseChannel):
             if err:
                 return err
             url = f"{self.api}/externalcontact/add_msg_template?access_token={token}"
-            resp, err = await self.post(url, body=part)
-            if err:
-                return err
-            assert resp is not None
-            if (r := self.http_status(resp)) is not None:
-                return r
-            data = self.json_body(resp)
+            data, err = await self.post_json(url, part, no_json="uncertain")
             if data is None:
-                return SendResult("uncertain", f"HTTP {resp.status_code} without a JSON body")
+                return err  # type: ignore[return-value]
             code = data.get("errcode")
             if code in TOKEN_ERRORS and not refresh:
                 continue  # the token was refused before anything was created: safe to redo
@@ -118,8 +112,7 @@ class WeComCustomerGroupChannel(BaseChannel):
             if code in RETRYABLE:
                 return SendResult("retry", f"errcode {code}: {data.get('errmsg', '')}",
                                   self.clean(data), retry_after=RETRYABLE[code])
-            return SendResult("failed", self.redact(f"errcode {code}: {data.get('errmsg', '')}"),
-                              self.clean(data))
+            return self.errcode_failed(code, data, data.get("errmsg", ""))
         raise AssertionError("unreachable")
 
 

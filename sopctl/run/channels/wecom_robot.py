@@ -82,16 +82,9 @@ class WeComRobotChannel(BaseChannel):
         return self.rate(self._rkey, (20, 60.0))
 
     async def attempt(self, part: dict[str, Any]) -> SendResult:
-        resp, err = await self.post(self.url, body=part)
-        if err:
-            return err
-        assert resp is not None
-        if (r := self.http_status(resp)) is not None:
-            return r
-        data = self.json_body(resp)
+        data, err = await self.post_json(self.url, part)
         if data is None:
-            return SendResult("uncertain" if resp.status_code == 200 else "failed",
-                              f"HTTP {resp.status_code} without a JSON body")
+            return err  # type: ignore[return-value]
         code = data.get("errcode")
         if code == 0:
             return SendResult("sent", response=self.clean(data))
@@ -99,7 +92,7 @@ class WeComRobotChannel(BaseChannel):
             return SendResult("retry", f"errcode {code}: {data.get('errmsg', '')}",
                               self.clean(data), retry_after=RETRYABLE[code])
         why = REASONS.get(code, data.get("errmsg", "error"))  # type: ignore[arg-type]
-        return SendResult("failed", self.redact(f"errcode {code}: {why}"), self.clean(data))
+        return self.errcode_failed(code, data, why)
 
 
 CHANNEL = WeComRobotChannel
