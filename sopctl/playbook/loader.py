@@ -80,11 +80,10 @@ def _load_playbook(path: str, raw: bytes | None) -> Loaded:
             result.findings.append(_finding(display, Mark(1, 1), "SOP001",
                                             f"cannot read file: {exc.strerror or exc}"))
             return result
-    try:
-        data, smap = load_bytes(raw, display)
-    except LoadError as exc:
-        result.findings.extend(_finding(display, m, c, msg) for c, m, msg in exc.problems)
+    parsed = _parse(raw, display, result)
+    if parsed is None:
         return result
+    data, smap = parsed
     result.source = smap
     if not isinstance(data, dict):
         result.findings.append(_finding(display, Mark(1, 1), "SOP002",
@@ -107,6 +106,15 @@ def _load_playbook(path: str, raw: bytes | None) -> Loaded:
     return result
 
 
+def _parse(raw: bytes, display: str, result: Loaded) -> tuple[Any, SourceMap] | None:
+    """YAML to (data, source map); None when it is not usable, its problems recorded."""
+    try:
+        return load_bytes(raw, display)
+    except LoadError as exc:
+        result.findings.extend(_finding(display, m, c, msg) for c, m, msg in exc.problems)
+        return None
+
+
 def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> list | None:
     base = FsPath(display).parent if display != "<stdin>" else FsPath.cwd()
     inv_path = str(base / ref)
@@ -117,11 +125,10 @@ def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> 
                                         f"cannot read inventory file '{ref}': "
                                         f"{exc.strerror or exc}"))
         return None
-    try:
-        inv_data, inv_map = load_bytes(raw, inv_path)
-    except LoadError as exc:
-        result.findings.extend(_finding(inv_path, m, c, msg) for c, m, msg in exc.problems)
+    parsed = _parse(raw, inv_path, result)
+    if parsed is None:
         return None
+    inv_data, inv_map = parsed
     result.groups_source, result.groups_path = inv_map, inv_path
     if isinstance(inv_data, list):  # a bare list of groups is fine too
         inv_data = {"groups": inv_data}
