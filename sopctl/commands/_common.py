@@ -39,9 +39,12 @@ def load_or_exit(path: str | None) -> tuple[str, Loaded]:
     loaded = load_playbook(path)
     errors = [f for f in loaded.findings if f.severity == "error"]
     if errors or loaded.playbook is None:
-        from ..lint.report import render
+        import sys
 
-        render(errors, 1, "text")
+        from ..lint.report import ensure_utf8, render
+
+        # stderr: `agenda -f json > plan.json` must not get findings in its JSON
+        render(errors, 1, "text", out=ensure_utf8(sys.stderr))
         raise typer.Exit(EXIT_FINDINGS)
     return path, loaded
 

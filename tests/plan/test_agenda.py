@@ -191,9 +191,10 @@ def test_narrow_table_drops_columns_instead_of_collapsing_them(pb_path: Path, wi
 def test_playbook_with_errors_exits_1(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(PLAYBOOK.replace("Asia/Shanghai", "Beijing"), encoding="utf-8")
-    code, out = cli(str(bad), "--from", "2026-11-24")
-    assert code == 1
-    assert "SOP013" in out and "Asia/Shanghai" in out
+    result = CliRunner().invoke(app, ["agenda", str(bad), "--from", "2026-11-24", "-f", "json"])
+    assert result.exit_code == 1
+    assert "SOP013" in result.stderr and "Asia/Shanghai" in result.stderr
+    assert result.stdout == ""  # nothing that a `> plan.json` would mistake for output
 
 
 def test_usage_errors(pb_path: Path) -> None:
