@@ -238,10 +238,16 @@ class Ledger:
         return stmt
 
     def claim(self, playbook: str, claims: Sequence[Claim], *, now: datetime,
-              lease_s: float = 600) -> list[str]:
-        """Claim occurrences; returns the keys this runner won (committed on return)."""
+              lease_s: float = 600, skip_known: bool = False) -> list[str]:
+        """Claim occurrences; returns the keys this runner won (committed on return).
+
+        ``skip_known`` first looks up which keys already have a row (one indexed SELECT)
+        and inserts only the others: runners sharing a ledger lose races cheaply."""
         won: list[str] = []
         lease = now + timedelta(seconds=lease_s)
+        if skip_known and claims:
+            known = self.statuses(playbook, [c.key for c in claims])
+            claims = [c for c in claims if c.key not in known]
         for i in range(0, len(claims), _CHUNK):
             rows = [self._row(playbook, c, "claimed", now, lease) for c in claims[i:i + _CHUNK]]
             with self.engine.begin() as conn:
@@ -303,6 +309,18 @@ class Ledger:
                     status="sending", lease_until=now + timedelta(seconds=lease_s))
                     .returning(c.key)).scalars())
         return out
+
+    def release(self, playbook: str, keys: Sequence[str]) -> int:
+        """Give back rows this runner claimed but will not send (it is stopping): they
+        were never sent, so deleting them lets any runner claim them again."""
+        c = deliveries.c
+        n = 0
+        for i in range(0, len(keys), _CHUNK):
+            with self.engine.begin() as conn:
+                n += conn.execute(deliveries.delete().where(
+                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]),
+                    c.status == "claimed", c.claimed_by == self.runner_id)).rowcount
+        return n
 
     def renew(self, *, now: datetime, lease_s: float = 60) -> int:
         """Extend the lease of every row this runner holds (a heartbeat)."""

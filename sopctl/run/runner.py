@@ -425,33 +425,50 @@ class Runner:
                 for k in go:
                     yield self._job(book, by_key[k], Job)
 
+        def claim(chunk: list[Occurrence]) -> list[str]:
+            t0 = time.perf_counter()
+            won = self.ledger.claim(name, [self._claim(o) for o in chunk],
+                                    now=self.clock.now(), lease_s=lease, skip_known=True)
+            dt = time.perf_counter() - t0
+            self.metrics.claim_latency(dt)
+            self.log("claim", f"claimed {len(won)} of {len(chunk)}", "debug",
+                     ms=round(dt * 1000, 2), won=len(won))
+            return won
+
         def jobs() -> Iterator[Job]:
-            """Claims lazily, a chunk at a time, so a stop leaves nothing claimed unsent;
-            each runner starts at its own chunk, so runners sharing a ledger spread out."""
+            """Claims a chunk ahead, in a worker thread, while the previous one is sent (a
+            ``claimed`` row is safe to hold: never sent, it can be taken over or released).
+            Each runner takes the chunks in its own random order, so runners sharing a
+            ledger rarely race for the same rows."""
+            from concurrent.futures import ThreadPoolExecutor
+
+            step = self.opts.claim_chunk
+            order = list(range(0, len(due), step))
+            random.Random(self.ledger.runner_id).shuffle(order)
+            pool = ThreadPoolExecutor(1, thread_name_prefix="sopctl-claim")
+            ahead = None
             try:
-                step = self.opts.claim_chunk
                 for i in range(0, len(reclaimed), step):
                     yield from send([o.key for o in reclaimed[i:i + step]])
-                starts = list(range(0, len(due), step))
-                if len(starts) > 1:
-                    r = random.Random(self.ledger.runner_id).randrange(len(starts))
-                    starts = starts[r:] + starts[:r]
-                for i in starts:
+                for n, i in enumerate(order):
+                    won = ahead.result() if ahead is not None else claim(due[i:i + step])
+                    ahead = None
                     if self.stopping:
+                        self.ledger.release(name, won)
                         return
-                    chunk = due[i:i + step]
-                    t0 = time.perf_counter()
-                    won = self.ledger.claim(name, [self._claim(o) for o in chunk],
-                                            now=self.clock.now(), lease_s=lease)
-                    dt = time.perf_counter() - t0
-                    self.metrics.claim_latency(dt)
-                    self.log("claim", f"claimed {len(won)} of {len(chunk)}", "debug",
-                             ms=round(dt * 1000, 2), won=len(won))
+                    if n + 1 < len(order):
+                        j = order[n + 1]
+                        ahead = pool.submit(claim, due[j:j + step])
                     yield from send(won)
             except DBAPIError as exc:
                 failure.append(exc)
                 self.log("ledger-error", "ledger unavailable: no new claims; messages in "
                          "flight finish and are recorded when it is back", "error")
+            finally:
+                if ahead is not None:  # claimed ahead but not sent (a stop): hand it back
+                    with contextlib.suppress(Exception):
+                        self.ledger.release(name, ahead.result())
+                pool.shutdown(wait=True)
 
         def flush() -> None:
             if pending:
@@ -459,15 +476,26 @@ class Runner:
                 pending.clear()
 
         async def heartbeat() -> None:
+            """Results and lease renewals in a worker thread: the event loop keeps sending
+            while PostgreSQL commits."""
             renew_at = time.monotonic() + lease / 3
-            while True:
-                await asyncio.sleep(0.05)
-                with contextlib.suppress(DBAPIError):  # kept and retried; the lease decides
-                    flush()
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), 0.05)
+                batch = pending[:]
+                del pending[:]
+                try:
+                    if batch:
+                        await asyncio.to_thread(self.ledger.finish, name, batch,
+                                                now=self.clock.now())
                     if time.monotonic() >= renew_at:
-                        self.ledger.renew(now=self.clock.now(), lease_s=lease)
+                        await asyncio.to_thread(self.ledger.renew, now=self.clock.now(),
+                                                lease_s=lease)
                         renew_at = time.monotonic() + lease / 3
+                except DBAPIError:  # kept and retried; the lease decides meanwhile
+                    pending[:0] = batch
 
+        done = asyncio.Event()
         ticker = asyncio.create_task(heartbeat())
         try:
             async for job, res in disp.stream(jobs()):
@@ -485,11 +513,9 @@ class Runner:
                 self.log(status, f"{status:<8} {job.msg.group_name} {by_key[key].slot}"
                          f" via {job.channel}" + (f": {res.reason}" if res.reason else ""),
                          level, playbook=name, key=key, channel=job.channel)
-                if len(pending) >= 200:
-                    with contextlib.suppress(DBAPIError):
-                        flush()
         finally:
-            ticker.cancel()
+            done.set()
+            await ticker  # a batch being written is written, or put back for the last flush
         await self._flush_until_recorded(flush)
         if failure:
             raise failure[0]

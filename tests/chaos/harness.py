@@ -99,6 +99,7 @@ class Fleet:
         self.env = {**os.environ, "NO_COLOR": "1", **(env or {})}
         self.env.pop("SOPCTL_TEST_CRASH_AFTER_CLAIM", None)
         self.procs: dict[int, subprocess.Popen] = {}
+        self._launch_no: dict[int, int] = {}
         self.log_format = log_format
         self.kills = 0
         self.starts = 0
@@ -115,6 +116,7 @@ class Fleet:
                               self.log_format, *self.extra, *args], env=env, stdout=log,
                              stderr=subprocess.STDOUT)
         self.procs[i] = p
+        self._launch_no[i] = self.starts
         return p
 
     def kill9(self, i: int) -> None:
@@ -124,7 +126,17 @@ class Fleet:
             p.wait(10)
             self.kills += 1
 
+    def started(self, i: int) -> bool:
+        """The runner logged `start` (its SIGTERM handler is installed) or has exited."""
+        p = self.procs[i]
+        log = self.tmp / f"runner{i}.{self._launch_no[i]}.log"
+        return p.poll() is not None or '"event": "start"' in log.read_text(errors="replace")
+
     def stop_all(self) -> list[int | None]:
+        # SIGTERM before the handler exists kills a runner that is still loading its
+        # playbook (harmless: it has claimed nothing) but would hide a real exit code
+        for i in self.procs:
+            wait_for(lambda i=i: self.started(i), 60, 0.1)
         for p in self.procs.values():
             if p.poll() is None:
                 p.send_signal(signal.SIGTERM)

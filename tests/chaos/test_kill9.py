@@ -107,7 +107,9 @@ def test_claimed_rows_of_a_dead_runner_are_taken_over_and_sent(tmp_path, pg_db):
             codes = fleet.stop_all()
         time.sleep(0.3)
         got = Counter(k for _, k in sink.received())
-    assert held == {"claimed": 200}, held  # one claim batch, then the crash
+    # the crash came right after the first claim batch (of up to 200, in a random chunk
+    # order; a second may have been claimed ahead): rows claimed, none sending, none sent
+    assert set(held) == {"claimed"} and 100 <= held["claimed"] <= 300, held
     assert ok, (status_counts(pg_db), fleet.logs())
     assert codes[-1] == 0
     assert len(got) == 300 and max(got.values()) == 1
