@@ -130,7 +130,8 @@ class Fleet:
         """The runner logged `start` (its SIGTERM handler is installed) or has exited."""
         p = self.procs[i]
         log = self.tmp / f"runner{i}.{self._launch_no[i]}.log"
-        return p.poll() is not None or '"event": "start"' in log.read_text(errors="replace")
+        # the `start` event: "running <playbooks>; ledger ..." in either log format
+        return p.poll() is not None or "running " in log.read_text(errors="replace")
 
     def stop_all(self) -> list[int | None]:
         # SIGTERM before the handler exists kills a runner that is still loading its
