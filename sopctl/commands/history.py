@@ -31,7 +31,9 @@ def history(
                                    "crash between claim and result)."),
     playbook: str = typer.Option(None, "--playbook", help="Only this playbook (by name)."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most this many rows (newest)."),
-    fmt: HistoryFormat = typer.Option(HistoryFormat.table, "--format", "-f"),
+    fmt: HistoryFormat = typer.Option(HistoryFormat.table, "--format", "-f",
+                                      help="table, json (one object per line, as logs "
+                                      "are read) or csv."),
     store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE", help="Ledger URL."),
     state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
                                    help="State directory of the SQLite ledger."),

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
+
+
+class StatusFormat(StrEnum):
+    table = "table"
+    json = "json"
 
 
 def status(
@@ -17,7 +23,9 @@ def status(
     store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE", help="Ledger URL."),
     state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
                                    help="State directory of the SQLite ledger."),
-    as_json: bool = typer.Option(False, "--json", help="One JSON document."),
+    fmt: StatusFormat = typer.Option(StatusFormat.table, "--format", "-f",
+                                     help="table, or json (one JSON document)."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
     """Next occurrences from the plan, and the ledger's last sends, failures and waits."""
     from ..run.clock import default_clock
@@ -37,7 +45,7 @@ def status(
                    if r["attempts"] > 1 or "rate" in (r["reason"] or "").lower()]
     finally:
         ledger.close()
-    if as_json:
+    if as_json or fmt is StatusFormat.json:
         import json
 
         def row(r: dict[str, Any]) -> dict[str, Any]:

@@ -180,6 +180,9 @@ def test_dry_run_and_status_and_history_table(tmp_path):
     s2 = sopctl("status", str(pb), "--state-dir", st,
                 env={"SOPCTL_NOW": "2026-11-24T07:40:00+08:00"})
     assert s2.returncode == 0 and "next occurrences" in s2.stdout and "11:00" in s2.stdout
+    s3 = sopctl("status", str(pb), "--state-dir", st, "--format", "json",
+                env={"SOPCTL_NOW": "2026-11-24T07:40:00+08:00"})
+    assert json.loads(s3.stdout)["next"] == doc["next"]  # --json is short for --format json
 
 
 @pytest.mark.postgres
