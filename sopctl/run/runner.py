@@ -15,7 +15,6 @@ splits the groups by a stable hash.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import hashlib
 import os
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .clock import Clock
 from .ledger import Claim, Ledger, Outcome
 from .metrics import EventLog, Metrics
+from .planview import PlanView
 from .reload import Checked, Watcher, check_playbook, inventory_paths
 
 if TYPE_CHECKING:
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from ..playbook.model import Playbook
 
 SKIP_REASON = "missed while down"
-_DAY = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -92,65 +91,6 @@ def parse_shard(value: str | None) -> tuple[int, int] | None:
     if not 1 <= i <= n:
         raise ValueError(f"--shard {value!r}: I must be between 1 and N")
     return i, n
-
-
-class PlanView:
-    """One playbook's plan, built a UTC day at a time and kept for two days."""
-
-    def __init__(self, playbook: Playbook):
-        self.playbook = playbook
-        self._days: dict[datetime, tuple[list[datetime], list[Occurrence]]] = {}
-
-    def _day(self, start: datetime) -> tuple[list[datetime], list[Occurrence]]:
-        got = self._days.get(start)
-        if got is None:
-            from ..plan import build_plan
-
-            occs = [o for o in build_plan(self.playbook, start, start + _DAY)
-                    if start <= o.at_utc < start + _DAY]
-            occs.sort(key=lambda o: (o.at_utc, o.key))
-            got = ([o.at_utc for o in occs], occs)
-            if len(self._days) >= 2:
-                self._days.pop(min(self._days))
-            self._days[start] = got
-        return got
-
-    @staticmethod
-    def _floor(t: datetime) -> datetime:
-        return t.replace(hour=0, minute=0, second=0, microsecond=0)
-
-    def window(self, start: datetime, end: datetime) -> Iterator[Occurrence]:
-        """Occurrences with start <= at_utc <= end, in time order."""
-        day = self._floor(start)
-        while day <= end:
-            if end - start > 3 * _DAY:  # a long outage: don't evict the cache for it
-                from ..plan import build_plan
-
-                occs = sorted((o for o in build_plan(self.playbook, day, day + _DAY)
-                               if day <= o.at_utc < day + _DAY), key=lambda o: o.at_utc)
-                times = [o.at_utc for o in occs]
-            else:
-                times, occs = self._day(day)
-            lo, hi = bisect.bisect_left(times, start), bisect.bisect_right(times, end)
-            yield from occs[lo:hi]
-            day += _DAY
-
-    def next_after(self, t: datetime) -> datetime | None:
-        day = self._floor(t)
-        for _ in range(2):
-            times, _occs = self._day(day)
-            i = bisect.bisect_right(times, t)
-            if i < len(times):
-                return times[i]
-            day += _DAY
-        try:
-            from ..plan import next_occurrence_after
-        except ImportError:
-            return None
-        nxt = next_occurrence_after(self.playbook, day)
-        if nxt is None:
-            return None
-        return getattr(nxt, "at_utc", nxt)
 
 
 class Book:
