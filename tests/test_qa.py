@@ -28,16 +28,27 @@ def usage_error(*args: str) -> str:
     return exc.message
 
 
-@pytest.mark.parametrize("command", ["agenda", "simulate", "status"])
+@pytest.mark.parametrize("command", ["agenda", "simulate", "status", "run"])
 def test_a_directory_as_playbook_is_a_usage_error(tmp_path: Path, command: str) -> None:
     d = tmp_path / "book.yaml"
     d.mkdir()
     assert "is a directory" in usage_error(command, str(d))
 
 
-@pytest.mark.parametrize("command", ["agenda", "simulate", "status"])
+@pytest.mark.parametrize("command", ["agenda", "simulate", "status", "run"])
 def test_a_missing_playbook_is_a_usage_error(tmp_path: Path, command: str) -> None:
     assert "no such file" in usage_error(command, str(tmp_path / "nope.yaml"))
+
+
+def test_run_refuses_stdin_it_could_not_watch() -> None:
+    assert "standard input" in usage_error("run", "-", "--dry-run")
+
+
+def test_dry_run_with_nothing_due_says_so(tmp_path: Path) -> None:
+    r = CliRunner().invoke(app, ["run", str(MINIMAL), "--dry-run", "--since", "1h",
+                                 "--state-dir", str(tmp_path)],
+                           env={"SOPCTL_NOW": "2026-11-24T12:00:00+08:00"})  # nothing at 11-12
+    assert r.exit_code == 0 and "due now: nothing" in r.output
 
 
 def test_status_reports_a_broken_playbook_instead_of_skipping_it(tmp_path: Path) -> None:

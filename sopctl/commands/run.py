@@ -65,9 +65,13 @@ def load_books(paths: list[str] | None, env: dict[str, str]) -> list[Any]:
 
     targets = list(paths or [find_playbook()])
     books, bad = [], []
+    from ._common import check_path
+
     for p in targets:
-        if not Path(p).is_file():
-            raise UsageError(f"{p}: no such file")
+        if p == "-":
+            raise UsageError("run needs playbook files: standard input cannot be watched "
+                             "for changes", hint="save it to a file and name that")
+        check_path(p)
         checked = check_playbook(p)
         if checked.playbook is None:
             bad.extend(checked.errors or checked.findings)
@@ -241,6 +245,9 @@ def _print_dry(s: Summary) -> None:
 
     from ..console import console
 
+    if not s.dry:
+        console().print("due now: nothing (dry run, nothing claimed or sent)")
+        return
     t = Table(title=f"due now: {len(s.dry)} (dry run, nothing claimed or sent)",
               title_justify="left")
     for c in ("playbook", "due (local)", "group", "slot", "channel", "text"):
