@@ -453,6 +453,12 @@ class Runner:
                 self.log(status, f"{status:<8} {job.msg.group_name} {by_key[key].slot}"
                          f" via {job.channel}" + (f": {res.reason}" if res.reason else ""),
                          level, playbook=name, key=key, channel=job.channel)
+                moved = resp.get("migrated_to_chat_id")
+                if moved is not None:  # the channel follows it; the inventory must too
+                    self.log("chat-migrated", f"group {by_key[key].group} became a supergroup: "
+                             f"set its chat_id to {moved} in the inventory (this process "
+                             "already posts there)", "warning", playbook=name, key=key,
+                             group=by_key[key].group, chat_id=moved)
         finally:
             done.set()
             await ticker  # a batch being written is written, or put back for the last flush

@@ -213,3 +213,23 @@ def test_daemon_adopts_an_edit_before_the_next_occurrence(tmp_path):
     run(main())
     assert r.metrics.reloads["ok"] == 1
     assert [m.text for m in ch.sent] == ["改过的早安"] * 2
+
+
+def test_a_migrated_chat_is_reported_with_its_new_id(tmp_path, store_url):
+    """Telegram moves a group that became a supergroup; the runner says what to change."""
+    from sopctl.run.channels.base import SendResult
+
+    class Migrating(RecordingChannel):
+        async def send(self, msg, *, deadline=None):
+            self.sent.append(msg)
+            return SendResult("sent", response={"migrated_to_chat_id": -100999})
+
+    clock = FakeClock(sh(2026, 11, 24, 19, 31))
+    buf = io.StringIO()
+    r, _ = make(tmp_path, store_url, clock, log=EventLog("json", buf))
+    r.channels["out"] = Migrating()
+    assert run(r.run_once()).counts == {"sent": 2}
+    events = [json.loads(line) for line in buf.getvalue().splitlines()]
+    moved = [e for e in events if e.get("event") == "chat-migrated"]
+    assert len(moved) == 2 and {e["chat_id"] for e in moved} == {-100999}
+    assert "set its chat_id to -100999" in moved[0]["message"]
