@@ -91,7 +91,7 @@ def load_books(paths: list[str] | None, env: dict[str, str]) -> list[Any]:
 def build_channels(books: list[Any], override: str | None, env: dict[str, str],
                    state_dir: Path, ctx: Any) -> tuple[dict[str, Any], Any]:
     from ..playbook.model import Channel as ChannelCfg
-    from ..run.channels import MODULES, make_channels
+    from ..run.channels import MODULES, channel_configs, make_channels
     from ..run.delivery import make_client
 
     cfgs: dict[str, Any] = {}
@@ -105,22 +105,10 @@ def build_channels(books: list[Any], override: str | None, env: dict[str, str],
             cfg = ChannelCfg(type=override)  # type: ignore[arg-type]
         cfgs[override] = cfg
     else:
-        # only the channels the plan uses (and their reminder targets): an unused channel's
-        # missing secret must not stop the others
         for b in books:
-            todo = sorted(_used_channels(b))
-            while todo:
-                n = todo.pop()
-                if n in cfgs:
-                    continue
-                c = b.playbook.channels.get(n)
-                if c is None:
-                    if n not in ("console", "file"):
-                        raise UsageError(f"{b.path}: channel '{n}' is used but not defined")
-                    c = ChannelCfg(type=n)  # type: ignore[arg-type]
-                cfgs[n] = c
-                if c.remind:
-                    todo.append(c.remind)
+            for n, c in channel_configs(b.playbook.channels, _used_channels(b),
+                                        f"{b.path}: ").items():
+                cfgs.setdefault(n, c)
     client = make_client(concurrency=200)
     return make_channels(cfgs, env=env, client=client, state_dir=state_dir, ctx=ctx), client
 

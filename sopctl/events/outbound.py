@@ -35,24 +35,9 @@ _MENTION_BY_ID = ("wecom-robot", "wecom-customer-group", "dingtalk", "feishu")
 
 def used_channels(pb: Playbook, names: set[str]) -> dict[str, Any]:
     """The channel configs behind ``names``, with their reminder targets."""
-    from ..errors import SopctlError
-    from ..playbook.model import Channel as ChannelCfg
+    from ..run.channels import channel_configs
 
-    cfgs: dict[str, Any] = {}
-    todo = sorted(names)
-    while todo:
-        n = todo.pop()
-        if n in cfgs:
-            continue
-        c = pb.channels.get(n)
-        if c is None:
-            if n not in ("console", "file"):
-                raise SopctlError(f"channel '{n}' is used by a group but not defined")
-            c = ChannelCfg(type=n)  # type: ignore[arg-type]
-        cfgs[n] = c
-        if c.remind:
-            todo.append(c.remind)
-    return cfgs
+    return channel_configs(pb.channels, names)
 
 
 class ChannelSender:

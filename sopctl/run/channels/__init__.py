@@ -64,6 +64,31 @@ def make_channel(name: str, cfg: ChannelCfg, *, env: Mapping[str, str],
     return ch
 
 
+def channel_configs(defined: Mapping[str, ChannelCfg], names: set[str],
+                    where: str = "") -> dict[str, ChannelCfg]:
+    """The configs behind channel ``names`` plus their reminder targets. Only what is used:
+    an unused channel's missing secret must not stop the others. ``console`` and ``file``
+    need no definition."""
+    from ...errors import UsageError
+    from ...playbook.model import Channel as ChannelModel
+
+    cfgs: dict[str, ChannelCfg] = {}
+    todo = sorted(names)
+    while todo:
+        n = todo.pop()
+        if n in cfgs:
+            continue
+        c = defined.get(n)
+        if c is None:
+            if n not in ("console", "file"):
+                raise UsageError(f"{where}channel '{n}' is used but not defined")
+            c = ChannelModel(type=n)  # type: ignore[arg-type]
+        cfgs[n] = c
+        if c.remind:
+            todo.append(c.remind)
+    return cfgs
+
+
 def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
                   client: httpx.AsyncClient | None, state_dir: Path,
                   ctx: DeliveryContext | None = None) -> dict[str, Channel]:
