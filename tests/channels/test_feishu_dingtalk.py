@@ -49,6 +49,15 @@ def test_feishu_rates_5_per_second_100_per_minute_and_jitter(build, start_fake, 
     assert all(r.status == "sent" for r in res)
     assert fake.max_in_window(1.0) <= 5 and fake.max_in_window(60.0) <= 100
     assert fake.refusals(11232) == 0
+
+
+def test_feishu_never_posts_on_the_hot_seconds(build, start_fake, vclock):
+    # One sender at a time: with many, the shared virtual clock also moves by the others'
+    # waits while a request is on its way, which real time does not.
+    vclock.advance(-(vclock.time() % 60))  # start exactly on :00
+    fake = start_fake(FeishuFake, token=FS_TOKEN, secret=FS_SECRET, clock=vclock)
+    res = send_all(feishu(build, fake), [msg(n=i) for i in range(12)], concurrent=False)
+    assert all(r.status == "sent" for r in res)
     assert all(a.t % 30 >= 2.0 for a in fake.accepted)  # never at :00/:30
 
 
