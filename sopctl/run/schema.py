@@ -1,0 +1,96 @@
+"""The ledger's tables and where they live: SQLAlchemy Core definitions shared by the
+delivery ledger and the member store, and the URL of the default SQLite file."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..errors import UsageError
+
+SCHEMA_VERSION = 1
+FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
+STATUSES = ("claimed", "sending", *FINAL)
+HELD = ("claimed", "sending")
+UNCERTAIN_REASON = ("the runner stopped between claim and result; the message may or may not "
+                    "have been sent")
+class UTCDateTime(sa.types.TypeDecorator):
+    """Aware UTC in and out, whatever the backend keeps (SQLite has no time zones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+deliveries = sa.Table(
+    "sopctl_deliveries", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("playbook", sa.String(200), nullable=False),
+    sa.Column("key", sa.String(400), nullable=False),
+    sa.Column("group_id", sa.String(200), nullable=False),
+    sa.Column("slot", sa.String(200), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False, default=0),
+    sa.Column("scheduled_utc", UTCDateTime, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False, default=""),
+    sa.Column("channel", sa.String(200), nullable=False, default=""),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("response", sa.Text, nullable=True),  # JSON text: portable across backends
+    sa.Column("claimed_by", sa.String(200), nullable=True),
+    sa.Column("claimed_at", UTCDateTime, nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("playbook", "key", name="sopctl_deliveries_claim_key"),
+    sa.Index("sopctl_deliveries_sched", "scheduled_utc"),
+    sa.Index("sopctl_deliveries_status", "status"),
+)
+ticks = sa.Table(
+    "sopctl_ticks", metadata,
+    sa.Column("playbook", sa.String(200), primary_key=True),
+    sa.Column("runner_id", sa.String(200), primary_key=True),
+    sa.Column("last_tick", UTCDateTime, nullable=False),
+)
+schema_version = sa.Table(
+    "sopctl_schema_version", metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("applied_at", UTCDateTime, nullable=False),
+)
+
+
+def normalise_url(url: str) -> str:
+    """postgres:// and postgresql:// mean psycopg 3; anything else is passed through."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("SOPCTL_STATE_DIR") or ".sopctl")
+
+
+def store_url(store: str | None, state_dir: Path | str | None) -> str:
+    if store:
+        return normalise_url(store)
+    d = Path(state_dir) if state_dir else default_state_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create state directory {d}: {exc.strerror or exc}") from None
+    return f"sqlite:///{(d / 'ledger.db').resolve()}"
