@@ -457,9 +457,3 @@ class Playbook(_Model):
             hint = " (China uses \"Asia/Shanghai\")" if "beijing" in v.lower() else ""
             raise ValueError(f"unknown IANA timezone '{v}'{hint}") from None
         return v
-
-
-class Inventory(_Model):
-    """A separate inventory file: `groups:` and nothing else."""
-
-    groups: list[Group]
