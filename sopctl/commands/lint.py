@@ -83,7 +83,8 @@ def rules(
     for col in ("code", "slug", "severity", "summary"):
         table.add_column(col)
     for r in items:
-        table.add_row(r.code, r.slug, r.severity, r.summary)
+        # summaries are docstring text: drop its ``literal`` markup, as `sopctl rule` does
+        table.add_row(r.code, r.slug, r.severity, r.summary.replace("``", ""))
     console().print(table)
 
 

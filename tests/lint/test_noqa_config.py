@@ -214,3 +214,9 @@ def test_rule_and_rules_commands(cli: CliRunner) -> None:
     assert result.exit_code == 0 and "unknown-key" in result.output
     result = cli.invoke(app, ["rule", "quiet-hours-slot"])
     assert result.exit_code == 0 and "SOP203" in result.output
+
+
+def test_rules_table_shows_summaries_without_markup(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["rules"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "every_days: 1 says nothing" in result.output and "``" not in result.output
