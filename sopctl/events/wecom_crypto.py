@@ -119,11 +119,21 @@ class WeComCrypto:
 
 def parse_xml(body: bytes | str) -> ET.Element:
     """Parse callback XML, refusing DTDs (no entity tricks on an internet-facing port)."""
-    raw = body.encode() if isinstance(body, str) else body
-    if b"<!DOCTYPE" in raw.upper() or b"<!ENTITY" in raw.upper():
+    # checked and parsed as UTF-8 whatever the XML declares: a UTF-16 body would hide a DTD
+    # from a search of its bytes and still reach expat's entity expansion
+    try:
+        text = body if isinstance(body, str) else body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise WeComCryptoError(-40002, "callback XML is not UTF-8") from None
+    if "\x00" in text:  # never in XML 1.0; expat would take it for UTF-16 nonetheless
+        raise WeComCryptoError(-40002, "callback XML contains NUL characters")
+    up = text.upper()
+    if "<!DOCTYPE" in up or "<!ENTITY" in up:
         raise WeComCryptoError(-40002, "XML with a DTD is refused")
     try:
-        return ET.fromstring(raw)
+        parser = ET.XMLParser(encoding="utf-8")  # overrides any declared encoding
+        parser.feed(text.encode())
+        return parser.close()
     except ET.ParseError as exc:
         raise WeComCryptoError(-40002, f"malformed XML: {exc}") from None
 

@@ -96,3 +96,16 @@ def test_malformed_bodies(crypto, body):
 def test_bad_aes_key_length():
     with pytest.raises(WeComCryptoError):
         WeComCrypto(TOKEN, "short", CORP_ID)
+
+
+def test_dtd_in_another_encoding_is_refused_before_parsing():
+    """A UTF-16 body hides "<!DOCTYPE" from a byte search; it must be refused all the same."""
+    from sopctl.events.wecom_crypto import parse_xml
+
+    doc = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE x [<!ENTITY a "aaaaaaaa">'
+           '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><xml><Encrypt>&b;</Encrypt></xml>')
+    for body in (doc.encode("utf-16"), doc.encode("utf-16-be")):
+        with pytest.raises(WeComCryptoError):
+            parse_xml(body)
+    ok = "\ufeff<xml><Encrypt>abc</Encrypt></xml>".encode()  # UTF-8 with a BOM is fine
+    assert parse_xml(ok).find("Encrypt").text == "abc"
