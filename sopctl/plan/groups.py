@@ -70,6 +70,12 @@ def next_group(playbook: Playbook, groups: Sequence[Group] | None = None, *,
         if m:
             gid = f"{m.group(1)}{n:0{len(m.group(2))}d}"
     taken = {g.id for g in gs}
+    if gid in taken and last is not None and m:
+        # groups of other stages share the id prefix with their own numbering (美肌VIP群001
+        # is g004): continue after the highest id of that prefix
+        pat = re.compile(rf"^{re.escape(m.group(1))}(\d+)$")
+        top = max(int(x.group(1)) for g in gs if (x := pat.match(g.id)))
+        gid = f"{m.group(1)}{top + 1:0{len(m.group(2))}d}"
     while gid in taken:  # ids that do not follow the numbering: never reuse one
         gid += "+"
     if opened is None:

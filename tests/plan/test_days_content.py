@@ -200,6 +200,15 @@ def test_next_group_follows_the_pattern() -> None:
     assert next_group(pb, [Group(id="grp-9", opened=date(2026, 1, 1))]).id == "grp-10"
 
 
+def test_next_group_id_skips_ids_taken_by_other_stages() -> None:
+    pb = make([], groups=[{"id": "g001", "name": "测试群001", "opened": OPENED, "stage": "pond"},
+                          {"id": "g002", "name": "测试群002", "opened": OPENED, "stage": "pond"},
+                          {"id": "g003", "name": "VIP群001", "opened": OPENED, "stage": "core"}])
+    g = next_group(pb, pb.groups, opened=date(2026, 11, 9))
+    # g003 is the VIP group (its own numbering): the third 测试群 takes the next free id
+    assert (g.id, g.name, g.stage) == ("g004", "测试群003", "pond")
+
+
 def test_next_occurrence_after() -> None:
     pb = make([{"id": "m", "kind": "k", "at": "08:00", "days": ["fri"], "text": "x"}])
     t = utc(2026, 11, 6, 0, 0)  # Friday 08:00 Shanghai
