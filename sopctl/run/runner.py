@@ -322,7 +322,8 @@ class Runner:
             resend = [o for o in resend if known.get(o.key) != "uncertain" or o.key in won]
         if due or resend:
             s.counts.update(await self._deliver(book, due, resend, now))
-        self.ledger.set_tick(n, now)
+        if not self.stopping:  # a stop gave claims back: the next run must look at them again
+            self.ledger.set_tick(n, now)
         return s
 
     def _claim(self, o: Occurrence) -> Claim:
