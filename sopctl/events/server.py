@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import queue
 import threading
 import time
@@ -227,7 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
         ts = self.headers.get("X-Sopctl-Timestamp", "")
         self._fresh(ts)
         got = self.headers.get("X-Sopctl-Signature", "")
-        if not hmac.compare_digest(sign(cfg.secret, ts, body), got):
+        # bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 401)
+        if not hmac.compare_digest(sign(cfg.secret, ts, body).encode(),
+                                   got.encode("utf-8", "replace")):
             raise Rejected(401, "bad signature")
         try:
             data = json.loads(body)
@@ -247,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
             t = float(ts)
         except ValueError:
             raise Rejected(401, "missing or invalid timestamp") from None
-        if abs(self.server.cfg.clock() - t) > self.server.cfg.max_age_s:
+        if not math.isfinite(t) or abs(self.server.cfg.clock() - t) > self.server.cfg.max_age_s:
             raise Rejected(401, f"timestamp {ts} outside the {self.server.cfg.max_age_s} s "
                            "window (replay?)")
 

@@ -148,3 +148,17 @@ def test_telegram_updates(srv):
     assert client.post("/telegram", json=spam, headers={"X-Telegram-Bot-Api-Secret-Token": "no"}
                        ).status_code == 401
     assert client.post("/telegram", content=b"[", headers=h).status_code == 400
+
+
+def test_nan_timestamp_and_non_ascii_signature_are_401(srv):
+    """"nan" compares false with everything, so it must not pass the replay window; a
+    signature header with a non-ASCII byte is a bad signature, not an internal error."""
+    _server, engine, client = srv
+    ev = {"id": "m-nan", "type": "message", "group": "g001", "member": "u1", "text": "hi"}
+    r = post_events(client, ev, ts="nan")
+    assert r.status_code == 401 and "timestamp" in r.json()["error"]
+    body = json.dumps(ev).encode()
+    r = client.post("/events", content=body, headers={
+        "X-Sopctl-Timestamp": str(int(time.time())), "X-Sopctl-Signature": b"sha256=\xe9"})
+    assert r.status_code == 401 and r.json() == {"error": "bad signature"}
+    assert engine.store.get("g001", "u1") is None
