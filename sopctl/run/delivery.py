@@ -381,7 +381,9 @@ class Dispatcher:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug must not lose the result of the other jobs
-            return SendResult("uncertain", f"internal error: {type(e).__name__}: {e}",
+            reason = f"internal error: {type(e).__name__}: {e}"
+            redact = getattr(ch, "redact", None)  # the message may quote a URL with a key
+            return SendResult("uncertain", redact(reason) if redact else reason,
                               parts=0, attempts=0)
 
     async def _task(self, job: Job) -> tuple[Job, SendResult]:

@@ -144,3 +144,31 @@ def test_a_throttled_endpoint_does_not_hold_up_other_channels(start_fake, tmp_pa
     assert max(i for i, c in enumerate(order) if c == "o") < second_slack
     assert order.count("s") == 4
     assert fake.max_in_window(1.0) <= 1 and fake.refusals(429) == 0
+
+
+def test_an_unexpected_channel_error_is_uncertain_and_never_shows_the_secret(tmp_path):
+    """A bug inside a channel (here: an exception quoting the webhook URL with its key)
+    must not lose the other results, and must not write the key into the ledger."""
+    cfgs = {"r": ChannelCfg(type="wecom-robot", key="${K}", base_url="http://127.0.0.1:9")}
+
+    async def main():
+        chans = make_channels(cfgs, env={"K": "s3cr3t-robot-key"}, client=None,
+                              state_dir=tmp_path)
+        ch = chans["r"]
+
+        async def boom(m, *, deadline=None):
+            key = ch.secret("key")
+            ch.secret("key")  # resolved again: remembered once
+            raise RuntimeError(f"bad state for https://qyapi.example/send?key={key}")
+
+        ch.send = boom
+        d = Dispatcher(chans, concurrency=2)
+        res = await d.run([Job("r", msg(n=i)) for i in range(3)])
+        await d.aclose()
+        return res, ch
+
+    res, ch = asyncio.run(main())
+    assert [r.status for _, r in res] == ["uncertain"] * 3
+    assert all("internal error: RuntimeError" in r.reason for _, r in res)
+    assert not any("s3cr3t-robot-key" in r.reason for _, r in res)
+    assert ch._secrets.count("s3cr3t-robot-key") == 1

@@ -44,7 +44,8 @@ class BaseChannel:
         if value is None and not required:
             return None
         got = resolve_secret(value, self.env, channel=self.name, field=field)
-        self._secrets.append(got)
+        if got not in self._secrets:  # resolved on every send; remember each once
+            self._secrets.append(got)
         return got
 
     def redact(self, text: str) -> str:
