@@ -365,8 +365,10 @@ class Ledger:
         c = ticks.c
         rid = self.tick_id or self.runner_id
         with self.engine.begin() as conn:
-            new = (sa.func.greatest(c.last_tick, sa.literal(t, UTCDateTime))
-                   if self.dialect == "postgresql" else t)
+            # never backwards: a slower process finishing an older tick must not rewind it
+            at = sa.literal(t, UTCDateTime)
+            new = (sa.func.greatest(c.last_tick, at) if self.dialect == "postgresql"
+                   else sa.func.max(c.last_tick, at))  # SQLite's two-argument max()
             n = conn.execute(ticks.update().where(c.playbook == playbook, c.runner_id == rid)
                              .values(last_tick=new)).rowcount
             if not n:

@@ -192,3 +192,13 @@ def test_sharded_ticks_are_kept_per_shard(store_url):
     b.set_tick("pb", NOW - timedelta(minutes=2))  # never goes back on PostgreSQL
     assert a.last_tick("pb") == NOW
     assert b.last_tick("pb") in (NOW - timedelta(minutes=1), NOW - timedelta(minutes=2))
+
+
+def test_last_tick_never_moves_backwards(store_url):
+    led = Ledger(store_url, tick_id="host:1:a")
+    later, earlier = NOW + timedelta(minutes=5), NOW
+    led.set_tick("pb", later)
+    led.set_tick("pb", earlier)  # a slower process finishing an older tick
+    assert led.last_tick("pb") == later
+    led.set_tick("pb", later + timedelta(minutes=1))
+    assert led.last_tick("pb") == later + timedelta(minutes=1)
