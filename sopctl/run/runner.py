@@ -305,7 +305,7 @@ class Runner:
                 self.log("take-over", f"took over {len(won)} claim(s) of {n} whose runner "
                          "stopped renewing its lease (never sent)", "warning", playbook=n,
                          count=len(won))
-            s.already += len(orphans) - len(taken)
+            s.already += len(orphans) - len(won)  # another runner took those
             resend.extend(taken)
         if late:
             claims = [self._claim(o) for o in late]

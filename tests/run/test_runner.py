@@ -126,6 +126,20 @@ def test_abandoned_claim_is_uncertain_and_resent_only_on_request(tmp_path, store
     assert row["status"] == "sent" and row["attempts"] == 2
 
 
+def test_a_dead_claim_taken_over_past_its_grace_is_skipped_and_counted_once(tmp_path,
+                                                                            store_url):
+    clock = FakeClock(sh(2026, 11, 24, 8, 20))  # 07:30 + 30 min grace is over
+    dead = Ledger(store_url, runner_id=f"{socket.gethostname()}:{_dead_pid()}:x")
+    dead.claim("美肌测试", [Claim("g001/morning/2026-11-24/0", "g001", "morning", 0,
+                                sh(2026, 11, 24, 7, 30))], now=sh(2026, 11, 24, 7, 30))
+    r, ch = make(tmp_path, store_url, clock, since=sh(2026, 11, 24, 7, 0))
+    s = run(r.run_once())
+    assert not ch.sent
+    assert s.counts == {"skipped": 2} and s.already == 0  # not also "already handled"
+    st = {x["group_id"]: x["reason"] for x in r.ledger.rows()}
+    assert "taken over past its grace" in st["g001"] and st["g002"] == "missed while down"
+
+
 def test_dry_run_claims_nothing(tmp_path, store_url):
     clock = FakeClock(sh(2026, 11, 24, 7, 35))
     r, ch = make(tmp_path, store_url, clock, dry_run=True)
