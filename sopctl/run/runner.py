@@ -50,10 +50,18 @@ class RunOptions:
     concurrency: int = 200
     claim_chunk: int = 200
     flip_batch: int = 50  # rows flipped claimed -> sending per commit, just before sending
+    backlog: int = 50  # results not yet in the ledger before sending pauses for the writer
     reload_every_s: float = 2.0
     lease_s: float = 60.0  # renewed every lease/3 while a runner holds rows
     shard: tuple[int, int] | None = None  # (I, N), 1 <= I <= N
     state_dir: Path = field(default_factory=lambda: Path(".sopctl"))
+
+    @property
+    def uncertain_bound(self) -> int:
+        """The most rows one crash can leave ``sending`` (hence ``uncertain``): requests in
+        the dispatcher, the rest of a flipped batch not yet handed over, results not yet
+        written."""
+        return self.concurrency + 2 * self.flip_batch - 1 + self.backlog
 
 
 @dataclass(slots=True)
@@ -348,10 +356,13 @@ class Runner:
         by_key = {o.key: o for o in (*due, *reclaimed)}
         name, lease = book.name, self.opts.lease_s
         failure: list[BaseException] = []
-        # few messages wait flipped-but-unsent: a crash makes only those uncertain needlessly
+        # few messages wait flipped-but-unsent, and few results wait for the ledger: a crash
+        # makes those rows uncertain, so both are bounded (see uncertain_bound)
         disp = Dispatcher(self.channels, concurrency=self.opts.concurrency,
-                          max_pending=self.opts.concurrency + 2 * self.opts.flip_batch,
+                          max_pending=self.opts.concurrency + self.opts.flip_batch,
                           clock=self.delivery_clock)
+        writing = [0]  # results handed to the writer thread, not yet committed
+        recorded = asyncio.Event()
 
         def send(keys: list[str]) -> Iterator[Job]:
             if self._crash_hook == "claimed" and keys:
@@ -425,16 +436,20 @@ class Runner:
                     await asyncio.wait_for(done.wait(), 0.05)
                 batch = pending[:]
                 del pending[:]
+                writing[0] = len(batch)
                 try:
                     if batch:
                         await asyncio.to_thread(self.ledger.finish, name, batch,
                                                 now=self.clock.now())
+                        writing[0] = 0
+                        recorded.set()
                     if time.monotonic() >= renew_at:
                         await asyncio.to_thread(self.ledger.renew, now=self.clock.now(),
                                                 lease_s=lease)
                         renew_at = time.monotonic() + lease / 3
                 except DBAPIError:  # kept and retried; the lease decides meanwhile
                     pending[:0] = batch
+                    writing[0] = 0
 
         done = asyncio.Event()
         ticker = asyncio.create_task(heartbeat())
@@ -460,6 +475,13 @@ class Runner:
                              f"set its chat_id to {moved} in the inventory (this process "
                              "already posts there)", "warning", playbook=name, key=key,
                              group=by_key[key].group, chat_id=moved)
+                # the writer lags (a busy database, a saturated host): send nothing new until
+                # it catches up, so a crash cannot leave an unbounded tail of unrecorded sends
+                while (len(pending) + writing[0] >= self.opts.backlog and not failure
+                       and not self.stopping):
+                    recorded.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(recorded.wait(), 0.1)
         finally:
             done.set()
             await ticker  # a batch being written is written, or put back for the last flush
