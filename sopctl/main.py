@@ -4,29 +4,33 @@ from __future__ import annotations
 
 import os
 import sys
+from importlib import import_module
+from typing import Any
 
 import typer
 
 from . import __version__
-from .commands import agenda as agenda_cmd
-from .commands import history as history_cmd
-from .commands import init as init_cmd
-from .commands import lint as lint_cmd
-from .commands import members as members_cmd
-from .commands import run as run_cmd
-from .commands import schema as schema_cmd
-from .commands import serve as serve_cmd
-from .commands import simulate as simulate_cmd
-from .commands import status as status_cmd
 from .errors import EXIT_USAGE, SopctlError
 
-app = typer.Typer(
-    name="sopctl",
-    help="Community-operations SOPs as code: lint, forecast and run chat-group playbooks.",
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-)
+# name -> (module under sopctl.commands, attribute): a command, or a Typer sub-app
+COMMANDS: dict[str, tuple[str, str]] = {
+    "lint": ("lint", "lint"),
+    "agenda": ("agenda", "agenda"),
+    "simulate": ("simulate", "simulate"),
+    "rules": ("lint", "rules"),
+    "rule": ("lint", "rule"),
+    "schema": ("schema", "schema"),
+    "init": ("init", "init"),
+    "run": ("run", "run"),
+    "history": ("history", "history"),
+    "status": ("status", "status"),
+    "serve": ("serve", "serve"),
+    "members": ("members", "app"),
+}
+# One-shot commands whose objects are nearly all acyclic and die with the process: the
+# cyclic collector's passes over the thousands of objects pydantic and Typer create at
+# startup cost about a tenth of a `sopctl lint` run and free nothing.
+ONE_SHOT = frozenset({"lint", "rules", "rule", "schema"})
 
 
 def _version(value: bool) -> None:
@@ -35,7 +39,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
@@ -43,18 +46,44 @@ def _root(
     """sopctl turns a SOP into a playbook and checks, forecasts and runs it."""
 
 
-app.command("lint")(lint_cmd.lint)
-app.command("agenda")(agenda_cmd.agenda)
-app.command("simulate")(simulate_cmd.simulate)
-app.command("rules")(lint_cmd.rules)
-app.command("rule")(lint_cmd.rule)
-app.command("schema")(schema_cmd.schema)
-app.command("init")(init_cmd.init)
-app.command("run")(run_cmd.run)
-app.command("history")(history_cmd.history)
-app.command("status")(status_cmd.status)
-app.command("serve")(serve_cmd.serve)
-app.add_typer(members_cmd.app, name="members")
+def build_app(only: str | None = None) -> typer.Typer:
+    """The whole command tree, or the group with just the command ``only``: Typer builds
+    every command's parameters on each call, which a one-shot `sopctl lint` should not
+    pay for eleven commands it does not run."""
+    app = typer.Typer(
+        name="sopctl",
+        help="Community-operations SOPs as code: lint, forecast and run chat-group playbooks.",
+        no_args_is_help=True,
+        rich_markup_mode="rich",
+        pretty_exceptions_enable=False,
+    )
+    app.callback()(_root)
+    for name, (module, attr) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        target = getattr(import_module(f"{__package__}.commands.{module}"), attr)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
+    return app
+
+
+def __getattr__(name: str) -> Any:  # `from sopctl.main import app`: the full tree
+    if name == "app":
+        globals()["app"] = built = build_app()
+        return built
+    raise AttributeError(name)
+
+
+def _invoked(argv: list[str]) -> str | None:
+    """The command named on the command line, when only it needs building (not for shell
+    completion, which walks the whole tree)."""
+    if len(argv) < 2 or argv[1] not in COMMANDS:
+        return None
+    if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
+        return None
+    return argv[1]
 
 
 def main() -> None:
@@ -65,8 +94,13 @@ def main() -> None:
         ensure_utf8(stream)
     # sopctl uses no pydantic plugins; looking for them scans every installed package.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    command = _invoked(sys.argv)
+    if command in ONE_SHOT:
+        import gc
+
+        gc.disable()
     try:
-        app(prog_name="sopctl")
+        build_app(command)(prog_name="sopctl")
     except SopctlError as exc:
         from .console import err_console
 

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sopctl import __version__
-from sopctl.main import app
+from sopctl.main import COMMANDS as TABLE
+from sopctl.main import _invoked, app, build_app
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = sorted(c.name for c in app.registered_commands if c.name)
@@ -50,6 +51,35 @@ def test_root_help_lists_every_command() -> None:
 
 def test_core_commands_are_registered() -> None:
     assert {"lint", "rules", "rule", "schema", "init"} <= set(COMMANDS)
+    assert set(COMMANDS) | {g.name for g in app.registered_groups} == set(TABLE)
+
+
+@pytest.mark.parametrize("args", [["lint", "--help"], ["members", "--help"],
+                                  ["lint", "examples/minimal.yaml", "--no-env", "-f", "json"],
+                                  ["lint", "--format", "xml"]])
+def test_a_command_built_alone_behaves_as_in_the_whole_tree(args: list[str]) -> None:
+    lone = build_app(args[0])
+    assert [c.name for c in lone.registered_commands] + [
+        g.name for g in lone.registered_groups] == [args[0]]
+    full, part = CliRunner().invoke(app, args), CliRunner().invoke(lone, args)
+    assert (part.exit_code, part.output) == (full.exit_code, full.output)
+
+
+def test_only_the_invoked_command_is_built_except_for_completion(monkeypatch) -> None:
+    monkeypatch.delenv("_SOPCTL_COMPLETE", raising=False)
+    assert _invoked(["sopctl", "lint", "x.yaml"]) == "lint"
+    assert _invoked(["sopctl", "bogus"]) is None and _invoked(["sopctl", "--help"]) is None
+    monkeypatch.setenv("_SOPCTL_COMPLETE", "complete_bash")
+    assert _invoked(["sopctl", "lint"]) is None
+
+
+def test_shell_completion_sees_every_command_and_option() -> None:
+    names = _run([sys.executable, "-m", "sopctl"], _SOPCTL_COMPLETE="complete_bash",
+                 COMP_WORDS="sopctl s", COMP_CWORD="1").stdout.split()
+    assert set(names) == {n for n in TABLE if n.startswith("s")}
+    opts = _run([sys.executable, "-m", "sopctl"], _SOPCTL_COMPLETE="complete_bash",
+                COMP_WORDS="sopctl lint --st", COMP_CWORD="2").stdout.split()
+    assert set(opts) == {"--strict", "--statistics"}
 
 
 @pytest.mark.parametrize("name", COMMANDS)

@@ -63,11 +63,11 @@ def find_config(start: Path | None = None) -> Path | None:
 
 
 def load_config(path: Path | None = None, start: Path | None = None) -> LintConfig:
-    import tomllib
-
     p = path or find_config(start)
     if p is None:
         return LintConfig()
+    import tomllib  # only when there is a file: most runs have none
+
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

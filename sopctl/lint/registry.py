@@ -27,12 +27,26 @@ class RuleInfo:
     code: str
     slug: str
     severity: str
-    summary: str
-    explanation: str
-    bad: str
-    good: str
+    doc: str
     check: Callable[[Context], Iterable[Finding]] | None
     module: str
+
+    # the prose is parsed when shown (`sopctl rule`, docs, SARIF), not on every lint run
+    @property
+    def summary(self) -> str:
+        return _sections(self.doc)[0]
+
+    @property
+    def explanation(self) -> str:
+        return _sections(self.doc)[1]
+
+    @property
+    def bad(self) -> str:
+        return _sections(self.doc)[2]
+
+    @property
+    def good(self) -> str:
+        return _sections(self.doc)[3]
 
     def as_dict(self) -> dict[str, str]:
         return {"code": self.code, "slug": self.slug, "severity": self.severity,
@@ -40,24 +54,22 @@ class RuleInfo:
                 "bad": self.bad, "good": self.good}
 
 
-def _dedent_block(text: str) -> str:
+@cache
+def _sections(doc: str) -> tuple[str, str, str, str]:
+    """(summary, explanation, bad example, good example) of a rule's docstring."""
     import textwrap
 
-    return textwrap.dedent(text).strip("\n")
+    parts = _SECTION.split(doc.strip("\n"))
+    summary, _, explanation = parts[0].strip().partition("\n")
+    examples = {parts[i]: textwrap.dedent(parts[i + 1]).strip("\n")
+                for i in range(1, len(parts) - 1, 2)}
+    return (summary.strip(), textwrap.dedent(explanation).strip(), examples.get("Bad", ""),
+            examples.get("Good", ""))
 
 
 def rule_from_module(mod: ModuleType) -> RuleInfo:
-    doc = (mod.__doc__ or "").strip("\n")
-    parts = _SECTION.split(doc)
-    head = parts[0].strip()
-    summary, _, explanation = head.partition("\n")
-    examples = {parts[i]: _dedent_block(parts[i + 1]) for i in range(1, len(parts) - 1, 2)}
-    import textwrap
-
-    return RuleInfo(
-        code=mod.CODE, slug=mod.SLUG, severity=mod.SEVERITY, summary=summary.strip(),
-        explanation=textwrap.dedent(explanation).strip(), bad=examples.get("Bad", ""),
-        good=examples.get("Good", ""), check=getattr(mod, "check", None), module=mod.__name__)
+    return RuleInfo(code=mod.CODE, slug=mod.SLUG, severity=mod.SEVERITY, doc=mod.__doc__ or "",
+                    check=getattr(mod, "check", None), module=mod.__name__)
 
 
 @cache

@@ -7,7 +7,6 @@ width, and output that is not a terminal is always written as UTF-8.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -32,7 +31,7 @@ def render(findings: Sequence[Finding], nfiles: int, fmt: str, *, statistics: bo
     stream = out if out is not None else ensure_utf8(sys.stdout)
     if statistics and fmt in ("text", "json"):
         if fmt == "json":
-            _write(stream, json.dumps(statistics_rows(findings), ensure_ascii=False, indent=2))
+            _write(stream, _json(statistics_rows(findings)))
         else:
             _write(stream, format_statistics(findings))
             _write(stream, summary_line(findings, nfiles, strict=strict))
@@ -42,7 +41,7 @@ def render(findings: Sequence[Finding], nfiles: int, fmt: str, *, statistics: bo
     elif fmt == "sarif":
         from .sarif import to_sarif
 
-        _write(stream, json.dumps(to_sarif(findings), ensure_ascii=False, indent=2))
+        _write(stream, _json(to_sarif(findings)))
     elif fmt == "github":
         _write(stream, to_github(findings))
     else:
@@ -74,7 +73,13 @@ def _write(stream: TextIO, text: str) -> None:
 
 
 def to_json(findings: Sequence[Finding]) -> str:
-    return json.dumps([f.as_dict() for f in findings], ensure_ascii=False, indent=2)
+    return _json([f.as_dict() for f in findings])
+
+
+def _json(data: object) -> str:
+    import json  # text output, the common case, does not pay for it
+
+    return json.dumps(data, ensure_ascii=False, indent=2)
 
 
 def _gh_property(value: str) -> str:

@@ -7,7 +7,6 @@ building occurrences: ``fires_on`` answers "does slot S run on day D of group G"
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date
 from functools import lru_cache
 
@@ -91,6 +90,8 @@ def fires_on(slot: Slot, local_date: date, opened: date, funnel: Funnel | None =
 
 def stable_fraction(*parts: object) -> float:
     """A deterministic number in [0, 1) from the parts (same inputs, same number)."""
+    import hashlib  # not at import: `lint` reads this module and never hashes
+
     h = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
     return int.from_bytes(h, "big") / 2**64
 

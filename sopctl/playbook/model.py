@@ -1,10 +1,12 @@
 """The playbook schema: one place that says what a SOP can say.
 
-Kept lean on purpose: every model class costs about 2 ms to build at import, and
-`sopctl lint` imports this module. Field docs become the JSON Schema's descriptions.
+Kept lean on purpose: model classes cost time to build, and `sopctl lint` imports this
+module. Empty lists and dicts are plain defaults (Pydantic copies them per instance):
+``default_factory=list`` makes Pydantic parse the builtin's text signature for every such
+field while building the schema. Annotations are evaluated at class creation (no
+``from __future__ import annotations``), so Pydantic need not evaluate strings.
+Field docs become the JSON Schema's descriptions.
 """
-
-from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Literal
@@ -72,7 +74,7 @@ class Positioning(_Model):
     type: GroupType
     purpose: str = Field(description="The group's purpose in one sentence.")
     audience: Persona | None = None
-    value: list[str] = Field(default_factory=list, description="What members get.")
+    value: list[str] = Field(default=[], description="What members get.")
     connection: Literal["distributed", "pyramid"] = "pyramid"
     name_pattern: str = Field(description='Group name with its number, e.g. "美肌福利群{n:03}".')
     capacity: int = Field(200, ge=1, description="Members per group (WeCom: at most 200).")
@@ -85,16 +87,16 @@ class Person(_Model):
     name: str
     title: str | None = None
     userid: str | None = Field(None, description="Platform user id, for reminders.")
-    groups: list[str] = Field(default_factory=list, description="Group ids this person runs.")
+    groups: list[str] = Field(default=[], description="Group ids this person runs.")
 
 
 class Roles(_Model):
     """人员: the expert IP, sub-owners (3-4 groups each) and admins."""
 
     owner: Person | None = None
-    experts: list[Person] = Field(default_factory=list)
-    sub_owners: list[Person] = Field(default_factory=list)
-    admins: list[Person] = Field(default_factory=list)
+    experts: list[Person] = []
+    sub_owners: list[Person] = []
+    admins: list[Person] = []
 
 
 # ----------------------------------------------------------------------------- welcome, rules
@@ -138,7 +140,7 @@ class Detect(_Model):
     """How a violation is recognised."""
 
     links: bool = False
-    keywords: list[str] = Field(default_factory=list)
+    keywords: list[str] = []
     regex: str | None = None
     flood: Flood | None = None
     private_add: bool = False
@@ -179,7 +181,7 @@ class Rules(_Model):
     blacklist: bool = Field(True, description="A removed member is barred from every group.")
     warn_text: str | None = None
     remove_text: str | None = None
-    items: list[Rule] = Field(default_factory=list)
+    items: list[Rule] = []
 
 
 class AutoReply(_Model):
@@ -202,7 +204,7 @@ class ContentItem(_Model):
 
     kind: Literal["text", "markdown", "image", "link", "news", "miniprogram"] = "text"
     text: str | None = None
-    variants: list[str] = Field(default_factory=list)
+    variants: list[str] = []
     title: str | None = None
     url: str | None = None
     path: str | None = None
@@ -236,14 +238,14 @@ class Slot(_Model):
     every_days: int | None = Field(
         None, ge=1, description="Every N days, counted from the group's opening date.")
     cron: str | None = Field(None, description="A 5-field cron expression, in local time.")
-    dates: list[date] = Field(default_factory=list, description="Only on these dates.")
+    dates: list[date] = Field(default=[], description="Only on these dates.")
     life_days: DayRange | None = Field(None, description="Only on these days of a group's life.")
-    phases: list[str] = Field(default_factory=list, description="Only in these lifecycle phases.")
+    phases: list[str] = Field(default=[], description="Only in these lifecycle phases.")
     text: str | None = None
     content: str | None = Field(None, description="A content-library item.")
     course: list[str] = Field(
-        default_factory=list, description="Lesson N (content item or text) on day N.")
-    sequence: list[Message] = Field(default_factory=list)
+        default=[], description="Lesson N (content item or text) on day N.")
+    sequence: list[Message] = []
     spacing: Duration = Field("1-2m", description="Gap between messages of a sequence.")
     format: MessageFormat = "text"
     mention: Literal["none", "all", "newcomers"] = "none"
@@ -297,7 +299,7 @@ class Slot(_Model):
     _g = field_validator("grace")(_check_duration)
 
     @model_validator(mode="after")
-    def _when(self) -> Slot:
+    def _when(self) -> "Slot":
         if self.at is None and self.cron is None:
             raise ValueError("a slot needs `at` (a time or window) or `cron`")
         if self.at is not None and self.cron is not None:
@@ -364,7 +366,7 @@ class Funnel(_Model):
     """漏斗: pond -> transit -> core, with lifecycle phases."""
 
     stages: list[Stage] = Field(min_length=1)
-    phases: list[Phase] = Field(default_factory=list)
+    phases: list[Phase] = []
 
 
 class Product(_Model):
@@ -417,7 +419,7 @@ class Group(_Model):
     members: int = Field(0, ge=0)
     channel: str | None = None
     chat_id: str | None = Field(None, description="The group's id on its platform.")
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = []
 
 
 class Playbook(_Model):
@@ -430,21 +432,21 @@ class Playbook(_Model):
     roles: Roles = Field(default_factory=Roles)
     welcome: Welcome | None = None
     rules: Rules = Field(default_factory=Rules)
-    auto_replies: list[AutoReply] = Field(default_factory=list)
+    auto_replies: list[AutoReply] = []
     quiet_hours: QuietHours | None = None
     caps: Caps = Field(default_factory=Caps)
-    timetable: list[Slot] = Field(default_factory=list)
-    content: dict[str, ContentItem] = Field(default_factory=dict)
-    variables: dict[str, str] = Field(default_factory=dict)
+    timetable: list[Slot] = []
+    content: dict[str, ContentItem] = {}
+    variables: dict[str, str] = {}
     funnel: Funnel | None = None
-    products: list[Product] = Field(default_factory=list)
-    acquisition: list[Source] = Field(default_factory=list)
-    channels: dict[str, Channel] = Field(default_factory=dict)
+    products: list[Product] = []
+    acquisition: list[Source] = []
+    channels: dict[str, Channel] = {}
     channel: str | None = Field(None, description="Default channel for groups and slots.")
     groups: list[Group] | str = Field(
-        default_factory=list, description="The inventory, or the path of an inventory file.")
+        default=[], description="The inventory, or the path of an inventory file.")
     simulation: dict[str, float] = Field(
-        default_factory=dict, description="Overrides of the forecast's parameters.")
+        default={}, description="Overrides of the forecast's parameters.")
 
     @field_validator("timezone")
     @classmethod

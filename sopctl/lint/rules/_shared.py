@@ -90,7 +90,7 @@ def sequence_span(slot: Slot) -> int:
 
 
 def _build_schedule(ctx: Context) -> Schedule:
-    from ...plan.calendar import fires_on
+    from ...plan.calendar import fires_on, weekdays_of
     from ...plan.cron import parse_cron
 
     pb = ctx.playbook
@@ -103,6 +103,10 @@ def _build_schedule(ctx: Context) -> Schedule:
     life = planned_life(ctx)
     horizon = min(max(SAMPLE_DAYS, life), MAX_HORIZON)
     by_key: dict[tuple, int] = {}
+    by_weekday = [[0] * 7 for _ in openings]  # life days (bits) falling on each weekday
+    for k, opened in enumerate(openings):
+        for day in range(horizon):
+            by_weekday[k][(opened.weekday() + day) % 7] |= 1 << day
     plans: list[SlotPlan] = []
     for i, slot in enumerate(pb.timetable):
         if not slot.enabled:
@@ -113,8 +117,15 @@ def _build_schedule(ctx: Context) -> Schedule:
         mask = by_key.get(key)
         if mask is None:
             mask = 0
+            weekly = not (slot.dates or slot.phases or slot.every_days or slot.cron)
             for k, opened in enumerate(openings):
-                for day in _candidate_days(slot, opened, horizon):
+                days = _candidate_days(slot, opened, horizon)
+                if weekly and isinstance(days, range):  # days of the week only: no per-day test
+                    span = ((1 << days.stop) - 1) ^ ((1 << days.start) - 1) if days else 0
+                    for wd in weekdays_of(slot):
+                        mask |= (by_weekday[k][wd] & span) << (k * horizon)
+                    continue
+                for day in days:
                     if fires_on(slot, opened + timedelta(days=day), opened, pb.funnel):
                         mask |= 1 << (k * horizon + day)
             by_key[key] = mask
