@@ -18,10 +18,9 @@ import asyncio
 import contextlib
 import hashlib
 import os
-import random
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -148,7 +147,7 @@ class Runner:
         self._wake: asyncio.Event | None = None
         # test hook: "claimed" dies after the claim commits, "1"/"sending" after the flip
         # to sending (between claim and send either way)
-        self._crash_hook = os.environ.get("SOPCTL_TEST_CRASH_AFTER_CLAIM", "")
+        self.crash_hook = os.environ.get("SOPCTL_TEST_CRASH_AFTER_CLAIM", "")
         self._next_lease_check = 0.0
 
     # ------------------------------------------------------------------ control
@@ -316,7 +315,7 @@ class Runner:
             s.already += len(orphans) - len(won)  # another runner took those
             resend.extend(taken)
         if late:
-            claims = [self._claim(o) for o in late]
+            claims = [self.claim_of(o) for o in late]
             got = self.ledger.record(n, claims, "skipped", SKIP_REASON, now=now)
             s.counts["skipped"] += got
             self.metrics.sent("skipped", "-", got)
@@ -329,197 +328,13 @@ class Runner:
                                                     lease_s=self.opts.lease_s))
             resend = [o for o in resend if known.get(o.key) != "uncertain" or o.key in won]
         if due or resend:
-            s.counts.update(await self._deliver(book, due, resend, now))
+            from .burst import Burst
+
+            s.counts.update(await Burst(self, book, due, resend).run())
         if not self.stopping:  # a stop gave claims back: the next run must look at them again
             self.ledger.set_tick(n, now)
         return s
 
-    def _claim(self, o: Occurrence) -> Claim:
+    def claim_of(self, o: Occurrence) -> Claim:
         return Claim(o.key, o.group, o.slot, o.seq, o.at_utc, content_hash(o),
                      self.opts.channel or o.channel)
-
-    # ------------------------------------------------------------------ delivery
-    async def _deliver(self, book: Book, due: list[Occurrence], reclaimed: list[Occurrence],
-                       now: datetime) -> Counter:
-        """Claim, flip to ``sending`` and send a chunk at a time; record results in batches.
-
-        A ledger error stops the claiming (nothing is sent without a committed claim and a
-        committed flip); messages already in flight finish, their results are kept and
-        written once the ledger is back, then the error goes up to the caller's backoff.
-        """
-        from sqlalchemy.exc import DBAPIError
-
-        from .delivery import Dispatcher, Job
-
-        counts: Counter = Counter()
-        pending: list[Outcome] = []
-        by_key = {o.key: o for o in (*due, *reclaimed)}
-        name, lease = book.name, self.opts.lease_s
-        failure: list[BaseException] = []
-        # few messages wait flipped-but-unsent, and few results wait for the ledger: a crash
-        # makes those rows uncertain, so both are bounded (see uncertain_bound)
-        disp = Dispatcher(self.channels, concurrency=self.opts.concurrency,
-                          max_pending=self.opts.concurrency + self.opts.flip_batch,
-                          clock=self.delivery_clock)
-        writing = [0]  # results handed to the writer thread, not yet committed
-        recorded = asyncio.Event()
-
-        def send(keys: list[str]) -> Iterator[Job]:
-            if self._crash_hook == "claimed" and keys:
-                os._exit(137)  # test hook: die with rows claimed, not yet sending
-            flip = self.opts.flip_batch
-            for j in range(0, len(keys), flip):  # flipped as the dispatcher asks for more
-                go = self.ledger.start_sending(name, keys[j:j + flip], now=self.clock.now(),
-                                               lease_s=lease)
-                if self._crash_hook in ("1", "sending") and go:
-                    os._exit(137)  # test hook: die between the flip to sending and the request
-                self.metrics.queue_depth += len(go)
-                for k in go:
-                    yield self._job(book, by_key[k], Job)
-
-        def claim(chunk: list[Occurrence]) -> list[str]:
-            t0 = time.perf_counter()
-            won = self.ledger.claim(name, [self._claim(o) for o in chunk],
-                                    now=self.clock.now(), lease_s=lease, skip_known=True)
-            dt = time.perf_counter() - t0
-            self.metrics.claim_latency(dt)
-            self.log("claim", f"claimed {len(won)} of {len(chunk)}", "debug",
-                     ms=round(dt * 1000, 2), won=len(won))
-            return won
-
-        def jobs() -> Iterator[Job]:
-            """Claims a chunk ahead, in a worker thread, while the previous one is sent (a
-            ``claimed`` row is safe to hold: never sent, it can be taken over or released).
-            Each runner takes the chunks in its own random order, so runners sharing a
-            ledger rarely race for the same rows."""
-            from concurrent.futures import ThreadPoolExecutor
-
-            step = self.opts.claim_chunk
-            order = list(range(0, len(due), step))
-            random.Random(self.ledger.runner_id).shuffle(order)
-            pool = ThreadPoolExecutor(1, thread_name_prefix="sopctl-claim")
-            ahead = None
-            try:
-                for i in range(0, len(reclaimed), step):
-                    yield from send([o.key for o in reclaimed[i:i + step]])
-                for n, i in enumerate(order):
-                    won = ahead.result() if ahead is not None else claim(due[i:i + step])
-                    ahead = None
-                    if self.stopping:
-                        self.ledger.release(name, won)
-                        return
-                    if n + 1 < len(order):
-                        j = order[n + 1]
-                        ahead = pool.submit(claim, due[j:j + step])
-                    yield from send(won)
-            except DBAPIError as exc:
-                failure.append(exc)
-                self.log("ledger-error", "ledger unavailable: no new claims; messages in "
-                         "flight finish and are recorded when it is back", "error")
-            finally:
-                if ahead is not None:  # claimed ahead but not sent (a stop): hand it back
-                    with contextlib.suppress(Exception):
-                        self.ledger.release(name, ahead.result())
-                pool.shutdown(wait=True)
-
-        def flush() -> None:
-            if pending:
-                self.ledger.finish(name, pending, now=self.clock.now())
-                pending.clear()
-
-        async def heartbeat() -> None:
-            """Results and lease renewals in a worker thread: the event loop keeps sending
-            while PostgreSQL commits."""
-            renew_at = time.monotonic() + lease / 3
-            while not done.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(done.wait(), 0.05)
-                batch = pending[:]
-                del pending[:]
-                writing[0] = len(batch)
-                try:
-                    if batch:
-                        await asyncio.to_thread(self.ledger.finish, name, batch,
-                                                now=self.clock.now())
-                        writing[0] = 0
-                        recorded.set()
-                    if time.monotonic() >= renew_at:
-                        await asyncio.to_thread(self.ledger.renew, now=self.clock.now(),
-                                                lease_s=lease)
-                        renew_at = time.monotonic() + lease / 3
-                except DBAPIError:  # kept and retried; the lease decides meanwhile
-                    pending[:0] = batch
-                    writing[0] = 0
-
-        done = asyncio.Event()
-        ticker = asyncio.create_task(heartbeat())
-        try:
-            async for job, res in disp.stream(jobs()):
-                key = job.msg.key
-                status = res.status if res.status != "retry" else "failed"
-                resp = dict(res.response or {})
-                if res.parts != 1:
-                    resp.setdefault("parts_posted", res.parts)
-                pending.append(Outcome(key, status, res.reason, resp or None,
-                                       max(1, getattr(res, "attempts", 1))))
-                counts[status] += 1
-                self.metrics.queue_depth -= 1
-                self.metrics.sent(status, job.channel)
-                level = "debug" if status in ("sent", "pending-confirmation") else "warning"
-                self.log(status, f"{status:<8} {job.msg.group_name} {by_key[key].slot}"
-                         f" via {job.channel}" + (f": {res.reason}" if res.reason else ""),
-                         level, playbook=name, key=key, channel=job.channel)
-                moved = resp.get("migrated_to_chat_id")
-                if moved is not None:  # the channel follows it; the inventory must too
-                    self.log("chat-migrated", f"group {by_key[key].group} became a supergroup: "
-                             f"set its chat_id to {moved} in the inventory (this process "
-                             "already posts there)", "warning", playbook=name, key=key,
-                             group=by_key[key].group, chat_id=moved)
-                # the writer lags (a busy database, a saturated host): send nothing new until
-                # it catches up, so a crash cannot leave an unbounded tail of unrecorded sends
-                while (len(pending) + writing[0] >= self.opts.backlog and not failure
-                       and not self.stopping):
-                    recorded.clear()
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(recorded.wait(), 0.1)
-        finally:
-            done.set()
-            await ticker  # a batch being written is written, or put back for the last flush
-        await self._flush_until_recorded(flush)
-        if failure:
-            raise failure[0]
-        return counts
-
-    async def _flush_until_recorded(self, flush: Any) -> None:
-        """Write the last results, waiting for the ledger if it is away (a minute at most
-        once stopping: the rows then stay ``sending`` and become ``uncertain``)."""
-        from sqlalchemy.exc import DBAPIError
-
-        wait, waited = 0.5, 0.0
-        while True:
-            try:
-                flush()
-                return
-            except DBAPIError:
-                if self.stopping and waited > 60:
-                    self.log("ledger-error", "results could not be recorded before stopping: "
-                             "those messages will show as uncertain", "error")
-                    return
-                await asyncio.sleep(wait)
-                waited += wait
-                wait = min(10.0, wait * 2)
-
-    def _job(self, book: Book, o: Occurrence, job_type: Any) -> Any:
-        from ..plan.groups import group_display_name
-        from .channels.base import OutMessage
-
-        g = book.groups.get(o.group)
-        msg = OutMessage(
-            key=o.key, group_id=o.group,
-            group_name=group_display_name(book.playbook, g) if g else o.group,
-            chat_id=g.chat_id if g else None, text=o.text, format=o.format, mention=o.mention,
-            attachments=o.attachments, kind=o.kind,
-            remind_to=(g.owner if g else None) if o.delivery == "remind" else None,
-            due=o.local, delivery=o.delivery)
-        budget = o.grace_s - (self.clock.now() - o.at_utc).total_seconds()
-        return job_type(self.opts.channel or o.channel, msg, max(1.0, budget))
