@@ -40,6 +40,7 @@ class Burst:
         self.writing = 0  # results handed to the writer thread, not yet committed
         self.failure: list[BaseException] = []
         self.recorded = asyncio.Event()
+        self.flush_now = asyncio.Event()  # wakes the writer before its 50 ms tick
         self.done = asyncio.Event()
 
     async def run(self) -> Counter:
@@ -58,11 +59,13 @@ class Burst:
                 # it catches up, so a crash cannot leave an unbounded tail of unrecorded sends
                 while (len(self.pending) + self.writing >= r.opts.backlog
                        and not self.failure and not r.stopping):
+                    self.flush_now.set()
                     self.recorded.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.recorded.wait(), 0.1)
         finally:
             self.done.set()
+            self.flush_now.set()
             await writer  # a batch being written is written, or put back for the last flush
         await self._flush_until_recorded()
         if self.failure:
@@ -162,6 +165,8 @@ class Burst:
             resp.setdefault("parts_posted", res.parts)
         self.pending.append(Outcome(key, status, res.reason, resp or None,
                                     max(1, getattr(res, "attempts", 1))))
+        if len(self.pending) >= r.opts.backlog // 4:  # a batch worth a commit: now
+            self.flush_now.set()
         self.counts[status] += 1
         r.metrics.queue_depth -= 1
         r.metrics.sent(status, job.channel)
@@ -185,7 +190,8 @@ class Burst:
         renew_at = time.monotonic() + self.lease / 3
         while not self.done.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.done.wait(), 0.05)
+                await asyncio.wait_for(self.flush_now.wait(), 0.05)
+            self.flush_now.clear()
             batch = self.pending[:]
             del self.pending[:]
             self.writing = len(batch)

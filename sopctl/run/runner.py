@@ -49,7 +49,7 @@ class RunOptions:
     concurrency: int = 200
     claim_chunk: int = 200
     flip_batch: int = 50  # rows flipped claimed -> sending per commit, just before sending
-    backlog: int = 50  # results not yet in the ledger before sending pauses for the writer
+    backlog: int = 100  # results not yet in the ledger before sending pauses for them
     reload_every_s: float = 2.0
     lease_s: float = 60.0  # renewed every lease/3 while a runner holds rows
     shard: tuple[int, int] | None = None  # (I, N), 1 <= I <= N
