@@ -132,3 +132,20 @@ def test_internal_error_traceback_on_request() -> None:
                           text=True, encoding="utf-8", timeout=60,
                           env={**os.environ, "SOPCTL_DEBUG": "1"})
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_a_short_option_means_the_same_everywhere() -> None:
+    import typer.main
+
+    meaning: dict[str, set[str]] = {}
+
+    def walk(cmd) -> None:
+        for p in cmd.params:
+            longs = [o for o in p.opts if o.startswith("--")]
+            for short in (o for o in p.opts if not o.startswith("--")):
+                meaning.setdefault(short, set()).update(longs)
+        for sub in getattr(cmd, "commands", {}).values():
+            walk(sub)
+
+    walk(typer.main.get_command(app))
+    assert meaning and all(len(v) == 1 for v in meaning.values()), meaning

@@ -23,7 +23,7 @@ COLUMNS = ("scheduled_utc", "playbook", "group_id", "slot", "seq", "channel", "s
 def history(
     since: str = typer.Option(None, "--since", help="24h, 7d or an ISO date-time "
                               "(default: everything)."),
-    group: str = typer.Option(None, "--group", help="Only this group id."),
+    group: str = typer.Option(None, "--group", "-g", help="Only this group id."),
     status: list[str] = typer.Option(None, "--status", help="Only these statuses (repeatable): "
                                      "sent failed skipped uncertain pending-confirmation "
                                      "claimed sending."),

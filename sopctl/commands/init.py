@@ -214,7 +214,7 @@ def render_playbook(kind: str, name: str | None = None, timezone: str = "Asia/Sh
 
 def init(
     kind: str = typer.Option(None, "--type", "-t", help=f"Group type: {', '.join(GROUP_TYPES)}."),
-    name: str = typer.Option(None, "--name", "-n", help="The playbook's name (中文 welcome)."),
+    name: str = typer.Option(None, "--name", help="The playbook's name (中文 welcome)."),
     timezone: str = typer.Option(None, "--timezone", help="IANA timezone [Asia/Shanghai]."),
     platform: str = typer.Option(None, "--platform", help=f"One of: {', '.join(PLATFORMS)}."),
     output: Path = typer.Option(Path("playbook.yaml"), "--output", "-o",

@@ -37,7 +37,7 @@ def simulate(
     seed: int = typer.Option(0, "--seed", min=0, help="Random seed: same seed, same output."),
     runs: int = typer.Option(1, "--runs", "-r", min=1, max=10_000,
                              help="Monte Carlo runs; more than one gives p10/p50/p90 bands."),
-    groups: int = typer.Option(None, "--groups", "-g", min=1, max=100_000,
+    groups: int = typer.Option(None, "--groups", min=1, max=100_000,
                                help="Groups run by this SOP (default: the playbook's, or 1)."),
     fmt: SimFormat = typer.Option(SimFormat.table, "--format", "-f"),
     report: Path = typer.Option(None, "--report", help="Write a self-contained HTML report."),
@@ -45,7 +45,7 @@ def simulate(
                                 help="Another playbook to forecast with the same seed."),
     start: str = typer.Option(None, "--start", "--from",
                               help="First day, YYYY-MM-DD (default: today)."),
-    param: list[str] = typer.Option(None, "--param", "-p",
+    param: list[str] = typer.Option(None, "--param",
                                     help="Override a model parameter: name=value; repeatable."),
 ) -> None:
     """Forecast members, activity, conversions and revenue day by day."""
