@@ -142,7 +142,7 @@ def test_a_short_option_means_the_same_everywhere() -> None:
     def walk(cmd) -> None:
         for p in cmd.params:
             longs = [o for o in p.opts if o.startswith("--")]
-            for short in (o for o in p.opts if not o.startswith("--")):
+            for short in (o for o in p.opts if o[:1] == "-" and o[:2] != "--"):
                 meaning.setdefault(short, set()).update(longs)
         for sub in getattr(cmd, "commands", {}).values():
             walk(sub)
