@@ -88,38 +88,6 @@ def load_books(paths: list[str] | None, env: dict[str, str]) -> list[Any]:
     return books
 
 
-def build_channels(books: list[Any], override: str | None, env: dict[str, str],
-                   state_dir: Path, ctx: Any) -> tuple[dict[str, Any], Any]:
-    from ..playbook.model import Channel as ChannelCfg
-    from ..run.channels import MODULES, channel_configs, make_channels
-    from ..run.delivery import make_client
-
-    cfgs: dict[str, Any] = {}
-    if override:
-        cfg = next((b.playbook.channels[override] for b in books
-                    if override in b.playbook.channels), None)
-        if cfg is None:
-            if override not in MODULES:
-                raise UsageError(f"--channel {override}: neither a channel of the playbook nor "
-                                 "a channel type", hint="e.g. --channel console")
-            cfg = ChannelCfg(type=override)  # type: ignore[arg-type]
-        cfgs[override] = cfg
-    else:
-        for b in books:
-            for n, c in channel_configs(b.playbook.channels, _used_channels(b),
-                                        f"{b.path}: ").items():
-                cfgs.setdefault(n, c)
-    client = make_client(concurrency=200)
-    return make_channels(cfgs, env=env, client=client, state_dir=state_dir, ctx=ctx), client
-
-
-def _used_channels(book: Any) -> set[str]:
-    from ..plan.groups import group_channel
-
-    pb = book.playbook
-    return {group_channel(pb, g, s) for g in book.groups.values() for s in pb.timetable} or set()
-
-
 def run(
     playbooks: list[str] = typer.Argument(None, help="Playbook files (default: the one here)."),
     once: bool = typer.Option(False, "--once", help="Process what is due since the last tick, "
@@ -180,9 +148,16 @@ def run(
     async def main() -> Summary:
         import signal
 
-        channels, client = build_channels(books, channel, env, sd, DeliveryContext())
-        runner = Runner(books, ledger, clock, opts, channels=channels, log=log,
-                        metrics=metrics, env=env)
+        from ..run.channelset import ChannelSet
+        from ..run.delivery import make_client
+
+        client = make_client(concurrency=200)
+        channels = ChannelSet(override=channel, env=env, state_dir=sd, ctx=DeliveryContext(),
+                              client=client)
+        channels.refresh([b.playbook for b in books],
+                         where={i: f"{b.path}: " for i, b in enumerate(books)})
+        runner = Runner(books, ledger, clock, opts, channels=channels.channels,
+                        channel_set=channels, log=log, metrics=metrics, env=env)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)
@@ -193,8 +168,7 @@ def run(
                 f"{ledger._safe_url()}", playbooks=[b.path for b in books])
             return await runner.run_forever()
         finally:
-            for ch in channels.values():
-                await ch.aclose()
+            await channels.aclose()
             await client.aclose()
 
     try:

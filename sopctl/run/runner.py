@@ -35,6 +35,7 @@ from .reload import Checked, Watcher, check_playbook, inventory_paths
 if TYPE_CHECKING:
     from ..plan.types import Occurrence
     from ..playbook.model import Playbook
+    from .channelset import ChannelSet
 
 SKIP_REASON = "missed while down"
 
@@ -131,12 +132,13 @@ class Runner:
     def __init__(self, books: Sequence[Book], ledger: Ledger, clock: Clock, opts: RunOptions,
                  *, channels: dict[str, Any], log: EventLog | None = None,
                  metrics: Metrics | None = None, env: dict[str, str] | None = None,
-                 delivery_clock: Any = None):
+                 delivery_clock: Any = None, channel_set: ChannelSet | None = None):
         self.books = list(books)
         self.ledger = ledger
         self.clock = clock
         self.opts = opts
         self.channels = channels
+        self.channel_set = channel_set  # when given, reloads rebuild changed channels
         self.log = log or EventLog(quiet=True)
         self.metrics = metrics or Metrics()
         self.env = env if env is not None else dict(os.environ)
@@ -236,12 +238,34 @@ class Runner:
                 for f in checked.errors:
                     self.log("finding", f.short(), "error")
                 continue
+            if not self._refresh_channels(book, checked.playbook):
+                continue
             book.adopt(checked.playbook)
             book.watcher.set_extra(inventory_paths(book.path, checked.playbook))
             self.metrics.reloads["ok"] += 1
             self.log("reload", f"{book.path} reloaded: the new plan applies from now")
             changed = True
         return changed
+
+    def _refresh_channels(self, book: Book, playbook: Playbook) -> bool:
+        """Build the channels the new version adds or changes; False (and the reload is
+        refused) when one cannot be built."""
+        from ..errors import SopctlError
+
+        if self.channel_set is None:
+            return True
+        pbs = [playbook if b is book else b.playbook for b in self.books]
+        try:
+            rebuilt = self.channel_set.refresh(pbs)
+        except SopctlError as exc:
+            self.metrics.reloads["rejected"] += 1
+            self.log("reload-rejected", f"{book.path} changed but its channels cannot be "
+                     f"built ({exc.message}); the previous version keeps running", "error")
+            return False
+        if rebuilt:
+            self.log("channels", f"{book.path}: channel(s) {', '.join(rebuilt)} built from "
+                     "the new version", playbook=book.name, channels=rebuilt)
+        return True
 
     def _recover(self) -> None:
         n = self.ledger.recover(now=self.clock.now())

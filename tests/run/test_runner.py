@@ -247,3 +247,52 @@ def test_a_migrated_chat_is_reported_with_its_new_id(tmp_path, store_url):
     moved = [e for e in events if e.get("event") == "chat-migrated"]
     assert len(moved) == 2 and {e["chat_id"] for e in moved} == {-100999}
     assert "set its chat_id to -100999" in moved[0]["message"]
+
+
+def test_reload_builds_the_channels_a_new_version_changes(tmp_path):
+    """A reload that moves the outbox rebuilds that channel (and only it); one whose channel
+    cannot be built is refused as a whole and the running plan keeps its channels."""
+    from sopctl.errors import SopctlError
+    from sopctl.run.channelset import ChannelSet
+    from sopctl.run.delivery import DeliveryContext
+
+    pb = write_playbook(tmp_path / "pb.yaml")
+    checked = check_playbook(str(pb))
+    cs = ChannelSet(override=None, env={}, state_dir=tmp_path, ctx=DeliveryContext(),
+                    client=None)
+    assert cs.refresh([checked.playbook]) == ["out"]
+    buf = io.StringIO()
+    clock = FakeClock(sh(2026, 11, 24, 7, 0))
+    r = Runner([Book(checked)], Ledger(f"sqlite:///{tmp_path / 'l.db'}"), clock, RunOptions(),
+               channels=cs.channels, channel_set=cs, log=EventLog("json", buf),
+               metrics=Metrics())
+    run(r.run_once())
+    first = cs.channels["out"]
+
+    write_playbook(pb, extra=", path: moved.jsonl")
+    assert r.check_reload() and r.metrics.reloads["ok"] == 1
+    assert cs.channels["out"] is not first  # rebuilt: its settings changed
+    clock.set(sh(2026, 11, 24, 7, 31))
+    run(r.tick(clock.now()))
+    assert len((tmp_path / "moved.jsonl").read_text("utf-8").splitlines()) == 2
+    assert not (tmp_path / "outbox.jsonl").exists()
+
+    # a channel whose secret is missing: the set is left as it was
+    bad = check_playbook(str(write_playbook(tmp_path / "bad.yaml", channel="webhook",
+                                            extra=", url: \"${HOOK_URL_NOT_SET}\"")))
+    before = dict(cs.channels)
+    with pytest.raises(SopctlError, match="HOOK_URL_NOT_SET"):
+        cs.refresh([bad.playbook])
+    assert cs.channels == before
+
+    # the same through a reload: refused, located in the log, the old plan keeps running
+    write_playbook(pb, channel="webhook", extra=", url: \"${HOOK_URL_NOT_SET}\"")
+    assert not r.check_reload()
+    logged = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert any(x["event"] == "reload-rejected" and "cannot be built" in x["message"]
+               and "HOOK_URL_NOT_SET" in x["message"] for x in logged), logged
+    assert r.metrics.reloads == {"ok": 1, "rejected": 1}
+    clock.set(sh(2026, 11, 24, 11, 1))
+    run(r.tick(clock.now()))
+    assert len((tmp_path / "moved.jsonl").read_text("utf-8").splitlines()) == 4
+    run(cs.aclose())

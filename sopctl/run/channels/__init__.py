@@ -91,15 +91,17 @@ def channel_configs(defined: Mapping[str, ChannelCfg], names: set[str],
 
 def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
                   client: httpx.AsyncClient | None, state_dir: Path,
-                  ctx: DeliveryContext | None = None) -> dict[str, Channel]:
-    """Every channel of a playbook; reminder targets are built before the channels using them."""
+                  ctx: DeliveryContext | None = None,
+                  existing: Mapping[str, Channel] | None = None) -> dict[str, Channel]:
+    """The channels of ``cfgs``; reminder targets are built before the channels using them
+    (or taken from ``existing``, channels already built). Returns only the new ones."""
     from ...errors import SopctlError
 
     if ctx is None:  # one limiter for all, so two channels on one robot share its quota
         from ..delivery import DeliveryContext
 
         ctx = DeliveryContext()
-    built: dict[str, Channel] = {}
+    built: dict[str, Channel] = dict(existing or {})
     todo = dict(cfgs)
     while todo:
         ready = [n for n, c in todo.items() if not c.remind or c.remind in built]
@@ -109,4 +111,4 @@ def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
         for n in ready:
             built[n] = make_channel(n, todo.pop(n), env=env, client=client,
                                     state_dir=state_dir, ctx=ctx, channels=built)
-    return built
+    return {n: built[n] for n in cfgs}
