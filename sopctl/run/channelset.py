@@ -81,11 +81,17 @@ class ChannelSet:
         for n, ch in built.items():
             old = self.channels.get(n)
             if old is not None:
-                self._retired.append(old)  # a tick may still hold it: closed at the end
+                self._retired.append(old)  # closed by the next tick, not under a sender
             self.channels[n] = ch
         self.cfgs.update(cfgs)
         return sorted(built)
 
+    async def close_retired(self) -> None:
+        """Close channels a reload replaced (the runner calls this between ticks)."""
+        while self._retired:
+            await self._retired.pop().aclose()
+
     async def aclose(self) -> None:
-        for ch in (*self.channels.values(), *self._retired):
+        await self.close_retired()
+        for ch in self.channels.values():
             await ch.aclose()

@@ -277,6 +277,8 @@ class Runner:
     # ------------------------------------------------------------------ one tick
     async def tick(self, now: datetime) -> Summary:
         out = Summary()
+        if self.channel_set is not None:
+            await self.channel_set.close_retired()
         if not self.opts.dry_run:
             self._recover()
         for book in self.books:
