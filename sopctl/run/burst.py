@@ -39,6 +39,7 @@ class Burst:
         self.pending: list[Outcome] = []  # results not yet handed to the writer
         self.writing = 0  # results handed to the writer thread, not yet committed
         self.failure: list[BaseException] = []
+        self.writer_failed = False  # logged once per outage
         self.recorded = asyncio.Event()
         self.flush_now = asyncio.Event()  # wakes the writer before its 50 ms tick
         self.done = asyncio.Event()
@@ -208,6 +209,12 @@ class Burst:
             except DBAPIError:  # kept and retried; the lease decides meanwhile
                 self.pending[:0] = batch
                 self.writing = 0
+                if not self.writer_failed:
+                    r.log("ledger-error", f"ledger unavailable: {len(self.pending)} result(s) "
+                          "kept in memory and retried; nothing new is sent meanwhile", "error")
+                self.writer_failed = True
+            else:
+                self.writer_failed = False
 
     async def _flush_until_recorded(self) -> None:
         """Write the last results, waiting for the ledger if it is away (a minute at most
