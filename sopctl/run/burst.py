@@ -85,9 +85,11 @@ class Burst:
               ms=round(dt * 1000, 2), won=len(won))
         return won
 
-    def _send(self, keys: list[str]) -> Iterator[Job]:
+    def _send(self, keys: list[str], give_back: bool = True) -> Iterator[Job]:
         """Flip claimed rows to ``sending`` a batch at a time, as the dispatcher asks for
-        more; only the keys the flip returns are sent (a row taken over is not ours)."""
+        more; only the keys the flip returns are sent (a row taken over is not ours). On a
+        stop the rest is handed back (``give_back``: rows this tick claimed fresh; rows taken
+        over keep their history and wait for their lease)."""
         from .delivery import Job
 
         r = self.r
@@ -95,6 +97,10 @@ class Burst:
             os._exit(137)  # test hook: die with rows claimed, not yet sending
         flip = r.opts.flip_batch
         for j in range(0, len(keys), flip):
+            if r.stopping or self.failure:  # the rest stays claimed: never sent
+                if give_back:
+                    r.ledger.release(self.name, keys[j:])
+                return
             go = r.ledger.start_sending(self.name, keys[j:j + flip], now=r.clock.now(),
                                         lease_s=self.lease)
             if r.crash_hook in ("1", "sending") and go:
@@ -120,11 +126,12 @@ class Burst:
         ahead = None
         try:
             for i in range(0, len(self.reclaimed), step):
-                yield from self._send([o.key for o in self.reclaimed[i:i + step]])
+                yield from self._send([o.key for o in self.reclaimed[i:i + step]],
+                                      give_back=False)
             for n, i in enumerate(order):
                 won = ahead.result() if ahead is not None else self._claim(due[i:i + step])
                 ahead = None
-                if r.stopping:
+                if r.stopping or self.failure:
                     r.ledger.release(self.name, won)
                     return
                 if n + 1 < len(order):
@@ -200,21 +207,26 @@ class Burst:
                 if batch:
                     await asyncio.to_thread(r.ledger.finish, self.name, batch,
                                             now=r.clock.now())
-                    self.writing = 0
-                    self.recorded.set()
-                if time.monotonic() >= renew_at:
+                self.writer_failed = False
+                self.recorded.set()
+            except DBAPIError:  # kept and retried; the lease decides meanwhile
+                self.pending[:0] = batch
+                if not self.writer_failed:
+                    r.log("ledger-error", f"ledger unavailable: {len(self.pending)} result(s) "
+                          f"kept in memory and retried; sending pauses once "
+                          f"{r.opts.backlog} wait", "error")
+                self.writer_failed = True
+            except Exception as exc:  # not the database being away: stop sending, report
+                self.pending[:0] = batch
+                self.failure.append(exc)
+                return
+            finally:
+                self.writing = 0
+            if time.monotonic() >= renew_at:
+                with contextlib.suppress(DBAPIError):  # retried at the next beat
                     await asyncio.to_thread(r.ledger.renew, now=r.clock.now(),
                                             lease_s=self.lease)
                     renew_at = time.monotonic() + self.lease / 3
-            except DBAPIError:  # kept and retried; the lease decides meanwhile
-                self.pending[:0] = batch
-                self.writing = 0
-                if not self.writer_failed:
-                    r.log("ledger-error", f"ledger unavailable: {len(self.pending)} result(s) "
-                          "kept in memory and retried; nothing new is sent meanwhile", "error")
-                self.writer_failed = True
-            else:
-                self.writer_failed = False
 
     async def _flush_until_recorded(self) -> None:
         """Write the last results, waiting for the ledger if it is away (a minute at most

@@ -9,6 +9,7 @@ running plan keeps its channels.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,9 +88,11 @@ class ChannelSet:
         return sorted(built)
 
     async def close_retired(self) -> None:
-        """Close channels a reload replaced (the runner calls this between ticks)."""
+        """Close channels a reload replaced (the runner calls this between ticks); a channel
+        that fails to close is dropped all the same."""
         while self._retired:
-            await self._retired.pop().aclose()
+            with contextlib.suppress(Exception):
+                await self._retired.pop().aclose()
 
     async def aclose(self) -> None:
         await self.close_retired()

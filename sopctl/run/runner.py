@@ -56,6 +56,11 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (I, N), 1 <= I <= N
     state_dir: Path = field(default_factory=lambda: Path(".sopctl"))
 
+    def __post_init__(self) -> None:
+        for name in ("concurrency", "claim_chunk", "flip_batch", "backlog"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"RunOptions.{name} must be at least 1")
+
     @property
     def uncertain_bound(self) -> int:
         """The most rows one crash can leave ``sending`` (hence ``uncertain``): requests in
@@ -257,10 +262,11 @@ class Runner:
         pbs = [playbook if b is book else b.playbook for b in self.books]
         try:
             rebuilt = self.channel_set.refresh(pbs)
-        except SopctlError as exc:
+        except Exception as exc:  # a bad URL as much as a missing secret: refuse, keep running
+            why = exc.message if isinstance(exc, SopctlError) else f"{type(exc).__name__}: {exc}"
             self.metrics.reloads["rejected"] += 1
             self.log("reload-rejected", f"{book.path} changed but its channels cannot be "
-                     f"built ({exc.message}); the previous version keeps running", "error")
+                     f"built ({why}); the previous version keeps running", "error")
             return False
         if rebuilt:
             self.log("channels", f"{book.path}: channel(s) {', '.join(rebuilt)} built from "

@@ -296,3 +296,30 @@ def test_reload_builds_the_channels_a_new_version_changes(tmp_path):
     run(r.tick(clock.now()))
     assert len((tmp_path / "moved.jsonl").read_text("utf-8").splitlines()) == 4
     run(cs.aclose())
+
+
+def test_a_reload_whose_channels_raise_anything_is_refused_not_fatal(tmp_path):
+    from sopctl.run.channelset import ChannelSet
+    from sopctl.run.delivery import DeliveryContext
+
+    class Fragile(ChannelSet):
+        fail = False
+
+        def refresh(self, playbooks, where=None):
+            if self.fail:
+                raise ValueError("malformed URL")
+            return super().refresh(playbooks, where)
+
+    pb = write_playbook(tmp_path / "pb.yaml")
+    checked = check_playbook(str(pb))
+    cs = Fragile(override=None, env={}, state_dir=tmp_path, ctx=DeliveryContext(), client=None)
+    cs.refresh([checked.playbook])
+    buf = io.StringIO()
+    r = Runner([Book(checked)], Ledger(f"sqlite:///{tmp_path / 'l.db'}"),
+               FakeClock(sh(2026, 11, 24, 7, 0)), RunOptions(), channels=cs.channels,
+               channel_set=cs, log=EventLog("json", buf), metrics=Metrics())
+    cs.fail = True
+    write_playbook(pb, morning="新版早安")
+    assert not r.check_reload()
+    assert "ValueError: malformed URL" in buf.getvalue()
+    assert r.metrics.reloads == {"rejected": 1}
