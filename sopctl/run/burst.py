@@ -16,7 +16,7 @@ import os
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .ledger import Outcome
@@ -53,8 +53,9 @@ class Burst:
                           max_pending=r.opts.concurrency + r.opts.flip_batch,
                           clock=r.delivery_clock)
         writer = asyncio.create_task(self._writer())
+        jobs = self._jobs()
         try:
-            async for job, res in disp.stream(self._jobs()):
+            async for job, res in disp.stream(jobs):
                 self._result(job, res)
                 # the writer lags (a busy database, a saturated host): send nothing new until
                 # it catches up, so a crash cannot leave an unbounded tail of unrecorded sends
@@ -65,6 +66,7 @@ class Burst:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.recorded.wait(), 0.1)
         finally:
+            await jobs.aclose()  # a claim made ahead is handed back now, not at collection
             self.done.set()
             self.flush_now.set()
             await writer  # a batch being written is written, or put back for the last flush
@@ -85,11 +87,12 @@ class Burst:
               ms=round(dt * 1000, 2), won=len(won))
         return won
 
-    def _send(self, keys: list[str], give_back: bool = True) -> Iterator[Job]:
+    async def _send(self, keys: list[str], give_back: bool = True) -> AsyncIterator[Job]:
         """Flip claimed rows to ``sending`` a batch at a time, as the dispatcher asks for
         more; only the keys the flip returns are sent (a row taken over is not ours). On a
         stop the rest is handed back (``give_back``: rows this tick claimed fresh; rows taken
-        over keep their history and wait for their lease)."""
+        over keep their history and wait for their lease). Database work runs in a thread:
+        the loop meanwhile carries the requests in flight."""
         from .delivery import Job
 
         r = self.r
@@ -99,45 +102,45 @@ class Burst:
         for j in range(0, len(keys), flip):
             if r.stopping or self.failure:  # the rest stays claimed: never sent
                 if give_back:
-                    r.ledger.release(self.name, keys[j:])
+                    await asyncio.to_thread(r.ledger.release, self.name, keys[j:])
                 return
-            go = r.ledger.start_sending(self.name, keys[j:j + flip], now=r.clock.now(),
-                                        lease_s=self.lease)
+            go = await asyncio.to_thread(r.ledger.start_sending, self.name, keys[j:j + flip],
+                                         now=r.clock.now(), lease_s=self.lease)
             if r.crash_hook in ("1", "sending") and go:
                 os._exit(137)  # test hook: die between the flip to sending and the request
             r.metrics.queue_depth += len(go)
             for k in go:
                 yield self._job(self.by_key[k], Job)
 
-    def _jobs(self) -> Iterator[Job]:
+    async def _jobs(self) -> AsyncIterator[Job]:
         """Claims a chunk ahead, in a worker thread, while the previous one is sent (a
         ``claimed`` row is safe to hold: never sent, it can be taken over or released).
         Each runner takes the chunks in its own random order, so runners sharing a ledger
         rarely race for the same rows."""
-        from concurrent.futures import ThreadPoolExecutor
-
         from sqlalchemy.exc import DBAPIError
 
         r, due = self.r, self.due
         step = r.opts.claim_chunk
         order = list(range(0, len(due), step))
         random.Random(r.ledger.runner_id).shuffle(order)
-        pool = ThreadPoolExecutor(1, thread_name_prefix="sopctl-claim")
-        ahead = None
+        ahead: asyncio.Future[list[str]] | None = None
         try:
             for i in range(0, len(self.reclaimed), step):
-                yield from self._send([o.key for o in self.reclaimed[i:i + step]],
-                                      give_back=False)
+                async for job in self._send([o.key for o in self.reclaimed[i:i + step]],
+                                            give_back=False):
+                    yield job
             for n, i in enumerate(order):
-                won = ahead.result() if ahead is not None else self._claim(due[i:i + step])
+                won = await (ahead or asyncio.to_thread(self._claim, due[i:i + step]))
                 ahead = None
                 if r.stopping or self.failure:
-                    r.ledger.release(self.name, won)
+                    await asyncio.to_thread(r.ledger.release, self.name, won)
                     return
                 if n + 1 < len(order):
                     j = order[n + 1]
-                    ahead = pool.submit(self._claim, due[j:j + step])
-                yield from self._send(won)
+                    ahead = asyncio.ensure_future(asyncio.to_thread(self._claim,
+                                                                    due[j:j + step]))
+                async for job in self._send(won):
+                    yield job
         except DBAPIError as exc:
             self.failure.append(exc)
             r.log("ledger-error", "ledger unavailable: no new claims; messages in flight "
@@ -145,8 +148,8 @@ class Burst:
         finally:
             if ahead is not None:  # claimed ahead but not sent (a stop): hand it back
                 with contextlib.suppress(Exception):
-                    r.ledger.release(self.name, ahead.result())
-            pool.shutdown(wait=True)
+                    won = await ahead
+                    await asyncio.to_thread(r.ledger.release, self.name, won)
 
     def _job(self, o: Occurrence, job_type: Any) -> Any:
         from ..plan.groups import group_display_name

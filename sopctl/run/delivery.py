@@ -34,7 +34,7 @@ import math
 import random
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -390,11 +390,23 @@ class Dispatcher:
         INFLIGHT.set(self._sem)  # this task's own context: bounds requests, not waits
         return job, await self.send_one(job)
 
-    async def stream(self, jobs: Iterable[Job]) -> AsyncIterator[tuple[Job, SendResult]]:
+    async def stream(self, jobs: Iterable[Job] | AsyncIterator[Job],
+                     ) -> AsyncIterator[tuple[Job, SendResult]]:
         """Each message is its own task; at most ``concurrency`` requests are in flight, and
         at most ``max_pending`` messages are taken from ``jobs`` ahead of their results, so
-        messages waiting for a throttled robot do not hold connections others could use."""
-        it = iter(jobs)
+        messages waiting for a throttled robot do not hold connections others could use.
+        ``jobs`` may be an async iterator: its database work then need not block the loop
+        that carries the requests in flight."""
+        if isinstance(jobs, AsyncIterator):
+            source = jobs
+
+            def take() -> Awaitable[Job | None]:
+                return anext(source, None)
+        else:
+            it = iter(jobs)
+
+            async def take() -> Job | None:
+                return next(it, None)
         self._sem = asyncio.Semaphore(max(1, self.concurrency))
         tasks: set[asyncio.Task[tuple[Job, SendResult]]] = set()
         finished: asyncio.Queue[asyncio.Task[tuple[Job, SendResult]]] = asyncio.Queue()
@@ -402,7 +414,7 @@ class Dispatcher:
         try:
             while True:
                 while more and not self._stopping and len(tasks) < self.max_pending:
-                    job = next(it, None)
+                    job = await take()
                     if job is None:
                         more = False
                         break
