@@ -68,9 +68,20 @@ class Outcome:
     attempts: int = 1
 
 
+def host_key() -> str:
+    """This host as far as process ids go: the hostname and, where there is one, the pid
+    namespace, since containers that share a hostname each number their own processes."""
+    host = socket.gethostname()
+    try:
+        ns = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return host
+    return f"{host}/{ns[5:-1]}" if ns.startswith("pid:[") else host
+
+
 def make_runner_id() -> str:
     """host:pid:random, so a restarted process can tell its own dead claims apart."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{host_key()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -261,7 +272,8 @@ class Ledger:
                 lease_until=now + timedelta(seconds=lease_s))).rowcount
 
     def _dead_holders(self, conn: Any, status: str) -> list[str]:
-        """Holders of ``status`` rows that are processes of this host which no longer exist."""
+        """Holders of ``status`` rows that are processes of this host (and pid namespace)
+        which no longer exist; any other holder is judged by its lease alone."""
         c = deliveries.c
         host = self.runner_id.split(":", 1)[0]
         out = []

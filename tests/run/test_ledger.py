@@ -202,3 +202,24 @@ def test_last_tick_never_moves_backwards(store_url):
     assert led.last_tick("pb") == later
     led.set_tick("pb", later + timedelta(minutes=1))
     assert led.last_tick("pb") == later + timedelta(minutes=1)
+
+
+def test_a_holder_in_another_pid_namespace_is_judged_by_its_lease_only(store_url):
+    """Two containers may share a hostname: a pid that does not exist here may be alive
+    there, so only a holder of this host *and* pid namespace is judged by its pid."""
+    import socket
+
+    from sopctl.run.ledger import host_key, make_runner_id
+
+    assert make_runner_id().startswith(host_key() + ":")
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()  # a pid that no longer exists here
+    host = socket.gethostname()
+    for i, holder in enumerate((f"{host}/1:{p.pid}:twin", f"{host}:{p.pid}:twin")):
+        twin = Ledger(store_url, runner_id=holder)
+        twin.claim("pb", claims(1, f"t{i}"), now=NOW, lease_s=60)
+        assert twin.start_sending("pb", [f"t{i}00000/morning/2026-11-24/0"], now=NOW,
+                                  lease_s=60)
+    me = Ledger(store_url)
+    assert me.recover(now=NOW + timedelta(seconds=30)) == 0  # alive for all we know
+    assert me.recover(now=NOW + timedelta(seconds=61)) == 2  # their leases ran out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -13,7 +12,7 @@ from datetime import timedelta
 import pytest
 
 from sopctl.run.clock import FakeClock, SystemClock
-from sopctl.run.ledger import Claim, Ledger
+from sopctl.run.ledger import Claim, Ledger, host_key
 from sopctl.run.metrics import EventLog, Metrics
 from sopctl.run.reload import check_playbook
 from sopctl.run.runner import Book, Runner, RunOptions
@@ -107,7 +106,7 @@ def _dead_pid() -> int:
 
 def test_abandoned_claim_is_uncertain_and_resent_only_on_request(tmp_path, store_url):
     clock = FakeClock(sh(2026, 11, 24, 7, 31))
-    dead = Ledger(store_url, runner_id=f"{socket.gethostname()}:{_dead_pid()}:x")
+    dead = Ledger(store_url, runner_id=f"{host_key()}:{_dead_pid()}:x")
     dead.claim("美肌测试", [Claim("g001/morning/2026-11-24/0", "g001", "morning", 0,
                                 sh(2026, 11, 24, 7, 30))], now=clock.now())
     dead.start_sending("美肌测试", ["g001/morning/2026-11-24/0"], now=clock.now())
@@ -129,7 +128,7 @@ def test_abandoned_claim_is_uncertain_and_resent_only_on_request(tmp_path, store
 def test_a_dead_claim_taken_over_past_its_grace_is_skipped_and_counted_once(tmp_path,
                                                                             store_url):
     clock = FakeClock(sh(2026, 11, 24, 8, 20))  # 07:30 + 30 min grace is over
-    dead = Ledger(store_url, runner_id=f"{socket.gethostname()}:{_dead_pid()}:x")
+    dead = Ledger(store_url, runner_id=f"{host_key()}:{_dead_pid()}:x")
     dead.claim("美肌测试", [Claim("g001/morning/2026-11-24/0", "g001", "morning", 0,
                                 sh(2026, 11, 24, 7, 30))], now=sh(2026, 11, 24, 7, 30))
     r, ch = make(tmp_path, store_url, clock, since=sh(2026, 11, 24, 7, 0))
