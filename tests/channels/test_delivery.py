@@ -8,15 +8,8 @@ from hypothesis import strategies as st
 
 from sopctl.playbook.model import Channel as ChannelCfg
 from sopctl.run.channels import make_channels
-from sopctl.run.delivery import (
-    DeadlineExceeded,
-    DeliveryContext,
-    Dispatcher,
-    Job,
-    Limit,
-    RateLimiter,
-    split_text,
-)
+from sopctl.run.delivery import DeliveryContext, Dispatcher, Job, split_text
+from sopctl.run.ratelimit import DeadlineExceeded, Limit, RateLimiter
 from tests.channels.conftest import msg
 from tests.fakes import SlackFake, VirtualClock, WeComRobotFake
 

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     import httpx
 
     from ...playbook.model import Channel as ChannelCfg
-    from ..delivery import DeliveryContext, Limit
+    from ..delivery import DeliveryContext
+    from ..ratelimit import Limit
 
 
 class BaseChannel:
@@ -75,7 +76,7 @@ class BaseChannel:
 
     def rate(self, key: str, *windows: tuple[int, float]) -> list[Limit]:
         """The platform's windows, or the playbook's ``rate_per_minute`` when set."""
-        from ..delivery import Limit
+        from ..ratelimit import Limit
 
         if self.cfg.rate_per_minute:
             n = max(1, int(self.cfg.rate_per_minute))

@@ -47,7 +47,7 @@ class TelegramChannel(BaseChannel):
         chat = f"telegram:{self._bot}:{part['chat_id']}"
         if self.cfg.rate_per_minute:
             return self.rate(chat)
-        from ..delivery import Limit
+        from ..ratelimit import Limit
 
         return [Limit(chat, 1, 1.0), Limit(chat, 20, 60.0), Limit(f"telegram:{self._bot}", 30, 1.0)]
 
