@@ -5,7 +5,8 @@ Nothing is sent without a committed claim and a committed flip. What a crash can
 flipped batch, and results the writer thread has not committed yet (sending pauses while
 ``RunOptions.backlog`` of them wait). A ledger error stops the claiming; messages already in
 flight finish, their results are written once the ledger is back, and the error then goes
-up to the runner's backoff.
+up to the runner's backoff. Every ledger call runs in a worker thread, so the event loop keeps
+carrying the requests in flight while the database commits.
 """
 
 from __future__ import annotations
