@@ -79,12 +79,14 @@ class ChannelSet:
         kept = {n: ch for n, ch in self.channels.items() if n not in changed}
         built = make_channels(changed, env=self.env, client=self.client,
                               state_dir=self.state_dir, ctx=self.ctx, existing=kept)
+        for n in [n for n in self.channels if n not in cfgs]:  # no longer used
+            self._retired.append(self.channels.pop(n))
         for n, ch in built.items():
             old = self.channels.get(n)
             if old is not None:
                 self._retired.append(old)  # closed by the next tick, not under a sender
             self.channels[n] = ch
-        self.cfgs.update(cfgs)
+        self.cfgs = cfgs
         return sorted(built)
 
     async def close_retired(self) -> None:

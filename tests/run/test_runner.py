@@ -276,6 +276,18 @@ def test_reload_builds_the_channels_a_new_version_changes(tmp_path):
     assert len((tmp_path / "moved.jsonl").read_text("utf-8").splitlines()) == 2
     assert not (tmp_path / "outbox.jsonl").exists()
 
+    # a channel the new version no longer uses is dropped, and closed by the next tick
+    renamed = tmp_path / "renamed.yaml"
+    renamed.write_text(pb.read_text("utf-8").replace("  out: {", "  out2: {")
+                       .replace("channel: out", "channel: out2"), encoding="utf-8")
+    cs2 = ChannelSet(override=None, env={}, state_dir=tmp_path, ctx=DeliveryContext(),
+                     client=None)
+    cs2.refresh([checked.playbook])
+    assert cs2.refresh([check_playbook(str(renamed)).playbook]) == ["out2"]
+    assert set(cs2.channels) == {"out2"} and len(cs2._retired) == 1
+    run(cs2.aclose())
+    assert not cs2._retired
+
     # a channel whose secret is missing: the set is left as it was
     bad = check_playbook(str(write_playbook(tmp_path / "bad.yaml", channel="webhook",
                                             extra=", url: \"${HOOK_URL_NOT_SET}\"")))
