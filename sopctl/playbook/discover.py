@@ -25,17 +25,27 @@ def find_playbook(cwd: Path | None = None, *, required: bool = True) -> str | No
     for name in ("sopctl.yaml", "playbook.yaml", "playbook.yml"):
         if (here / name).is_file():
             return str(here / name)
-    candidates = sorted(p for p in here.glob("*.y*ml")
-                        if p.suffix in (".yaml", ".yml") and "timezone:" in _head(p))
+    candidates = _playbooks_in(here)
     if len(candidates) == 1:
         return str(candidates[0])
     if not required:
         return None
     if not candidates:
-        raise UsageError("no playbook given and none found in this directory",
-                         hint="name one, or create one with `sopctl init`")
+        nearby = _playbooks_in(here / "playbooks")
+        hint = (f"name one, e.g. playbooks/{nearby[0].name} (playbooks/ has "
+                f"{', '.join(p.name for p in nearby)}), or create one with `sopctl init`"
+                if nearby else "name one, or create one with `sopctl init`")
+        raise UsageError("no playbook given and none found in this directory", hint=hint)
     raise UsageError(f"several playbooks here ({', '.join(p.name for p in candidates)}); "
                      "name the one to use")
+
+
+def _playbooks_in(folder: Path) -> list[Path]:
+    """YAML files that look like playbooks (inventory files have no timezone)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.y*ml")
+                  if p.suffix in (".yaml", ".yml") and "timezone:" in _head(p))
 
 
 def _head(p: Path) -> str:
