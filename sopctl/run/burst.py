@@ -131,7 +131,8 @@ class Burst:
                                             give_back=False):
                     yield job
             for n, i in enumerate(order):
-                won = await (ahead or asyncio.to_thread(self._claim, due[i:i + step]))
+                won = await (ahead if ahead is not None
+                              else asyncio.to_thread(self._claim, due[i:i + step]))
                 ahead = None
                 if r.stopping or self.failure:
                     await asyncio.to_thread(r.ledger.release, self.name, won)
