@@ -77,8 +77,14 @@ class ChannelSet:
             changed.update(more)
             grew = bool(more)
         kept = {n: ch for n, ch in self.channels.items() if n not in changed}
-        built = make_channels(changed, env=self.env, client=self.client,
-                              state_dir=self.state_dir, ctx=self.ctx, existing=kept)
+        half: dict[str, Channel] = {}
+        try:
+            built = make_channels(changed, env=self.env, client=self.client,
+                                  state_dir=self.state_dir, ctx=self.ctx, existing=kept,
+                                  sink=half)
+        except Exception:
+            self._retired.extend(half.values())  # built before the failure: closed later
+            raise
         for n in [n for n in self.channels if n not in cfgs]:  # no longer used
             self._retired.append(self.channels.pop(n))
         for n, ch in built.items():

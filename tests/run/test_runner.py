@@ -295,6 +295,18 @@ def test_reload_builds_the_channels_a_new_version_changes(tmp_path):
     with pytest.raises(SopctlError, match="HOOK_URL_NOT_SET"):
         cs.refresh([bad.playbook])
     assert cs.channels == before
+    # two new channels, the second unbuildable: the first is retired, not left open
+    two = tmp_path / "two.yaml"
+    two.write_text(pb.read_text("utf-8").replace(
+        "  out: {", "  a1: {type: file, path: a1.jsonl}\n  out: {").replace(
+        "path: moved.jsonl}", "path: moved.jsonl, remind: a1}"), encoding="utf-8")
+    two_pb = check_playbook(str(two)).playbook
+    assert two_pb is not None
+    two_pb.channels["out"] = two_pb.channels["out"].model_copy(
+        update={"type": "webhook", "url": "${HOOK_URL_NOT_SET}", "path": None})
+    with pytest.raises(SopctlError, match="HOOK_URL_NOT_SET"):
+        cs.refresh([two_pb])
+    assert cs.channels == before and [c.name for c in cs._retired] == ["a1"]
 
     # the same through a reload: refused, located in the log, the old plan keeps running
     write_playbook(pb, channel="webhook", extra=", url: \"${HOOK_URL_NOT_SET}\"")

@@ -92,9 +92,11 @@ def channel_configs(defined: Mapping[str, ChannelCfg], names: set[str],
 def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
                   client: httpx.AsyncClient | None, state_dir: Path,
                   ctx: DeliveryContext | None = None,
-                  existing: Mapping[str, Channel] | None = None) -> dict[str, Channel]:
+                  existing: Mapping[str, Channel] | None = None,
+                  sink: dict[str, Channel] | None = None) -> dict[str, Channel]:
     """The channels of ``cfgs``; reminder targets are built before the channels using them
-    (or taken from ``existing``, channels already built). Returns only the new ones."""
+    (or taken from ``existing``, channels already built). Returns only the new ones; each is
+    also put in ``sink`` as it is built, so a caller can close them if a later one fails."""
     from ...errors import SopctlError
 
     if ctx is None:  # one limiter for all, so two channels on one robot share its quota
@@ -111,4 +113,6 @@ def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
         for n in ready:
             built[n] = make_channel(n, todo.pop(n), env=env, client=client,
                                     state_dir=state_dir, ctx=ctx, channels=built)
+            if sink is not None:
+                sink[n] = built[n]
     return {n: built[n] for n in cfgs}
