@@ -42,6 +42,9 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
+    lang: str = typer.Option(None, "--lang", metavar="zh-CN|en",
+                             help="Language of everything sopctl prints (default: SOPCTL_LANG, "
+                                  "then the locale: LC_ALL, LC_MESSAGES, LANG)."),
 ) -> None:
     """sopctl turns a SOP into a playbook and checks, forecasts and runs it."""
 
@@ -79,21 +82,54 @@ def __getattr__(name: str) -> Any:  # `from sopctl.main import app`: the full tr
 def _invoked(argv: list[str]) -> str | None:
     """The command named on the command line, when only it needs building (not for shell
     completion, which walks the whole tree)."""
-    if len(argv) < 2 or argv[1] not in COMMANDS:
+    args = list(argv[1:])
+    while args[:1] and args[0].startswith("--lang"):  # the global option before the command
+        del args[: 1 if "=" in args[0] else 2]
+    if not args or args[0] not in COMMANDS:
         return None
     if any(k.startswith("_") and k.endswith("_COMPLETE") for k in os.environ):
         return None
-    return argv[1]
+    return args[0]
+
+
+def _lang_arg(argv: list[str]) -> str | None:
+    """The global ``--lang`` value, read before Typer runs: help texts and messages are
+    translated as the tree is built. An unknown value is a usage error."""
+    for i, arg in enumerate(argv[1:], start=1):
+        if arg == "--":
+            break
+        if arg.startswith("--lang="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--lang" and i + 1 < len(argv):
+            value = argv[i + 1]
+        else:
+            continue
+        from .i18n import LANGS, normalize
+
+        if normalize(value) is None:
+            raise SopctlError(f"unknown language {value!r}",
+                              hint=f"use one of: {', '.join(LANGS)}")
+        return value
+    return None
 
 
 def main() -> None:
     """Entry point of the `sopctl` script and `python -m sopctl`."""
+    from .i18n import setup
     from .lint.report import ensure_utf8
 
     for stream in (sys.stdout, sys.stderr):  # CJK must not die on a C-locale pipe
         ensure_utf8(stream)
     # sopctl uses no pydantic plugins; looking for them scans every installed package.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    try:
+        setup(_lang_arg(sys.argv))
+    except SopctlError as exc:
+        from .console import err_console
+
+        err_console().print(f"[bold red]error:[/] {exc.message}\n  [dim]hint:[/] {exc.hint}",
+                            highlight=False)
+        sys.exit(exc.exit_code)
     command = _invoked(sys.argv)
     if command not in ONE_SHOT:
         _run(command)
@@ -110,7 +146,11 @@ def main() -> None:
 def _run(command: str | None) -> None:
     """The one place that turns failures into clean messages and exit codes."""
     try:
-        build_app(command)(prog_name="sopctl")
+        import typer.main
+
+        from .i18n.help import translate_tree
+
+        translate_tree(typer.main.get_command(build_app(command)))(prog_name="sopctl")
     except SopctlError as exc:
         from .console import err_console
 

@@ -1,0 +1,201 @@
+"""Maintain the zh-CN catalogue (a developer tool; Babel is a test/dev dependency).
+
+    python -m sopctl.i18n.catalog update            # extract, merge into the .po, compile
+    python -m sopctl.i18n.catalog translate F.json  # {"msgid": "译文", ...} into the .po
+    python -m sopctl.i18n.catalog check             # untranslated, fuzzy or stale: exit 1
+
+Messages come from three places: ``_()``, ``N_()`` and ``ngettext()`` calls in the
+package's source, every rule's summary and explanation (its docstring), and the help text
+of every command and option of the CLI tree. Every write takes a file lock, so several
+editors can feed translations in at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+from pathlib import Path
+
+from . import DOMAIN, LOCALE_DIR
+
+PACKAGE = Path(__file__).resolve().parent.parent
+PO = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / f"{DOMAIN}.po"
+MO = PO.with_suffix(".mo")
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+
+
+@contextmanager
+def _locked() -> Iterator[None]:
+    with open(Path(tempfile.gettempdir()) / "sopctl-catalog.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _source_messages() -> Iterator[tuple[str | tuple[str, str], str]]:
+    """(message, location) of every marked string in the package's Python source."""
+    from babel.messages.extract import extract_from_dir
+
+    method_map = [("**.py", "python")]
+    for filename, lineno, message, _comments, _ctx in extract_from_dir(
+            str(PACKAGE), method_map, keywords=KEYWORDS, comment_tags=("TRANSLATORS:",)):
+        if filename.startswith("i18n/"):
+            continue
+        yield message, f"sopctl/{filename}:{lineno}"
+
+
+def _rule_messages() -> Iterator[tuple[str, str]]:
+    from ..lint.registry import all_rules
+
+    for rule in all_rules():
+        yield rule.summary, f"rule/{rule.code}/summary"
+        for para in rule.explanation.split("\n\n"):
+            if para.strip():
+                yield para.strip(), f"rule/{rule.code}/explanation"
+
+
+def _help_messages() -> Iterator[tuple[str, str]]:
+    """Help texts as the CLI shows them (commands' docstrings, options' help)."""
+    from .help import walk_help
+
+    yield from walk_help()
+
+
+def _new_catalog():
+    from datetime import datetime
+
+    from babel.messages.catalog import Catalog
+
+    # fixed header dates: the .po changes only when a message does
+    epoch = datetime(2026, 1, 1, tzinfo=UTC)
+    cat = Catalog(locale="zh_CN", domain=DOMAIN, project="sopctl", version="0.1",
+                  copyright_holder="sopctl authors", charset="utf-8", fuzzy=False,
+                  creation_date=epoch, revision_date=epoch,
+                  last_translator="sopctl authors", language_team="zh-CN")
+    return cat
+
+
+def extract():  # -> babel Catalog
+    cat = _new_catalog()
+    for source in (_source_messages(), _rule_messages(), _help_messages()):
+        for message, where in source:
+            if not message:
+                continue
+            cat.add(message, locations=[(where, None)] if ":" not in where
+                    else [(where.rsplit(":", 1)[0], int(where.rsplit(":", 1)[1]))])
+    return cat
+
+
+def _read():
+    from babel.messages.pofile import read_po
+
+    if not PO.exists():
+        return _new_catalog()
+    with PO.open("rb") as fh:
+        return read_po(fh, locale="zh_CN", domain=DOMAIN)
+
+
+def _mo_bytes(cat) -> bytes:
+    from babel.messages.mofile import write_mo
+
+    buf = io.BytesIO()
+    write_mo(buf, cat, use_fuzzy=False)
+    return buf.getvalue()
+
+
+def _write(cat) -> None:
+    from babel.messages.pofile import write_po
+
+    PO.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    write_po(buf, cat, width=100, sort_output=True, omit_header=False, include_previous=False)
+    PO.write_bytes(buf.getvalue())
+    MO.write_bytes(_mo_bytes(cat))
+
+
+def update() -> int:
+    """Merge freshly extracted messages into the .po (translations kept), compile."""
+    template = extract()
+    with _locked():
+        cat = _read()
+        cat.update(template, no_fuzzy_matching=True, update_header_comment=True)
+        cat.obsolete.clear()
+        cat.creation_date = cat.revision_date = template.creation_date
+        cat.fuzzy = False
+        _write(cat)
+    missing = untranslated(cat)
+    print(f"{len(cat)} messages, {len(missing)} without a translation")
+    return 0
+
+
+def translate(mapping: dict[str, str | list[str]]) -> int:
+    """Set translations; a key not yet in the .po is added (run ``update`` to locate it)."""
+    with _locked():
+        cat = _read()
+        for msgid, text in mapping.items():
+            msg = cat.get(msgid)
+            if msg is None:
+                cat.add(msgid, text if isinstance(text, str) else tuple(text))
+                continue
+            if isinstance(msg.id, tuple):
+                msg.string = (text,) if isinstance(text, str) else tuple(text)
+            else:
+                msg.string = text if isinstance(text, str) else text[0]
+            msg.flags.discard("fuzzy")
+        _write(cat)
+    print(f"{len(mapping)} translations written")
+    return 0
+
+
+def untranslated(cat) -> list[str]:
+    out = []
+    for msg in cat:
+        if not msg.id:
+            continue
+        strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+        if msg.fuzzy or not all(strings):
+            out.append(msg.id if isinstance(msg.id, str) else msg.id[0])
+    return out
+
+
+def problems() -> list[str]:
+    """What is wrong with the shipped catalogue: missing messages, untranslated, stale .mo."""
+    cat = _read()
+    found = []
+    for msgid in extract():
+        key = msgid.id
+        if not key:
+            continue
+        if cat.get(key) is None:
+            found.append(f"not in {PO.name}: {key!r} (run update)")
+    found += [f"untranslated: {m!r}" for m in untranslated(cat)]
+    if not MO.exists() or MO.read_bytes() != _mo_bytes(cat):
+        found.append(f"{MO.name} is stale: run `python -m sopctl.i18n.catalog update`")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["update"]:
+        return update()
+    if argv[:1] == ["translate"] and len(argv) == 2:
+        return translate(json.loads(Path(argv[1]).read_text(encoding="utf-8")))
+    if argv[:1] == ["check"]:
+        found = problems()
+        for line in found:
+            print(line)
+        print(f"{len(found)} problems")
+        return 1 if found else 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
