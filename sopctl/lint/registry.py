@@ -81,10 +81,6 @@ def all_rules() -> tuple[RuleInfo, ...]:
     return tuple(sorted(rules, key=lambda r: r.code))
 
 
-def by_code() -> dict[str, RuleInfo]:
-    return {r.code: r for r in all_rules()}
-
-
 def find_rule(name: str) -> RuleInfo | None:
     """A rule by code (SOP101, case-insensitive) or slug."""
     key = name.strip()

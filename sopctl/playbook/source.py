@@ -101,10 +101,6 @@ class SourceMap:
             p = p[:-1]
         return self.values.get((), Mark(1, 1))
 
-    def line_text(self, line: int) -> str:
-        lines = self.text.splitlines()
-        return lines[line - 1] if 0 < line <= len(lines) else ""
-
 
 class LoadError(Exception):
     """A document could not be read; carries located findings (code, mark, message)."""

@@ -119,6 +119,3 @@ def parse_day_range(value: object) -> tuple[int, int | None]:
             return lo, hi
     raise ValueError(f"'{value}' is not a day range; write e.g. \"1-14\" or \"15-\"")
 
-
-def fmt_clock(t: time) -> str:
-    return f"{t.hour:02d}:{t.minute:02d}"
