@@ -21,7 +21,8 @@ class Issue:
     """What a rule yields: a location path in the playbook and a message.
 
     ``key=True`` points at the key rather than its value (e.g. for a whole section).
-    ``groups_file=True`` means the path is in the separate inventory file.
+    A ``loc`` under ``groups`` is located in the inventory file when the groups live in
+    one (see ``Context.where``).
     """
 
     loc: tuple[str | int, ...]
