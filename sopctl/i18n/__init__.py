@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gettext as _gettext
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 LANGS = ("en", "zh-CN")
@@ -80,6 +82,25 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for the catalogue without translating it yet (module constants)."""
     return message
+
+
+def paragraphs(text: str) -> str:
+    """``text`` translated paragraph by paragraph (blank-line separated), the way the
+    catalogue holds long prose such as a rule's explanation."""
+    if _lang == "en" or not text:
+        return text
+    return "\n\n".join(_(p.strip()) for p in text.split("\n\n") if p.strip())
+
+
+@contextmanager
+def using(lang: str) -> Iterator[str]:
+    """Switch to ``lang`` for a block (docs generation, tests), then back."""
+    global _translation, _lang
+    saved = _translation, _lang
+    try:
+        yield setup(lang)
+    finally:
+        _translation, _lang = saved
 
 
 setup()

@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ..i18n import N_, _
+
 _MONTHS = {m: i + 1 for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"))}
 _DOWS = {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
-_FIELDS = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day of month", 1, 31, {}),
-           ("month", 1, 12, _MONTHS), ("day of week", 0, 7, _DOWS))
+_FIELDS = ((N_("minute"), 0, 59, {}), (N_("hour"), 0, 23, {}), (N_("day of month"), 1, 31, {}),
+           (N_("month"), 1, 12, _MONTHS), (N_("day of week"), 0, 7, _DOWS))
 _MACROS = {"@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
            "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
            "@annually": "0 0 1 1 *"}
@@ -53,10 +55,12 @@ def _value(token: str, lo: int, hi: int, names: dict[str, int], label: str) -> i
     if key in names:
         return names[key]
     if not token.isdigit():
-        raise ValueError(f"'{token}' is not a valid {label}")
+        raise ValueError(_("'{token}' is not a valid {field}").format(token=token,
+                                                                       field=_(label)))
     v = int(token)
     if not lo <= v <= hi:
-        raise ValueError(f"{label} {v} is out of range {lo}-{hi}")
+        raise ValueError(_("{field} {value} is out of range {lo}-{hi}").format(
+            field=_(label), value=v, lo=lo, hi=hi))
     return v
 
 
@@ -64,12 +68,14 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int], label: str) -> se
     out: set[int] = set()
     for part in text.split(","):
         if not part:
-            raise ValueError(f"empty item in {label} field '{text}'")
-        base, _, step_s = part.partition("/")
+            raise ValueError(_("empty item in {field} field '{text}'").format(
+                field=_(label), text=text))
+        base, _sep, step_s = part.partition("/")
         step = 1
         if step_s:
             if not step_s.isdigit() or int(step_s) == 0:
-                raise ValueError(f"bad step '/{step_s}' in {label} field")
+                raise ValueError(_("bad step '/{step}' in {field} field").format(
+                    step=step_s, field=_(label)))
             step = int(step_s)
         if base == "*":
             start, end = lo, hi
@@ -77,7 +83,8 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int], label: str) -> se
             a, b = base.split("-", 1)
             start, end = _value(a, lo, hi, names, label), _value(b, lo, hi, names, label)
             if end < start:
-                raise ValueError(f"range {base} in {label} field is reversed")
+                raise ValueError(_("range {range} in {field} field is reversed").format(
+                    range=base, field=_(label)))
         else:
             start = _value(base, lo, hi, names, label)
             end = hi if step_s else start
@@ -90,9 +97,9 @@ def parse_cron(expr: str) -> CronSpec:
     text = _MACROS.get(expr.strip().lower(), expr)
     parts = text.split()
     if len(parts) != 5:
-        raise ValueError(
-            f"cron expression '{expr}' has {len(parts)} fields; "
-            "write 5: minute hour day-of-month month day-of-week")
+        raise ValueError(_(
+            "cron expression '{expr}' has {n} fields; write 5: minute hour day-of-month "
+            "month day-of-week").format(expr=expr, n=len(parts)))
     sets = [_field(p, lo, hi, names, label)
             for p, (label, lo, hi, names) in zip(parts, _FIELDS, strict=True)]
     weekdays = {0 if d == 7 else d for d in sets[4]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
+from ..i18n import _
 
 
 def default_targets(cwd: Path | None = None) -> list[str]:
@@ -14,8 +15,8 @@ def default_targets(cwd: Path | None = None) -> list[str]:
         return [str(here / "playbooks")]
     found = find_playbook(here, required=False)
     if found is None:
-        raise UsageError("no playbook given and none found here",
-                         hint="name one: `sopctl lint playbook.yaml`, or `sopctl init`")
+        raise UsageError(_("no playbook given and none found here"),
+                         hint=_("name one: `sopctl lint playbook.yaml`, or `sopctl init`"))
     return [found]
 
 
@@ -32,12 +33,13 @@ def find_playbook(cwd: Path | None = None, *, required: bool = True) -> str | No
         return None
     if not candidates:
         nearby = _playbooks_in(here / "playbooks")
-        hint = (f"name one, e.g. playbooks/{nearby[0].name} (playbooks/ has "
-                f"{', '.join(p.name for p in nearby)}), or create one with `sopctl init`"
-                if nearby else "name one, or create one with `sopctl init`")
-        raise UsageError("no playbook given and none found in this directory", hint=hint)
-    raise UsageError(f"several playbooks here ({', '.join(p.name for p in candidates)}); "
-                     "name the one to use")
+        hint = (_("name one, e.g. playbooks/{first} (playbooks/ has {files}), or create one "
+                  "with `sopctl init`").format(first=nearby[0].name,
+                                               files=", ".join(p.name for p in nearby))
+                if nearby else _("name one, or create one with `sopctl init`"))
+        raise UsageError(_("no playbook given and none found in this directory"), hint=hint)
+    raise UsageError(_("several playbooks here ({files}); name the one to use").format(
+        files=", ".join(p.name for p in candidates)))
 
 
 def _playbooks_in(folder: Path) -> list[Path]:

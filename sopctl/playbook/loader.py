@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..findings import Finding
+from ..i18n import _
 from .model import Playbook
 from .source import LoadError, Mark, SourceMap, load_bytes
 
@@ -78,7 +79,8 @@ def _load_playbook(path: str, raw: bytes | None) -> Loaded:
             raw, display = read_source(path)
         except OSError as exc:
             result.findings.append(_finding(display, Mark(1, 1), "SOP001",
-                                            f"cannot read file: {exc.strerror or exc}"))
+                                            _("cannot read file: {reason}").format(
+                                                reason=exc.strerror or exc)))
             return result
     parsed = _parse(raw, display, result)
     if parsed is None:
@@ -87,7 +89,7 @@ def _load_playbook(path: str, raw: bytes | None) -> Loaded:
     result.source = smap
     if not isinstance(data, dict):
         result.findings.append(_finding(display, Mark(1, 1), "SOP002",
-                                        "a playbook is a mapping of keys (name, timezone, ...)"))
+                                        _("a playbook is a mapping of keys (name, timezone, ...)")))
         return result
 
     groups_data = data.get("groups")
@@ -122,8 +124,8 @@ def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> 
         raw = FsPath(inv_path).read_bytes()
     except OSError as exc:
         result.findings.append(_finding(display, smap.locate(("groups",)), "SOP004",
-                                        f"cannot read inventory file '{ref}': "
-                                        f"{exc.strerror or exc}"))
+                                        _("cannot read inventory file '{file}': {reason}").format(
+                                            file=ref, reason=exc.strerror or exc)))
         return None
     parsed = _parse(raw, inv_path, result)
     if parsed is None:
@@ -139,20 +141,22 @@ def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> 
     problems = []
     if not isinstance(inv_data, dict):
         problems.append(_finding(inv_path, Mark(1, 1), "SOP002",
-                                 "an inventory file is `groups:` followed by a list of groups"))
+                                 _("an inventory file is `groups:` followed by a list of groups")))
     else:
         for key in inv_data:
             if key != "groups":
-                hint = "; did you mean 'groups'?" if str(key).lower().startswith("gr") else ""
+                msg = (_("unknown key '{key}' in an inventory file; did you mean 'groups'?")
+                       if str(key).lower().startswith("gr")
+                       else _("unknown key '{key}' in an inventory file"))
                 problems.append(_finding(inv_path, inv_map.locate((key,), key=True), "SOP010",
-                                         f"unknown key '{key}' in an inventory file{hint}",
-                                         hint="an inventory file holds only `groups:`"))
+                                         msg.format(key=key),
+                                         hint=_("an inventory file holds only `groups:`")))
         if "groups" not in inv_data:
             problems.append(_finding(inv_path, Mark(1, 1), "SOP011",
-                                     "missing required key 'groups' in the inventory file"))
+                                     _("missing required key 'groups' in the inventory file")))
         elif not isinstance(inv_data["groups"], list):
             problems.append(_finding(inv_path, inv_map.locate(("groups",)), "SOP012",
-                                     "groups: expected a list of groups"))
+                                     _("groups: expected a list of groups")))
     if problems:
         result.findings.extend(problems)
         return None
@@ -183,19 +187,22 @@ def _validation_findings(exc: ValidationError, main_map: SourceMap, root: type[B
 
             known = _fields_at(root, loc[:-1])
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-            hint = None if close or not known else f"known keys: {', '.join(sorted(known))}"
-            msg = f"unknown key '{loc[-1]}'" + (f"; did you mean '{close[0]}'?" if close else "")
+            hint = None if close or not known else _("known keys: {keys}").format(
+                keys=", ".join(sorted(known)))
+            msg = (_("unknown key '{key}'; did you mean '{close}'?") if close
+                   else _("unknown key '{key}'")).format(key=loc[-1], close=close[:1] and close[0])
             f = _finding(path, mark, "SOP010", msg, hint=hint)
         elif kind == "missing":
             mark = smap.locate(loc[:-1], key=True) if len(loc) > 1 else Mark(1, 1)
-            where = _dotted(loc[:-1]) or "the playbook"
-            f = _finding(path, mark, "SOP011",
-                         f"missing required key '{loc[-1]}' in {where}")
+            msg = (_("missing required key '{key}' in {where}") if len(loc) > 1
+                   else _("missing required key '{key}' in the playbook"))
+            f = _finding(path, mark, "SOP011", msg.format(key=loc[-1], where=_dotted(loc[:-1])))
         else:
             mark = smap.locate(loc)
             msg = _clean_message(err)
             code = _FIELD_CODES.get(field_name, "SOP012")
-            f = _finding(path, mark, code, f"{_dotted(loc) or 'value'}: {msg}")
+            where = _dotted(loc) or _("value")
+            f = _finding(path, mark, code, f"{where}: {msg}")
         key = (f.path, f.line, f.column, f.code)
         if key not in seen:  # unions report one problem once per member type
             seen.add(key)
@@ -204,13 +211,9 @@ def _validation_findings(exc: ValidationError, main_map: SourceMap, root: type[B
 
 
 def _clean_message(err: Any) -> str:
-    msg = str(err["msg"])
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix):]
-    if err["type"] == "literal_error":
-        msg = msg.replace("Input should be", "expected")
-    return msg
+    from ..i18n.thirdparty import validation_message
+
+    return validation_message(err)
 
 
 def _source_loc(loc: tuple, smap: SourceMap) -> tuple:

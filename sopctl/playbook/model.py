@@ -155,7 +155,10 @@ class Detect(_Model):
             try:
                 re.compile(v)
             except re.error as exc:
-                raise ValueError(f"invalid regular expression: {exc}") from None
+                from ..i18n import _
+
+                raise ValueError(_("invalid regular expression: {error}").format(
+                    error=exc)) from None
         return v
 
 
@@ -301,9 +304,13 @@ class Slot(_Model):
     @model_validator(mode="after")
     def _when(self) -> "Slot":
         if self.at is None and self.cron is None:
-            raise ValueError("a slot needs `at` (a time or window) or `cron`")
+            from ..i18n import _
+
+            raise ValueError(_("a slot needs `at` (a time or window) or `cron`"))
         if self.at is not None and self.cron is not None:
-            raise ValueError("give either `at` or `cron`, not both")
+            from ..i18n import _
+
+            raise ValueError(_("give either `at` or `cron`, not both"))
         return self
 
 
@@ -456,6 +463,9 @@ class Playbook(_Model):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            hint = " (China uses \"Asia/Shanghai\")" if "beijing" in v.lower() else ""
-            raise ValueError(f"unknown IANA timezone '{v}'{hint}") from None
+            from ..i18n import _
+
+            msg = (_("unknown IANA timezone '{zone}' (China uses \"Asia/Shanghai\")")
+                   if "beijing" in v.lower() else _("unknown IANA timezone '{zone}'"))
+            raise ValueError(msg.format(zone=v)) from None
         return v

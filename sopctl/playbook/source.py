@@ -20,6 +20,8 @@ import yaml
 from yaml.constructor import BaseConstructor
 from yaml.resolver import BaseResolver
 
+from ..i18n import _
+
 try:  # libyaml is ~10x faster at composing; it keeps line/column marks too.
     from yaml.cyaml import CParser as _Parser
 except ImportError:  # pragma: no cover - depends on the PyYAML build
@@ -113,16 +115,17 @@ class LoadError(Exception):
 def decode(raw: bytes, path: str) -> str:
     if len(raw) > MAX_BYTES:
         raise LoadError([("SOP001", Mark(1, 1),
-                          f"file is {len(raw)} bytes, over the {MAX_BYTES} byte limit; "
-                          "split the inventory into a separate groups file")])
+                          _("file is {size} bytes, over the {limit} byte limit; split the "
+                            "inventory into a separate groups file").format(
+                                size=len(raw), limit=MAX_BYTES))])
     if b"\x00" in raw[:8192]:
-        raise LoadError([("SOP001", Mark(1, 1), "binary file, not YAML text")])
+        raise LoadError([("SOP001", Mark(1, 1), _("binary file, not YAML text"))])
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        msg = "not valid UTF-8; save the file as UTF-8 (GBK is not supported)"
+        msg = _("not valid UTF-8; save the file as UTF-8 (GBK is not supported)")
         raise LoadError([("SOP001", Mark(line, col), msg)]) from None
     return text
 
@@ -137,25 +140,29 @@ def load_text(text: str, path: str) -> tuple[Any, SourceMap]:
         if mark is exc.problem_mark and exc.context_mark is not None and _at_end(text, mark):
             mark = exc.context_mark  # "got end of file": point at what was left open
         where = Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1)
-        msg = (exc.problem or "invalid YAML").strip()
+        from ..i18n.thirdparty import yaml_message
+
+        problem = (exc.problem or "invalid YAML").strip()
+        msg = yaml_message(problem)
         if exc.context:
-            msg = f"{exc.context.strip()}: {msg}"
-        if "\t" in msg or re.search(r"\btabs?\b", msg) or _char_at(text, where) == "\t":
-            msg += " (indent with spaces, not tabs)"
-        elif "mapping values are not allowed" in msg:
-            msg += " (a value containing ': ' must be quoted, e.g. text: \"改为: 城市\")"
-        raise LoadError([("SOP001", where, f"YAML syntax error: {msg}")]) from None
+            msg = f"{yaml_message(exc.context)}: {msg}"
+        if "\t" in problem or re.search(r"\btabs?\b", problem) or _char_at(text, where) == "\t":
+            msg += _(" (indent with spaces, not tabs)")
+        elif "mapping values are not allowed" in problem:
+            msg += _(" (a value containing ': ' must be quoted, e.g. text: \"改为: 城市\")")
+        raise LoadError([("SOP001", where, _("YAML syntax error: {problem}").format(
+            problem=msg))]) from None
     except yaml.YAMLError as exc:
-        raise LoadError([("SOP001", Mark(1, 1), f"YAML error: {exc}")]) from None
-    except RecursionError:
         raise LoadError([("SOP001", Mark(1, 1),
-                          f"nesting is too deep (over {MAX_DEPTH} levels)")]) from None
+                          _("YAML error: {problem}").format(problem=exc))]) from None
+    except RecursionError:
+        raise LoadError([("SOP001", Mark(1, 1), _too_deep())]) from None
     if not nodes:
-        raise LoadError([("SOP002", Mark(1, 1), "empty document; a playbook is a mapping")])
+        raise LoadError([("SOP002", Mark(1, 1), _("empty document; a playbook is a mapping"))])
     if len(nodes) > 1:
         second = nodes[1].start_mark
         raise LoadError([("SOP001", Mark(second.line + 1, second.column + 1),
-                          "more than one YAML document; keep one playbook per file")])
+                          _("more than one YAML document; keep one playbook per file"))])
     problem = _check_shape(nodes[0])
     if problem:
         raise LoadError([problem])
@@ -164,6 +171,10 @@ def load_text(text: str, path: str) -> tuple[Any, SourceMap]:
     if builder.problems:
         raise LoadError(builder.problems)
     return data, smap
+
+
+def _too_deep() -> str:
+    return _("nesting is too deep (over {limit} levels)").format(limit=MAX_DEPTH)
 
 
 def _at_end(text: str, mark: yaml.Mark) -> bool:
@@ -208,12 +219,14 @@ def _check_shape(root: yaml.Node) -> tuple[str, Mark, str] | None:
     try:
         if size(root, 0) > MAX_NODES:
             return ("SOP001", Mark(root.start_mark.line + 1, root.start_mark.column + 1),
-                    f"document expands to over {MAX_NODES} nodes through aliases "
-                    "(an alias bomb?); write the repeated parts out or drop the aliases")
+                    _("document expands to over {limit} nodes through aliases (an alias "
+                      "bomb?); write the repeated parts out or drop the aliases").format(
+                          limit=MAX_NODES))
     except _TooDeep as exc:
         m = exc.node.start_mark
         return ("SOP001", Mark(m.line + 1, m.column + 1),
-                f"nesting is deeper than {MAX_DEPTH} levels; flatten the document")
+                _("nesting is deeper than {limit} levels; flatten the document").format(
+                    limit=MAX_DEPTH))
     return None
 
 
@@ -237,21 +250,21 @@ class _Builder:
         if self.budget < 0:
             if self.budget == -1:
                 self.problems.append(("SOP001", self._mark(node),
-                                      "document expands to too many nodes (alias bomb?); "
-                                      "avoid nested aliases"))
+                                      _("document expands to too many nodes (alias bomb?); "
+                                        "avoid nested aliases")))
             return None
         if depth > MAX_DEPTH:
-            self.problems.append(("SOP001", self._mark(node),
-                                  f"nesting is too deep (over {MAX_DEPTH} levels)"))
+            self.problems.append(("SOP001", self._mark(node), _too_deep()))
             self.budget = -2
             return None
         self.smap.values.setdefault(path, self._mark(node))
         tag = node.tag
         if tag not in _ALLOWED_TAGS and not (isinstance(node, yaml.ScalarNode) and tag == "!"):
             if tag.startswith(_STD + "python/") or "python" in tag:
-                msg = f"tag {tag} would construct Python objects; sopctl never does: remove it"
+                msg = _("tag {tag} would construct Python objects; sopctl never does: "
+                        "remove it").format(tag=tag)
             else:
-                msg = f"unsupported tag {tag}; remove it"
+                msg = _("unsupported tag {tag}; remove it").format(tag=tag)
             self.problems.append(("SOP001", self._mark(node), msg))
             return None
         if isinstance(node, yaml.ScalarNode):
@@ -266,22 +279,25 @@ class _Builder:
         for key_node, value_node in node.value:
             if key_node.value == "<<" and not key_node.style:
                 self.problems.append(("SOP001", self._mark(key_node),
-                                      "merge keys (<<) are not supported; write the keys out"))
+                                      _("merge keys (<<) are not supported; write the keys "
+                                        "out")))
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.append(("SOP001", self._mark(key_node),
-                                      "mapping keys must be plain strings"))
+                                      _("mapping keys must be plain strings")))
                 continue
             key = str(key_node.value)
             kmark = self._mark(key_node)
             if key in seen:
                 first = seen[key]
                 self.problems.append(("SOP003", kmark,
-                                      f"duplicate key '{key}' (first defined at line "
-                                      f"{first.line}, column {first.column}); keep one"))
+                                      _("duplicate key '{key}' (first defined at line "
+                                        "{line}, column {column}); keep one").format(
+                                            key=key, line=first.line, column=first.column)))
                 self.problems.append(("SOP003", first,
-                                      f"duplicate key '{key}' (defined again at line "
-                                      f"{kmark.line}, column {kmark.column})"))
+                                      _("duplicate key '{key}' (defined again at line "
+                                        "{line}, column {column})").format(
+                                            key=key, line=kmark.line, column=kmark.column)))
                 continue
             seen[key] = kmark
             sub = (*path, key)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from datetime import time
 
+from ..i18n import _
+
 _CLOCK = re.compile(r"^\s*([01]?\d|2[0-3])\s*[:：]\s*([0-5]\d)\s*$")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$")
 _DURATION_RANGE = re.compile(
@@ -33,14 +35,20 @@ def parse_clock(value: object) -> time:
         return value
     if isinstance(value, bool) or not isinstance(value, str):
         if isinstance(value, int):
-            raise ValueError(
-                f"{value} is a number, not a clock time; write the time quoted, e.g. \"07:30\""
-                + (f" (a YAML 1.1 reader turns 7:30 into {value}; did you mean "
-                   f"\"{value // 60:02d}:{value % 60:02d}\"?)" if 0 < value < 1440 else ""))
-        raise ValueError(f"expected a clock time like \"07:30\", got {type(value).__name__}")
+            if 0 < value < 1440:
+                raise ValueError(_(
+                    "{value} is a number, not a clock time; write the time quoted, e.g. "
+                    "\"07:30\" (a YAML 1.1 reader turns 7:30 into {value}; did you mean "
+                    "\"{hhmm}\"?)").format(value=value,
+                                           hhmm=f"{value // 60:02d}:{value % 60:02d}"))
+            raise ValueError(_("{value} is a number, not a clock time; write the time quoted, "
+                               "e.g. \"07:30\"").format(value=value))
+        raise ValueError(_("expected a clock time like \"07:30\", got {type}").format(
+            type=type(value).__name__))
     m = _CLOCK.match(value)
     if not m:
-        raise ValueError(f"'{value}' is not a clock time; use HH:MM from 00:00 to 23:59")
+        raise ValueError(_("'{value}' is not a clock time; use HH:MM from 00:00 to "
+                           "23:59").format(value=value))
     return time(int(m.group(1)), int(m.group(2)))
 
 
@@ -52,23 +60,25 @@ def parse_window(value: object) -> tuple[time, time]:
     parts = re.split(r"\s*[-~–]\s*", value.strip(), maxsplit=1)
     start, end = parse_clock(parts[0]), parse_clock(parts[1])
     if end < start:
-        raise ValueError(f"window '{value}' ends before it starts; split it at midnight")
+        raise ValueError(_("window '{value}' ends before it starts; split it at "
+                           "midnight").format(value=value))
     return start, end
 
 
 def parse_duration(value: object, *, default_unit: str = "m") -> int:
     """'30m', '2h', '1d', '90s' or a bare number (in ``default_unit``) -> seconds."""
     if isinstance(value, bool):
-        raise ValueError("expected a duration like \"30m\"")
+        raise ValueError(_("expected a duration like \"30m\""))
     if isinstance(value, int | float):
         if value < 0:
-            raise ValueError("a duration cannot be negative")
+            raise ValueError(_("a duration cannot be negative"))
         return int(value * _UNIT[default_unit])
     if not isinstance(value, str):
-        raise ValueError("expected a duration like \"30m\", \"2h\" or \"1d\"")
+        raise ValueError(_("expected a duration like \"30m\", \"2h\" or \"1d\""))
     m = _DURATION.match(value)
     if not m:
-        raise ValueError(f"'{value}' is not a duration; write e.g. 90s, 30m, 2h or 1d")
+        raise ValueError(_("'{value}' is not a duration; write e.g. 90s, 30m, 2h or "
+                           "1d").format(value=value))
     return int(float(m.group(1)) * _UNIT[m.group(2) or default_unit])
 
 
@@ -82,7 +92,8 @@ def parse_duration_range(value: object, *, default_unit: str = "m") -> tuple[int
             lo = int(float(m.group(1)) * _UNIT[unit_lo])
             hi = int(float(m.group(3)) * _UNIT[unit_hi])
             if hi < lo:
-                raise ValueError(f"range '{value}' is reversed; write the smaller bound first")
+                raise ValueError(_("range '{value}' is reversed; write the smaller bound "
+                                   "first").format(value=value))
             return lo, hi
     d = parse_duration(value, default_unit=default_unit)
     return d, d
@@ -96,14 +107,15 @@ def parse_weekday(value: object) -> int:
         key = value.strip().lower()
         if key in _DAY_ALIASES:
             return _DAY_ALIASES[key]
-    raise ValueError(f"'{value}' is not a day of the week; use mon, tue, wed, thu, fri, sat, sun")
+    raise ValueError(_("'{value}' is not a day of the week; use mon, tue, wed, thu, fri, sat, "
+                       "sun").format(value=value))
 
 
 def parse_day_range(value: object) -> tuple[int, int | None]:
     """'1-14' -> (1, 14); '15-' or '15+' -> (15, None); 7 -> (7, 7). Days count from 1."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
-            raise ValueError("days count from 1 (the day the group opens)")
+            raise ValueError(_("days count from 1 (the day the group opens)"))
         return value, value
     if isinstance(value, str):
         m = re.match(r"^\s*(\d+)\s*(?:[-~–]\s*(\d*)|\+)?\s*$", value)
@@ -115,7 +127,11 @@ def parse_day_range(value: object) -> tuple[int, int | None]:
             else:
                 hi = int(hi_raw) if hi_raw else None
             if lo < 1 or (hi is not None and hi < lo):
-                raise ValueError(f"'{value}' is not a day range; write e.g. \"1-14\" or \"15-\"")
+                raise ValueError(_bad_day_range(value))
             return lo, hi
-    raise ValueError(f"'{value}' is not a day range; write e.g. \"1-14\" or \"15-\"")
+    raise ValueError(_bad_day_range(value))
+
+
+def _bad_day_range(value: object) -> str:
+    return _("'{value}' is not a day range; write e.g. \"1-14\" or \"15-\"").format(value=value)
 

@@ -1,0 +1,130 @@
+"""Messages that come from libraries, in the operator's language: pydantic's validation
+errors (by error type, with their context values) and libyaml's syntax errors.
+
+English output keeps the library's own wording; other languages use these catalogue
+entries, and a message no entry covers stays as the library wrote it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from . import N_, _, current
+
+# pydantic error type -> message; placeholders are the error's ``ctx`` values.
+_PYDANTIC = {
+    "int_type": N_("expected a whole number"),
+    "int_parsing": N_("expected a whole number"),
+    "int_from_float": N_("expected a whole number, not a fraction"),
+    "float_type": N_("expected a number"),
+    "float_parsing": N_("expected a number"),
+    "string_type": N_("expected text"),
+    "bool_type": N_("expected true or false"),
+    "bool_parsing": N_("expected true or false"),
+    "list_type": N_("expected a list"),
+    "tuple_type": N_("expected a list"),
+    "set_type": N_("expected a list"),
+    "dict_type": N_("expected a mapping (key: value)"),
+    "model_type": N_("expected a mapping (key: value)"),
+    "model_attributes_type": N_("expected a mapping (key: value)"),
+    "greater_than_equal": N_("must be at least {ge}"),
+    "greater_than": N_("must be greater than {gt}"),
+    "less_than_equal": N_("must be at most {le}"),
+    "less_than": N_("must be less than {lt}"),
+    "too_short": N_("needs at least {min_length} items, has {actual_length}"),
+    "too_long": N_("takes at most {max_length} items, has {actual_length}"),
+    "string_too_short": N_("needs at least {min_length} characters"),
+    "string_too_long": N_("takes at most {max_length} characters"),
+    "string_pattern_mismatch": N_("does not match the pattern {pattern}"),
+    "date_type": N_("expected a date like 2026-12-02"),
+    "date_parsing": N_("expected a date like 2026-12-02 ({error})"),
+    "date_from_datetime_parsing": N_("expected a date like 2026-12-02 ({error})"),
+    "date_from_datetime_inexact": N_("expected a date without a time of day"),
+    "datetime_type": N_("expected a date and time like 2026-12-02T07:30"),
+    "datetime_parsing": N_("expected a date and time like 2026-12-02T07:30 ({error})"),
+    "datetime_from_date_parsing": N_("expected a date and time like 2026-12-02T07:30 ({error})"),
+    "time_type": N_("expected a time of day like 07:30"),
+    "time_parsing": N_("expected a time of day like 07:30 ({error})"),
+    "none_required": N_("expected no value (null)"),
+    "url_parsing": N_("expected a URL ({error})"),
+    "url_type": N_("expected a URL"),
+}
+_CHOICE = {"literal_error": N_("expected one of: {choices}"),
+           "enum": N_("expected one of: {choices}")}
+# the ``error`` detail pydantic passes for dates and times (speedate's words)
+_DETAIL = {
+    "input is too short": N_("too short"),
+    "day value is outside expected range": N_("no such day in that month"),
+    "month value is outside expected range": N_("no such month"),
+    "invalid character in year": N_("invalid character in the year"),
+    "invalid character in month": N_("invalid character in the month"),
+    "invalid character in day": N_("invalid character in the day"),
+    "invalid date separator, expected `-`": N_("separate year, month and day with -"),
+    "unexpected extra characters at the end of the input": N_("extra characters at the end"),
+    "invalid character in hour": N_("invalid character in the hour"),
+    "invalid character in minute": N_("invalid character in the minute"),
+    "hour value is outside expected range": N_("no such hour"),
+    "minute value is outside expected range": N_("no such minute"),
+}
+
+
+def validation_message(err: Any) -> str:
+    """One pydantic error (``ValidationError.errors()`` item) as the operator reads it."""
+    msg = str(err["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):  # our validators' own text, already translated
+            return msg[len(prefix):]
+    kind = err["type"]
+    if current() == "en":
+        return msg.replace("Input should be", "expected") if kind in _CHOICE else msg
+    ctx = dict(err.get("ctx") or {})
+    if kind in _CHOICE:
+        choices = re.findall(r"'((?:[^'\\]|\\.)*)'", str(ctx.get("expected", "")))
+        return _(_CHOICE[kind]).format(choices=", ".join(choices) or ctx.get("expected", ""))
+    template = _PYDANTIC.get(kind)
+    if template is None:
+        return msg
+    if "error" in ctx:
+        detail = str(ctx["error"])
+        ctx["error"] = _(_DETAIL[detail]) if detail in _DETAIL else detail
+    try:
+        return _(template).format(**ctx)
+    except (KeyError, IndexError, ValueError):
+        return msg
+
+
+# libyaml's problems and contexts (scanner.c, parser.c, the composer)
+_YAML = {m: m for m in (
+    N_("while scanning a simple key"), N_("could not find expected ':'"),
+    N_("while scanning a block scalar"), N_("while scanning a quoted scalar"),
+    N_("while scanning a plain scalar"), N_("while scanning an anchor"),
+    N_("while scanning an alias"), N_("while scanning a tag"),
+    N_("while scanning a directive"), N_("found unexpected end of stream"),
+    N_("found character that cannot start any token"),
+    N_("block sequence entries are not allowed in this context"),
+    N_("mapping keys are not allowed in this context"),
+    N_("mapping values are not allowed in this context"),
+    N_("found a tab character that violates indentation"),
+    N_("found a tab character where an indentation space is expected"),
+    N_("found unknown escape character"),
+    N_("did not find expected alphabetic or numeric character"),
+    N_("did not find expected comment or line break"),
+    N_("found unexpected document indicator"),
+    N_("while parsing a block mapping"), N_("did not find expected key"),
+    N_("while parsing a block collection"), N_("did not find expected '-' indicator"),
+    N_("while parsing a flow sequence"), N_("did not find expected ',' or ']'"),
+    N_("while parsing a flow mapping"), N_("did not find expected ',' or '}'"),
+    N_("while parsing a block node"), N_("while parsing a flow node"),
+    N_("while parsing a node"), N_("did not find expected node content"),
+    N_("did not find expected <document start>"), N_("found undefined tag handle"),
+    N_("found undefined alias"), N_("found duplicate anchor"),
+    N_("control characters are not allowed"), N_("invalid leading UTF-8 octet"),
+    N_("invalid trailing UTF-8 octet"),
+)}
+
+
+def yaml_message(text: str) -> str:
+    """A libyaml problem or context in the selected language."""
+    text = text.strip()
+    return _(_YAML[text]) if text in _YAML and current() != "en" else text
