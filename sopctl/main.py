@@ -53,8 +53,12 @@ def build_app(only: str | None = None) -> typer.Typer:
     """The whole command tree, or the group with just the command ``only``: Typer builds
     every command's parameters on each call, which a one-shot `sopctl lint` should not
     pay for eleven commands it does not run."""
+    from .commands._clitext import Command, Group, localize
+
+    localize()
     app = typer.Typer(
         name="sopctl",
+        cls=Group,
         help="Community-operations SOPs as code: lint, forecast and run chat-group playbooks.",
         no_args_is_help=True,
         rich_markup_mode="rich",
@@ -68,7 +72,7 @@ def build_app(only: str | None = None) -> typer.Typer:
         if isinstance(target, typer.Typer):
             app.add_typer(target, name=name)
         else:
-            app.command(name)(target)
+            app.command(name, cls=Command)(target)
     return app
 
 

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import typer
 
+from ..i18n import _, ngettext
+from ._clitext import Command, Group
+
 app = typer.Typer(help="Member data: export, forget, and find members in several groups.",
-                  no_args_is_help=True)
+                  no_args_is_help=True, cls=Group)
 
 _STORE = typer.Option(None, "--store", help="Database URL (default: the state directory).")
 _STATE = typer.Option(None, "--state-dir", help="State directory.")
@@ -21,7 +24,7 @@ def _store(playbook: str, store: str | None, state_dir: Path | None):
     return MemberStore(Ledger(store_url(store, state_dir or default_state_dir())), playbook)
 
 
-@app.command("export")
+@app.command("export", cls=Command)
 def export(member: str = typer.Argument(..., help="The member's platform user id."),
            store: str = _STORE, state_dir: Path = _STATE) -> None:
     """Print, as JSON, everything held about MEMBER in every group."""
@@ -29,15 +32,30 @@ def export(member: str = typer.Argument(..., help="The member's platform user id
                           indent=2))
 
 
-@app.command("forget")
+@app.command("forget", cls=Command)
 def forget(member: str = typer.Argument(..., help="The member's platform user id."),
+           yes: bool = typer.Option(False, "--yes", "-y",
+                                    help="Delete without asking for confirmation."),
            store: str = _STORE, state_dir: Path = _STATE) -> None:
     """Delete MEMBER's rows. A blacklist entry survives only as a one-way digest."""
-    n = _store("", store, state_dir).forget(member)
-    typer.echo(f"deleted {n} member row(s) for {member}")
+    held = _store("", store, state_dir)
+    if not yes:
+        groups = sorted({f"{r['playbook']}/{r['group_id']}" for r in held.export(member)["groups"]})
+        if not groups:
+            typer.echo(_("nothing held about {member}; nothing to delete").format(member=member))
+            return
+        typer.echo(ngettext("{member} is held in {n} group: {groups}",
+                            "{member} is held in {n} groups: {groups}", len(groups))
+                   .format(member=member, n=len(groups), groups=", ".join(groups)))
+        if not typer.confirm(_("Delete these rows for good? This cannot be undone")):
+            typer.echo(_("nothing deleted"))
+            raise typer.Exit(1)
+    n = held.forget(member)
+    typer.echo(ngettext("deleted {n} member row for {member}",
+                        "deleted {n} member rows for {member}", n).format(n=n, member=member))
 
 
-@app.command("dedup")
+@app.command("dedup", cls=Command)
 def dedup(playbook: str = typer.Argument(..., help="The playbook's name (as in the ledger)."),
           mark: bool = typer.Option(False, "--mark", help="Tag later copies 'duplicate'."),
           store: str = _STORE, state_dir: Path = _STATE) -> None:
@@ -45,4 +63,8 @@ def dedup(playbook: str = typer.Argument(..., help="The playbook's name (as in t
     dups = _store(playbook, store, state_dir).duplicates(mark=mark)
     for m, groups in dups.items():
         typer.echo(f"{m}\t{', '.join(groups)}")
-    typer.echo(f"{len(dups)} member(s) in several groups" + (" (marked)" if mark else ""))
+    n = len(dups)
+    typer.echo((ngettext("{n} member in several groups (marked)",
+                         "{n} members in several groups (marked)", n) if mark else
+                ngettext("{n} member in several groups", "{n} members in several groups", n))
+               .format(n=f"{n:,}"))

@@ -68,7 +68,9 @@ def test_serve_once_and_members_export_forget(tmp_path):
     rows = {row["key"]: row["status"] for row in led.rows()}
     led.close()
     assert rows == {"promote/g001/wm1/transit/invite": "sent"}  # the welcome waits 3 min
-    r = runner.invoke(app, ["members", "forget", "wm1", "--state-dir", state])
+    r = runner.invoke(app, ["members", "forget", "wm1", "--state-dir", state], input="n\n")
+    assert r.exit_code == 1 and "nothing deleted" in r.output
+    r = runner.invoke(app, ["members", "forget", "wm1", "--yes", "--state-dir", state])
     assert "deleted 1" in r.output
     r = runner.invoke(app, ["members", "export", "wm1", "--state-dir", state])
     assert json.loads(r.output)["groups"] == []
