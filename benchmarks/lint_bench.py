@@ -35,9 +35,11 @@ KINDS = ["good-morning", "knowledge", "interaction", "offer", "check-in", "cours
 
 
 def first_playbook() -> Path:
+    from sopctl.playbook.discover import document_kind
+
     for folder in ("playbooks", "examples"):
         for p in sorted((ROOT / folder).glob("*.yaml")):
-            if "\ntimezone:" in p.read_text(encoding="utf-8"):
+            if document_kind(p) == "playbook":
                 return p
     raise SystemExit("no playbook found")
 

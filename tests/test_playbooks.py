@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from sopctl.main import app
 from sopctl.plan.calendar import fires_on, slot_minutes, weekdays_of
+from sopctl.playbook.discover import is_inventory
 from sopctl.playbook.loader import Loaded, load_playbook
 from sopctl.playbook.model import Playbook, Slot
 from sopctl.playbook.timeparse import parse_duration_range, parse_window
@@ -22,14 +23,8 @@ ENV_RULE = "SOP404"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _is_inventory(path: Path) -> bool:
-    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-             if ln.strip() and not ln.startswith("#")]
-    return lines[0].startswith("groups:")
-
-
-PLAYBOOKS = sorted(p for p in (ROOT / "playbooks").glob("*.yaml") if not _is_inventory(p))
-EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml") if not _is_inventory(p))
+PLAYBOOKS = sorted(p for p in (ROOT / "playbooks").glob("*.yaml") if not is_inventory(p))
+EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.yaml") if not is_inventory(p))
 ALL = PLAYBOOKS + EXAMPLES
 SECRETS = sorted({m for p in ALL for m in _ENV_REF.findall(p.read_text(encoding="utf-8"))})
 

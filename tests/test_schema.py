@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from sopctl.commands.schema import playbook_schema
 from sopctl.main import app
+from sopctl.playbook.discover import is_inventory
 from sopctl.playbook.loader import load_playbook
 from sopctl.playbook.source import load_bytes
 
@@ -20,14 +21,9 @@ DOC = ROOT / "docs" / "playbook.schema.json"
 HEADER = "# yaml-language-server: $schema=../docs/playbook.schema.json"
 
 
-def _is_playbook(path: Path) -> bool:
-    """Inventory files (``groups:`` only) are checked through the playbook naming them."""
-    data, _ = load_bytes(path.read_bytes(), str(path))
-    return isinstance(data, dict) and "timezone" in data
-
-
-SHIPPED = [p for p in sorted((ROOT / "playbooks").glob("*.yaml")) if _is_playbook(p)]
-EXAMPLES = [p for p in sorted((ROOT / "examples").glob("*.yaml")) if _is_playbook(p)]
+# inventory files are checked through the playbook naming them
+SHIPPED = [p for p in sorted((ROOT / "playbooks").glob("*.yaml")) if not is_inventory(p)]
+EXAMPLES = [p for p in sorted((ROOT / "examples").glob("*.yaml")) if not is_inventory(p)]
 
 
 def _validator() -> jsonschema.protocols.Validator:

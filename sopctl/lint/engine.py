@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..findings import Finding
+from ..playbook.discover import is_inventory
 from ..playbook.loader import Loaded, load_playbook
 from .config import LintConfig
 
@@ -28,21 +29,10 @@ def expand_paths(paths: Iterable[str]) -> list[str]:
                 str(f) for f in path.rglob("*")
                 if f.suffix in PLAYBOOK_SUFFIXES and f.is_file()
                 and not any(part.startswith(".") for part in f.relative_to(path).parts)
-                and not _is_inventory(f)))
+                and not is_inventory(f)))
         else:
             out.append(p)
     return out
-
-
-def _is_inventory(f: Path) -> bool:
-    """Inventory files are linted through the playbook that names them."""
-    try:
-        head = f.read_text(encoding="utf-8", errors="replace")[:2048]
-    except OSError:
-        return False
-    lines = [ln for ln in head.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    return bool(lines) and ((lines[0].startswith("groups:") and "\ntimezone:" not in head)
-                            or lines[0].startswith("- id:"))
 
 
 def _inventory_hint(f: Finding) -> Finding:
@@ -126,7 +116,7 @@ def lint_paths(paths: Iterable[str], config: LintConfig,
     try:
         for f in files:
             found = lint_loaded(load_playbook(f), config, env)
-            if f in named and any(x.code == "SOP011" for x in found) and _is_inventory(Path(f)):
+            if f in named and any(x.code == "SOP011" for x in found) and is_inventory(Path(f)):
                 found = [_inventory_hint(x) for x in found]
             findings.extend(found)
     finally:

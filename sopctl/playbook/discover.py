@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 from ..errors import UsageError
 from ..i18n import _
+
+DocumentKind = Literal["playbook", "inventory", "other"]
+# A line at column 0 that is neither blank, a comment, nor a YAML directive or marker:
+# a top-level key or a top-level sequence item.
+_TOP_LEVEL = re.compile(r"^(?![\s#%]|---|\.\.\.)([^\n]*)$", re.M)
 
 
 def default_targets(cwd: Path | None = None) -> list[str]:
@@ -43,15 +50,38 @@ def find_playbook(cwd: Path | None = None, *, required: bool = True) -> str | No
 
 
 def _playbooks_in(folder: Path) -> list[Path]:
-    """YAML files that look like playbooks (inventory files have no timezone)."""
+    """YAML files that look like playbooks."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.glob("*.y*ml")
-                  if p.suffix in (".yaml", ".yml") and "timezone:" in _head(p))
+                  if p.suffix in (".yaml", ".yml") and document_kind(p) == "playbook")
 
 
-def _head(p: Path) -> str:
+def document_kind(path: Path) -> DocumentKind:
+    """What a YAML file is, from its top-level keys, without parsing it (directory scans
+    must stay cheap): an ``inventory`` is a list of groups or a mapping holding only
+    ``groups``; a ``playbook`` has a ``timezone`` (required in every playbook); anything
+    else is ``other`` (a broken playbook, or not sopctl's at all). An unreadable file is
+    ``other``: reading it again reports why."""
     try:
-        return p.read_text(encoding="utf-8", errors="replace")[:4096]
+        text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return ""
+        return "other"
+    keys: set[str] = set()
+    for m in _TOP_LEVEL.finditer(text.lstrip("\ufeff")):
+        line = m.group(1)
+        if line[:1] == "-" and line[1:2] in ("", " ", "\t"):
+            return "inventory" if not keys else "other"
+        key, colon, _rest = line.partition(":")
+        if not colon:
+            continue  # the continuation of a multi-line scalar
+        key = key.strip().strip("'\"")
+        if key == "timezone":
+            return "playbook"
+        keys.add(key)
+    return "inventory" if keys == {"groups"} else "other"
+
+
+def is_inventory(path: Path) -> bool:
+    """Inventory files are checked through the playbook that names them."""
+    return document_kind(path) == "inventory"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from sopctl.errors import UsageError
-from sopctl.playbook.discover import default_targets, find_playbook
+from sopctl.playbook.discover import default_targets, document_kind, find_playbook, is_inventory
 
 PB = "version: 1\nname: 测试\ntimezone: Asia/Shanghai\n"
 INVENTORY = "groups:\n  - {id: g1, opened: 2026-11-01}\n"
@@ -55,3 +55,40 @@ def test_lint_takes_the_playbooks_folder_else_the_playbook_here(tmp_path):
     assert default_targets(tmp_path) == [str(tmp_path / "a.yaml")]
     write(tmp_path / "playbooks", "b.yaml")
     assert default_targets(tmp_path) == [str(tmp_path / "playbooks")]
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    (PB, "playbook"),
+    (INVENTORY, "inventory"),
+    ("\ufeff# 群清单\n\ngroups:  # 每天更新\n  - id: g1\n", "inventory"),
+    ("- {id: g1, opened: 2026-11-01}\n- id: g2\n", "inventory"),
+    # groups first, inline, pushing the timezone far down: still a playbook
+    ("groups:\n" + "  - {id: g, opened: 2026-11-01}\n" * 500 + "timezone: Asia/Shanghai\n",
+     "playbook"),
+    ("'timezone': Asia/Shanghai\ngroups: []\n", "playbook"),
+    # a playbook missing its timezone is not an inventory: lint must still report it
+    ("version: 1\nname: 测试\ngroups:\n  - id: g1\n", "other"),
+    ("welcome: |\n  timezone: not a key\ngroups: []\n", "other"),
+    ("services:\n  web: {}\n", "other"),
+    ("", "other"),
+])
+def test_document_kind(tmp_path, text, kind):
+    assert document_kind(write(tmp_path, "x.yaml", text)) == kind
+    assert is_inventory(tmp_path / "x.yaml") == (kind == "inventory")
+
+
+def test_an_unreadable_file_is_other(tmp_path):
+    assert document_kind(tmp_path / "missing.yaml") == "other"
+    assert document_kind(tmp_path) == "other"  # a directory
+
+
+def test_one_test_everywhere(tmp_path):
+    """lint's directory scan and the playbook finder agree on what an inventory is."""
+    from sopctl.lint.engine import expand_paths
+
+    write(tmp_path, "a.yaml")
+    write(tmp_path, "groups.yaml", "# 群清单\n" + INVENTORY)
+    write(tmp_path, "broken.yaml", "version: 1\nname: 缺时区\n")
+    assert expand_paths([str(tmp_path)]) == [str(tmp_path / "a.yaml"),
+                                             str(tmp_path / "broken.yaml")]
+    assert find_playbook(tmp_path) == str(tmp_path / "a.yaml")
