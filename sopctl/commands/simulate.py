@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ..errors import UsageError
+from ..i18n import _, ngettext
 
 if TYPE_CHECKING:
     from datetime import date
@@ -78,7 +79,7 @@ def simulate(
             from ..console import err_console
 
             with Progress(console=err_console(), transient=True) as bar:
-                task = bar.add_task(f"simulating {label}", total=runs * days)
+                task = bar.add_task(_("simulating {name}").format(name=label), total=runs * days)
                 return forecast(book, start=first, days=days, groups=groups, seed=seed,
                                 runs=runs, params=cli, on_day=lambda: bar.advance(task))
         return forecast(book, start=first, days=days, groups=groups, seed=seed, runs=runs,
@@ -89,9 +90,11 @@ def simulate(
         from ..simulate.report import render_html
 
         try:
-            report.write_text(render_html(result, f"{pb.name} — forecast"), encoding="utf-8")
+            report.write_text(render_html(result, _("{name} — forecast").format(name=pb.name)),
+                              encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot write {report}: {exc.strerror or exc}") from None
+            raise UsageError(_("cannot write {path}: {reason}").format(
+                path=report, reason=exc.strerror or exc)) from None
     if other is not None:
         b = run_one(other, Path(compare).name)
         rows = compare_results(result, b)
@@ -102,18 +105,20 @@ def simulate(
                                    "delta": {k: v[2] for k, v in rows.items()}},
                                   ensure_ascii=False, indent=2))
         else:
-            print_compare(rows, Path(path).name, Path(compare).name)
+            print_compare(rows, Path(path).name, Path(compare).name, result, b)
         return
     if fmt is SimFormat.json:
         typer.echo(to_json(result))
     elif fmt is SimFormat.csv:
         typer.echo(to_csv(result), nl=False)
     else:
-        print_table(result, f"{pb.name}: forecast of {days} days")
+        print_table(result, ngettext("{name}: forecast of {n} day", "{name}: forecast of {n} days",
+                                     days).format(name=pb.name, n=f"{days:,}"))
         if report is not None:
             from ..console import console
 
-            console().print(f"\nreport written to {report}")
+            console().print("\n" + _("report written to {path}").format(path=report),
+                            markup=False)
 
 
 def _start(value: str | None, tz: str, days: int = 0) -> date:

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from ..i18n import _, ngettext
 from ..playbook.model import Playbook
 from .engine import RunResult, run
 from .model import World, build_world
@@ -122,17 +123,20 @@ def _timetable_warnings(ops: OpsBook, opened: date, p: dict[str, float],
                         tolerated: int) -> list[str]:
     out = []
     for lo, hi in ops.quiet_runs(opened, int(p["quiet_warn_days"])):
-        span = f"day {lo}" if lo == hi else f"days {lo}–{hi}"
-        out.append(f"{span} have no operation: the group will go quiet")
+        out.append(_("day {n} has no operation: the group will go quiet").format(n=lo)
+                   if lo == hi else _("days {span} have no operation: the group will go "
+                                      "quiet").format(span=f"{lo}–{hi}"))
     row = ops.get(opened)
     dropped = [i + 1 for i in np.flatnonzero(row.dropped)]
     if dropped:
-        out.append(f"days {_ranges(dropped)}: {int(row.dropped.sum())} planned messages are "
-                   "dropped by caps or quiet hours")
+        n = int(row.dropped.sum())
+        out.append(ngettext("days {days}: {n} planned message is dropped by caps or quiet hours",
+                            "days {days}: {n} planned messages are dropped by caps or quiet "
+                            "hours", n).format(days=_ranges(dropped), n=f"{n:,}"))
     loud = [i + 1 for i in np.flatnonzero(row.posts > tolerated)]
     if loud:
-        out.append(f"days {_ranges(loud)}: more than {tolerated} posts a day annoy members "
-                   "and raise churn")
+        out.append(_("days {days}: more than {n} posts a day annoy members and raise churn")
+                   .format(days=_ranges(loud), n=tolerated))
     return out
 
 
@@ -142,9 +146,13 @@ def _warnings(playbook: Playbook, first: RunResult, days_out: list[dict], world:
     cap = playbook.positioning.capacity
     ev = first.full_events
     for day, full, nxt in ev[:3]:
-        out.append(f"{full} reaches {cap} on day {day}: prepare {nxt}")
+        out.append(_("{group} reaches {cap} on day {day}: prepare {next}").format(
+            group=full, cap=cap, day=day, next=nxt))
     if len(ev) > 3:
-        out.append(f"… and {len(ev) - 3} more groups fill up (the last on day {ev[-1][0]})")
+        more = len(ev) - 3
+        out.append(ngettext("… and {n} more group fills up (the last on day {day})",
+                            "… and {n} more groups fill up (the last on day {day})", more)
+                   .format(n=f"{more:,}", day=ev[-1][0]))
     openings = sorted({g.opened for g in world.groups[: len(world.initial)]})
     found: dict[str, list[str]] = {}  # message -> opening dates it applies to
     for opened in openings:
@@ -152,14 +160,15 @@ def _warnings(playbook: Playbook, first: RunResult, days_out: list[dict], world:
             found.setdefault(msg, []).append(opened.isoformat())
     for msg, dates in found.items():
         if len(openings) > 1:
-            who = "every group" if len(dates) == len(openings) else \
-                "groups opened " + ", ".join(dates)
-            msg = f"{who}: {msg}"
+            who = _("every group") if len(dates) == len(openings) else \
+                _("groups opened {dates}").format(dates=", ".join(dates))
+            msg = _("{who}: {warning}").format(who=who, warning=msg)
         out.append(msg)
     quiet = [d["day"] for d in days_out if d["day"] > 3 and d["active_rate"] < LOW_ACTIVE]
     if quiet and days_out[-1]["members"]:
-        out.append(f"from day {quiet[0]} fewer than {LOW_ACTIVE:.0%} of members speak a day "
-                   "(8–10 % is normal): the group is going quiet")
+        out.append(_("from day {day} fewer than {share} of members speak a day (8–10 % is "
+                     "normal): the group is going quiet").format(day=quiet[0],
+                                                                 share=f"{LOW_ACTIVE:.0%}"))
     if not playbook.welcome:
-        out.append("no welcome: newcomers leave faster in their first week")
+        out.append(_("no welcome: newcomers leave faster in their first week"))
     return out

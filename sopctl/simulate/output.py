@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+from ..i18n import N_, _, ngettext
+
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
 
@@ -41,6 +43,7 @@ def to_csv(result: dict) -> str:
 
 
 def _fmt(v: object) -> str:
+    """A figure with thousands separators (the same in both languages)."""
     if isinstance(v, float):
         return f"{v:,.2f}" if not v.is_integer() else f"{int(v):,}"
     if isinstance(v, int):
@@ -49,6 +52,7 @@ def _fmt(v: object) -> str:
 
 
 def print_table(result: dict, title: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ..console import console
@@ -57,11 +61,12 @@ def print_table(result: dict, title: str) -> None:
     days = result["days"]
     targets = {f["stage"] for f in result["summary"]["funnel"] if f.get("target")}
     stages = [s for s in (days[0]["conversions"] if days else {}) if s in targets]
-    t = Table(title=title, show_edge=False, header_style="bold", title_justify="left",
+    t = Table(title=escape(title), show_edge=False, header_style="bold", title_justify="left",
               pad_edge=False, padding=(0, 1))
-    for col in ("day", "date", "members", "joins", "leaves", "active", "ops",
-                *(f"→{s}" for s in stages), "revenue", "groups"):
-        t.add_column(col, justify="left" if col == "date" else "right", no_wrap=True)
+    cols = (_("day"), _("date"), _("members"), _("joins"), _("leaves"), _("active"), _("ops"),
+            *(f"→{s}" for s in stages), _("revenue"), _("groups"))
+    for i, col in enumerate(cols):
+        t.add_column(col, justify="left" if i == 1 else "right", no_wrap=True)
     banded = "bands" in days[0] if days else False
     for d in days:
         active = f"{_fmt(d['active'])} {d['active_rate']:.0%}"
@@ -69,7 +74,7 @@ def print_table(result: dict, title: str) -> None:
         if banded:
             lo, hi = d["bands"]["members"]
             members += f" [dim]{lo:,.0f}–{hi:,.0f}[/]"
-        t.add_row(str(d["day"]), d["date"][5:], members, _fmt(d["joins"]), _fmt(d["leaves"]),
+        t.add_row(_fmt(d["day"]), d["date"][5:], members, _fmt(d["joins"]), _fmt(d["leaves"]),
                   active, _fmt(d["ops_messages"]),
                   *(_fmt(d["conversions"][s]) for s in stages), f"{d['revenue']:,.0f}",
                   _fmt(d["groups_open"]))
@@ -80,15 +85,22 @@ def print_table(result: dict, title: str) -> None:
 
         Console(width=max(con.width, 140), highlight=False, file=con.file).print(t)
     con.print()
-    for label, key in (("members", "members"), ("active", "active_rate"),
-                       ("ops msgs", "ops_messages"), ("revenue", "revenue")):
+    from rich.cells import cell_len
+
+    lines = [(_("members"), "members"), (_("active"), "active_rate"),
+             (_("ops msgs"), "ops_messages"), (_("revenue"), "revenue")]
+    pad = max(cell_len(label) for label, _key in lines) + 1
+    for label, key in lines:
         series = [float(d[key]) for d in days]
-        con.print(f"  {label:<9} {sparkline(series)}  [dim]{_fmt(series[0]) if key != 'active_rate' else f'{series[0]:.0%}'}"  # noqa: E501
-                  f" → {_fmt(series[-1]) if key != 'active_rate' else f'{series[-1]:.0%}'}[/]")
+        first, last = ((f"{series[0]:.0%}", f"{series[-1]:.0%}") if key == "active_rate"
+                       else (_fmt(series[0]), _fmt(series[-1])))
+        con.print(f"  {label}{' ' * (pad - cell_len(label))}{sparkline(series)}  "
+                  f"[dim]{first} → {last}[/]")
     print_summary(result)
 
 
 def print_summary(result: dict) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ..console import console
@@ -96,45 +108,80 @@ def print_summary(result: dict) -> None:
     con = console()
     s = result["summary"]
     con.print()
-    runs = f", median of {s['runs']} runs" if s["runs"] > 1 else ""
-    con.print(f"[bold]Funnel[/] ({s['start']} → {s['end']}{runs})")
+    span = f"{s['start']} → {s['end']}"
+    if s["runs"] > 1:
+        span += ngettext(", median of {n} run", ", median of {n} runs", s["runs"]).format(
+            n=_fmt(s["runs"]))
+    con.print(f"[bold]{_('Funnel')}[/] ({span})")
     ft = Table(show_edge=False, header_style="bold")
-    for col in ("stage", "name", "converted in", "moved in", "members at end"):
-        ft.add_column(col, justify="left" if col in ("stage", "name") else "right")
+    for i, col in enumerate((_("stage"), _("name"), _("converted in"), _("moved in"),
+                             _("members at end"))):
+        ft.add_column(col, justify="left" if i < 2 else "right")
     for f in s["funnel"]:
-        ft.add_row(f["stage"], f["name"], _fmt(f["converted_in"]), _fmt(f["moved_in"]),
-                   _fmt(f["members_end"]))
+        ft.add_row(escape(f["stage"]), escape(f["name"]), _fmt(f["converted_in"]),
+                   _fmt(f["moved_in"]), _fmt(f["members_end"]))
     con.print(ft)
     stay = s["median_stay_unconverted"]
-    con.print(f"  members {_fmt(s['members_start'])} → {_fmt(s['members_end'])}, "
-              f"joins {_fmt(s['joins'])}, leaves {_fmt(s['leaves'])} "
-              f"(removed {_fmt(s['removed'])}), active last week "
-              f"{s['active_rate_last_week']:.1%}, revenue {_fmt(s['revenue'])}, "
-              f"groups {s['groups_start']} → {_fmt(s['groups_end'])}"
-              + (f", median stay of unconverted leavers {_fmt(stay)} days"
-                 if stay is not None else ""))
+    line = _("members {start} → {end}, joins {joins}, leaves {leaves} (removed {removed}), "
+             "active last week {active}, revenue {revenue}, groups {g0} → {g1}").format(
+        start=_fmt(s["members_start"]), end=_fmt(s["members_end"]), joins=_fmt(s["joins"]),
+        leaves=_fmt(s["leaves"]), removed=_fmt(s["removed"]),
+        active=f"{s['active_rate_last_week']:.1%}", revenue=_fmt(s["revenue"]),
+        g0=_fmt(s["groups_start"]), g1=_fmt(s["groups_end"]))
+    if stay is not None:
+        line += ngettext(", median stay of unconverted leavers {n} day",
+                         ", median stay of unconverted leavers {n} days",
+                         int(stay) if float(stay).is_integer() else 2).format(n=_fmt(stay))
+    con.print(f"  {escape(line)}")
     if result["warnings"]:
         con.print()
-        con.print("[bold yellow]Warnings[/]")
+        con.print(f"[bold yellow]{_('Warnings')}[/]")
         for w in result["warnings"]:
-            con.print(f"  [yellow]![/] {w}")
+            con.print(f"  [yellow]![/] {escape(w)}")
 
 
 COMPARE_KEYS = ("members_end", "joins", "leaves", "removed", "messages", "ops_messages",
                 "active_rate_last_week", "revenue", "groups_end")
+# What a person reads for each figure; JSON keeps the keys.
+COMPARE_LABELS = {
+    "members_end": N_("members at the end"), "joins": N_("joins"), "leaves": N_("leaves"),
+    "removed": N_("removed by the rules"), "messages": N_("messages in the groups"),
+    "ops_messages": N_("messages sent by operations"),
+    "active_rate_last_week": N_("active last week"), "revenue": N_("revenue"),
+    "groups_end": N_("groups at the end"),
+    "converted_in:total": N_("conversions, all stages"),
+}
+TOTAL = "converted_in:total"
 
 
 def compare(a: dict, b: dict) -> dict:
-    """Summary figures of both forecasts and B - A."""
+    """Summary figures of both forecasts and B - A: the totals, all conversions, then the
+    conversions into each stage a member can convert into (in either playbook)."""
     rows = {}
     for k in COMPARE_KEYS:
         rows[k] = [a["summary"][k], b["summary"][k], _delta(a["summary"][k], b["summary"][k])]
-    fa = {f["stage"]: f["converted_in"] for f in a["summary"]["funnel"]}
-    fb = {f["stage"]: f["converted_in"] for f in b["summary"]["funnel"]}
+    fa = {f["stage"]: f for f in a["summary"]["funnel"]}
+    fb = {f["stage"]: f for f in b["summary"]["funnel"]}
+    ta = sum(f["converted_in"] for f in fa.values())
+    tb = sum(f["converted_in"] for f in fb.values())
+    rows[TOTAL] = [ta, tb, _delta(ta, tb)]
     for s in dict.fromkeys([*fa, *fb]):
-        va, vb = fa.get(s, 0), fb.get(s, 0)
+        if not (fa.get(s, {}).get("target") or fb.get(s, {}).get("target")):
+            continue  # nobody converts into an entry stage: its 0 says nothing
+        va, vb = fa.get(s, {}).get("converted_in", 0), fb.get(s, {}).get("converted_in", 0)
         rows[f"converted_in:{s}"] = [va, vb, _delta(va, vb)]
     return rows
+
+
+def compare_label(key: str, a: dict, b: dict) -> str:
+    """The row label a person reads for the ``compare`` key ``key``."""
+    if key in COMPARE_LABELS:
+        return _(COMPARE_LABELS[key])
+    stage = key.split(":", 1)[1]
+    names = {f["stage"]: f["name"] for f in (*b["summary"]["funnel"], *a["summary"]["funnel"])}
+    name = names.get(stage, stage)
+    return _("conversions into {name}").format(
+        name=name if name == stage else f"{name} ({stage})")
 
 
 def _delta(a: float, b: float) -> int | float:
@@ -142,21 +189,24 @@ def _delta(a: float, b: float) -> int | float:
     return round(d, 4) if isinstance(d, float) else d
 
 
-def print_compare(rows: dict, name_a: str, name_b: str) -> None:
+def print_compare(rows: dict, name_a: str, name_b: str, a: dict | None = None,
+                  b: dict | None = None) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ..console import console
 
-    t = Table(title="Forecast comparison (same seed)", show_edge=False, header_style="bold",
+    empty: dict = {"summary": {"funnel": []}}
+    t = Table(title=_("Forecast comparison (same seed)"), show_edge=False, header_style="bold",
               title_justify="left")
-    t.add_column("figure")
-    for col in (name_a, name_b, "delta"):
+    t.add_column(_("figure"))
+    for col in (escape(name_a), escape(name_b), _("delta")):
         t.add_column(col, justify="right")
     for k, (va, vb, d) in rows.items():
         if k == "active_rate_last_week":
-            cells = (f"{va:.1%}", f"{vb:.1%}", f"{d * 100:+.1f} pt")
+            cells = (f"{va:.1%}", f"{vb:.1%}", _("{n} pt").format(n=f"{d * 100:+.1f}"))
         else:
             sign = "+" if d > 0 else ""
             cells = (_fmt(va), _fmt(vb), f"{sign}{_fmt(d)}")
-        t.add_row(k, *cells)
+        t.add_row(escape(compare_label(k, a or empty, b or empty)), *cells)
     console().print(t)

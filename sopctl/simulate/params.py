@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..errors import UsageError
+from ..i18n import _
 
 # name: (default, source / meaning)
 DEFAULTS: dict[str, tuple[float, str]] = {
@@ -87,16 +88,16 @@ SALE_KINDS = frozenset({"offer", "flash-sale", "group-buy", "sale"})
 def resolve(overrides: Mapping[str, float] | None = None,
             cli: Mapping[str, float] | None = None) -> dict[str, float]:
     """Defaults, then the playbook's ``simulation:``, then the command line."""
-    out = {k: v for k, (v, _) in DEFAULTS.items()}
-    for where, src in (("playbook simulation", overrides), ("--param", cli)):
+    out = {k: v for k, (v, _doc) in DEFAULTS.items()}
+    for where, src in ((_("playbook simulation"), overrides), ("--param", cli)):
         for k, v in (src or {}).items():
             if k not in out:
                 import difflib
 
                 close = difflib.get_close_matches(k, list(out), n=1)
-                raise UsageError(f"{where}: unknown parameter '{k}'",
-                                 hint=f"did you mean '{close[0]}'?" if close else
-                                 "docs/simulation.md lists them all")
+                raise UsageError(_("{where}: unknown parameter '{name}'").format(
+                    where=where, name=k), hint=_("did you mean '{name}'?").format(name=close[0])
+                    if close else _("docs/simulation.md lists them all"))
             out[k] = float(v)
     return out
 
@@ -111,7 +112,8 @@ def parse_cli_params(items: list[str] | None) -> dict[str, float]:
                 raise ValueError
             out[name.strip()] = float(value)
         except ValueError:
-            raise UsageError(f"--param {item!r}: expected name=number") from None
+            raise UsageError(_("--param {item}: expected name=number").format(
+                item=repr(item))) from None
     return out
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
+from ..i18n import N_, _, current, ngettext
+
 _W, _H, _PAD = 640, 220, 44
 _COLORS = ("#2563eb", "#dc2626", "#16a34a", "#9333ea")
 
@@ -46,9 +48,10 @@ def svg_chart(title: str, series: dict[str, list[float]],
                      'stroke-width="2"/>')
         parts.append(f'<text x="{_W - _PAD / 2 - 110 * i}" y="14" font-size="11" '
                      f'text-anchor="end" fill="{color}">— {escape(name)}</text>')
-    parts.append(f'<text x="{_PAD}" y="{_H - 4}" font-size="10">day 1</text>')
+    first, last = (escape(_("day {n}").format(n=d)) for d in (1, n))
+    parts.append(f'<text x="{_PAD}" y="{_H - 4}" font-size="10">{first}</text>')
     parts.append(f'<text x="{_W - _PAD / 2}" y="{_H - 4}" font-size="10" '
-                 f'text-anchor="end">day {n}</text></svg>')
+                 f'text-anchor="end">{last}</text></svg>')
     return "".join(parts)
 
 
@@ -57,6 +60,32 @@ def _table(head: list[str], rows: list[list[object]]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in r) + "</tr>"
                    for r in rows)
     return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
+
+
+# The summary's figures as a person reads them (the JSON keeps the keys).
+SUMMARY_LABELS = {
+    "start": N_("first day"), "end": N_("last day"), "days": N_("days"), "runs": N_("runs"),
+    "seed": N_("seed"), "groups_start": N_("groups at the start"),
+    "groups_end": N_("groups at the end"), "members_start": N_("members at the start"),
+    "members_end": N_("members at the end"), "joins": N_("joins"), "leaves": N_("leaves"),
+    "removed": N_("removed by the rules"), "messages": N_("messages in the groups"),
+    "ops_messages": N_("messages sent by operations"), "revenue": N_("revenue"),
+    "active_rate_last_week": N_("active last week"),
+    "median_stay_unconverted": N_("median stay of unconverted leavers (days)"),
+    "member_days": N_("member-days"),
+}
+
+
+def _value(key: str, v: object) -> str:
+    if v is None:
+        return "—"
+    if key == "active_rate_last_week":
+        return f"{float(v):.1%}"  # type: ignore[arg-type]
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    if key == "seed":
+        return str(v)
+    return f"{v:,.2f}" if isinstance(v, float) and not v.is_integer() else f"{int(v):,}"
 
 
 def render_html(result: dict, title: str) -> str:
@@ -72,25 +101,39 @@ def render_html(result: dict, title: str) -> str:
     if days and "bands" in days[0]:
         band = ([float(d["bands"]["members"][0]) for d in days],
                 [float(d["bands"]["members"][1]) for d in days])
+    members = _("members (p50)") if band else _("members")
     charts = [
-        svg_chart("Members", {"members (p50)" if band else "members": col["members"]}, band),
-        svg_chart("Members who speak a day", {"active": col["active_rate"]}, percent=True),
-        svg_chart("Joins and leaves", {"joins": col["joins"], "leaves": col["leaves"]}),
-        svg_chart("Messages sent by operations", {"ops messages": col["ops_messages"]}),
-        svg_chart("Revenue, cumulative", {"revenue": cum}),
+        svg_chart(_("Members"), {members: col["members"]}, band),
+        svg_chart(_("Members who speak a day"), {_("active"): col["active_rate"]}, percent=True),
+        svg_chart(_("Joins and leaves"), {_("joins"): col["joins"], _("leaves"): col["leaves"]}),
+        svg_chart(_("Messages sent by operations"), {_("ops messages"): col["ops_messages"]}),
+        svg_chart(_("Revenue, cumulative"), {_("revenue"): cum}),
     ]
     stages = list(days[0]["conversions"]) if days else []
-    day_rows = [[d["day"], d["date"], d["members"], d["joins"], d["leaves"], d["active"],
-                 f"{d['active_rate']:.1%}", d["ops_messages"],
-                 *(d["conversions"][st] for st in stages), d["revenue"], d["groups_open"]]
+    day_rows = [[d["day"], d["date"], _value("", d["members"]), _value("", d["joins"]),
+                 _value("", d["leaves"]), _value("", d["active"]), f"{d['active_rate']:.1%}",
+                 _value("", d["ops_messages"]),
+                 *(_value("", d["conversions"][st]) for st in stages),
+                 _value("", d["revenue"]), d["groups_open"]]
                 for d in days]
-    funnel = _table(["stage", "name", "converted in", "moved in", "members at end"],
-                    [[f["stage"], f["name"], f["converted_in"], f["moved_in"],
-                      f["members_end"]] for f in s["funnel"]])
-    summary = _table(["figure", "value"], [[k, v] for k, v in s.items() if k != "funnel"])
-    warn = "".join(f"<li>{escape(w)}</li>" for w in result["warnings"]) or "<li>none</li>"
+    funnel = _table([_("stage"), _("name"), _("converted in"), _("moved in"),
+                     _("members at end")],
+                    [[f["stage"], f["name"], _value("", f["converted_in"]),
+                      _value("", f["moved_in"]), _value("", f["members_end"])]
+                     for f in s["funnel"]])
+    summary = _table([_("figure"), _("value")],
+                     [[_(SUMMARY_LABELS[k]) if k in SUMMARY_LABELS else k, _value(k, v)]
+                      for k, v in s.items() if k != "funnel"])
+    warn = ("".join(f"<li>{escape(w)}</li>" for w in result["warnings"])
+            or f"<li>{escape(_('none'))}</li>")
+    intro = ngettext("Forecast {start} → {end}, {n} run, seed {seed}.",
+                     "Forecast {start} → {end}, {n} runs, seed {seed}.", s["runs"]).format(
+        start=s["start"], end=s["end"], n=f"{s['runs']:,}", seed=s["seed"])
+    per_day = _table([_("day"), _("date"), _("members"), _("joins"), _("leaves"), _("active"),
+                      _("active %"), _("ops msgs"), *(f"→{st}" for st in stages), _("revenue"),
+                      _("groups")], day_rows)
     return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8">
+<html lang="{current()}"><head><meta charset="utf-8">
 <title>{escape(title)}</title>
 <style>
 body{{font-family:system-ui,"PingFang SC","Noto Sans CJK SC",sans-serif;margin:2em;color:#111}}
@@ -99,13 +142,11 @@ td,th{{border:1px solid #ddd;padding:3px 8px;text-align:right}}
 th{{background:#f3f4f6}} .charts svg{{display:block;margin:1em 0}}
 </style></head><body>
 <h1>{escape(title)}</h1>
-<p>Forecast {escape(s['start'])} → {escape(s['end'])}, {s['runs']} run(s), seed {s['seed']}.</p>
-<h2>Warnings</h2><ul class="warnings">{warn}</ul>
-<h2>Charts</h2><div class="charts">{''.join(charts)}</div>
-<h2>Funnel</h2>{funnel}
-<h2>Summary</h2>{summary}
-<h2>Per day</h2>{_table(["day", "date", "members", "joins", "leaves", "active", "active %",
-                         "ops msgs", *(f"→{st}" for st in stages), "revenue", "groups"],
-                        day_rows)}
+<p>{escape(intro)}</p>
+<h2>{escape(_("Warnings"))}</h2><ul class="warnings">{warn}</ul>
+<h2>{escape(_("Charts"))}</h2><div class="charts">{''.join(charts)}</div>
+<h2>{escape(_("Funnel"))}</h2>{funnel}
+<h2>{escape(_("Summary"))}</h2>{summary}
+<h2>{escape(_("Per day"))}</h2>{per_day}
 </body></html>
 """
