@@ -108,11 +108,11 @@ def _lang_arg(argv: list[str]) -> str | None:
             value = argv[i + 1]
         else:
             continue
-        from .i18n import LANGS, normalize
+        from .i18n import LANGS, _, normalize
 
-        if normalize(value) is None:
-            raise SopctlError(f"unknown language {value!r}",
-                              hint=f"use one of: {', '.join(LANGS)}")
+        if normalize(value) is None:  # said in the language of the environment
+            raise SopctlError(_("unknown language {value}").format(value=repr(value)),
+                              hint=_("use one of: {langs}").format(langs=", ".join(LANGS)))
         return value
     return None
 
@@ -130,9 +130,10 @@ def main() -> None:
         setup(_lang_arg(sys.argv))
     except SopctlError as exc:
         from .console import err_console
+        from .i18n import _
 
-        err_console().print(f"[bold red]error:[/] {exc.message}\n  [dim]hint:[/] {exc.hint}",
-                            highlight=False)
+        err_console().print(f"[bold red]{_('error:')}[/] {exc.message}\n  "
+                            f"[dim]{_('hint:')}[/] {exc.hint}", highlight=False)
         sys.exit(exc.exit_code)
     command = _invoked(sys.argv)
     if command not in ONE_SHOT:
@@ -149,6 +150,8 @@ def main() -> None:
 
 def _run(command: str | None) -> None:
     """The one place that turns failures into clean messages and exit codes."""
+    from .i18n import _
+
     try:
         import typer.main
 
@@ -158,9 +161,9 @@ def _run(command: str | None) -> None:
     except SopctlError as exc:
         from .console import err_console
 
-        err_console().print(f"[bold red]error:[/] {exc.message}", highlight=False)
+        err_console().print(f"[bold red]{_('error:')}[/] {exc.message}", highlight=False)
         if exc.hint:
-            err_console().print(f"  [dim]hint:[/] {exc.hint}", highlight=False)
+            err_console().print(f"  [dim]{_('hint:')}[/] {exc.hint}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -170,8 +173,9 @@ def _run(command: str | None) -> None:
         from .console import err_console
 
         err_console().print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-            "  set SOPCTL_DEBUG=1 to see the traceback, and please report it.", highlight=False)
+            f"[bold red]{_('internal error:')}[/] {type(exc).__name__}: {exc}\n  "
+            + _("set SOPCTL_DEBUG=1 to see the traceback, and please report it."),
+            highlight=False)
         sys.exit(EXIT_USAGE)
 
 
