@@ -149,3 +149,26 @@ def test_a_short_option_means_the_same_everywhere() -> None:
 
     walk(typer.main.get_command(app))
     assert meaning and all(len(v) == 1 for v in meaning.values()), meaning
+
+
+def test_the_ledger_options_are_one_declaration() -> None:
+    """--store and --state-dir read the same environment and say the same everywhere."""
+    import typer.main
+
+    seen: dict[str, list[tuple[str, tuple]]] = {"--store": [], "--state-dir": []}
+
+    def walk(cmd, path: str) -> None:
+        for p in cmd.params:
+            for opt in set(p.opts) & set(seen):
+                seen[opt].append((path, (p.envvar, p.help, p.default)))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, f"{path} {name}".strip())
+
+    walk(typer.main.get_command(app), "")
+    users = {"run", "serve", "status", "history", "members export", "members forget",
+             "members dedup"}
+    for opt, uses in seen.items():
+        assert {u[0] for u in uses} == users, opt
+        assert len({u[1] for u in uses}) == 1, uses
+    assert seen["--store"][0][1][0] == "SOPCTL_STORE"
+    assert seen["--state-dir"][0][1][0] == "SOPCTL_STATE_DIR"

@@ -14,6 +14,15 @@ if TYPE_CHECKING:
 
     from ..playbook.loader import Loaded
 
+# Where the ledger lives, the same for every command that reads or writes it: run, serve,
+# status, history, members. (An OptionInfo is a declaration, so one may serve many.)
+STORE_OPTION: str = typer.Option(
+    None, "--store", envvar="SOPCTL_STORE",
+    help="Ledger database URL (postgresql://...); default SQLite in the state directory.")
+STATE_DIR_OPTION: Path = typer.Option(
+    None, "--state-dir", envvar="SOPCTL_STATE_DIR",
+    help="Where the SQLite ledger lives (default ./.sopctl).")
+
 
 def check_path(path: str) -> None:
     """A usage error (exit 2) for a path that is missing or a directory; '-' is stdin."""

@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from ._common import STATE_DIR_OPTION, STORE_OPTION
+
 
 class HistoryFormat(StrEnum):
     table = "table"
@@ -34,9 +36,8 @@ def history(
     fmt: HistoryFormat = typer.Option(HistoryFormat.table, "--format", "-f",
                                       help="table, json (one object per line, as logs "
                                       "are read) or csv."),
-    store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE", help="Ledger URL."),
-    state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
-                                   help="State directory of the SQLite ledger."),
+    store: str = STORE_OPTION,
+    state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """List deliveries from the ledger, oldest first."""
     from ..errors import UsageError

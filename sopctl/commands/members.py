@@ -9,13 +9,10 @@ import typer
 
 from ..i18n import _, ngettext
 from ._clitext import Command, Group
+from ._common import STATE_DIR_OPTION, STORE_OPTION
 
 app = typer.Typer(help="Member data: export, forget, and find members in several groups.",
                   no_args_is_help=True, cls=Group)
-
-_STORE = typer.Option(None, "--store", help="Database URL (default: the state directory).")
-_STATE = typer.Option(None, "--state-dir", help="State directory.")
-
 
 def _store(playbook: str, store: str | None, state_dir: Path | None):
     from ..events.store import MemberStore
@@ -26,7 +23,7 @@ def _store(playbook: str, store: str | None, state_dir: Path | None):
 
 @app.command("export", cls=Command)
 def export(member: str = typer.Argument(..., help="The member's platform user id."),
-           store: str = _STORE, state_dir: Path = _STATE) -> None:
+           store: str = STORE_OPTION, state_dir: Path = STATE_DIR_OPTION) -> None:
     """Print, as JSON, everything held about MEMBER in every group."""
     typer.echo(json.dumps(_store("", store, state_dir).export(member), ensure_ascii=False,
                           indent=2))
@@ -36,7 +33,7 @@ def export(member: str = typer.Argument(..., help="The member's platform user id
 def forget(member: str = typer.Argument(..., help="The member's platform user id."),
            yes: bool = typer.Option(False, "--yes", "-y",
                                     help="Delete without asking for confirmation."),
-           store: str = _STORE, state_dir: Path = _STATE) -> None:
+           store: str = STORE_OPTION, state_dir: Path = STATE_DIR_OPTION) -> None:
     """Delete MEMBER's rows. A blacklist entry survives only as a one-way digest."""
     held = _store("", store, state_dir)
     if not yes:
@@ -58,7 +55,7 @@ def forget(member: str = typer.Argument(..., help="The member's platform user id
 @app.command("dedup", cls=Command)
 def dedup(playbook: str = typer.Argument(..., help="The playbook's name (as in the ledger)."),
           mark: bool = typer.Option(False, "--mark", help="Tag later copies 'duplicate'."),
-          store: str = _STORE, state_dir: Path = _STATE) -> None:
+          store: str = STORE_OPTION, state_dir: Path = STATE_DIR_OPTION) -> None:
     """List members present in more than one group (群成员去重)."""
     dups = _store(playbook, store, state_dir).duplicates(mark=mark)
     for m, groups in dups.items():

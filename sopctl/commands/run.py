@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import EXIT_FINDINGS, PlaybookError, UsageError
+from ._common import STATE_DIR_OPTION, STORE_OPTION
 
 if TYPE_CHECKING:
     from ..run.runner import Summary
@@ -92,11 +93,8 @@ def run(
     playbooks: list[str] = typer.Argument(None, help="Playbook files (default: the one here)."),
     once: bool = typer.Option(False, "--once", help="Process what is due since the last tick, "
                               "then exit (for cron or a systemd timer)."),
-    store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE",
-                              help="Ledger database URL (postgresql://...); default SQLite in "
-                              "the state directory."),
-    state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
-                                   help="Where the SQLite ledger lives (default ./.sopctl)."),
+    store: str = STORE_OPTION,
+    state_dir: Path = STATE_DIR_OPTION,
     resend_uncertain: bool = typer.Option(False, "--resend-uncertain",
                                           help="Send again what a crash left uncertain "
                                           "(if still inside its grace)."),

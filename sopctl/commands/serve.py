@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import PlaybookError, UsageError
+from ._common import STATE_DIR_OPTION, STORE_OPTION
 
 
 def _secret(value: str | None) -> str | None:
@@ -71,11 +72,8 @@ def serve(
     inbox: Path = typer.Option(None, "--inbox", help="JSON-lines file or directory of *.jsonl."),
     once: bool = typer.Option(False, "--once", help="Read the inbox once, send due welcomes, "
                               "and exit (for cron)."),
-    store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE",
-                              help="Database URL (default: SQLite in the state directory, "
-                              "shared with the run ledger)."),
-    state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
-                                   help="State directory (as for run)."),
+    store: str = STORE_OPTION,
+    state_dir: Path = STATE_DIR_OPTION,
     secret: str = typer.Option(None, "--secret", envvar="SOPCTL_EVENTS_SECRET",
                                help="HMAC key for POST /events (env or file:/path)."),
     wecom_token: str = typer.Option(None, "--wecom-token", envvar="SOPCTL_WECOM_TOKEN",

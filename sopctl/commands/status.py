@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from ._common import STATE_DIR_OPTION, STORE_OPTION
+
 
 class StatusFormat(StrEnum):
     table = "table"
@@ -20,9 +22,8 @@ def status(
                                           "the one here, if any)."),
     next_n: int = typer.Option(10, "--next", min=0, max=10_000,
                                help="How many upcoming occurrences to show."),
-    store: str = typer.Option(None, "--store", envvar="SOPCTL_STORE", help="Ledger URL."),
-    state_dir: Path = typer.Option(None, "--state-dir", envvar="SOPCTL_STATE_DIR",
-                                   help="State directory of the SQLite ledger."),
+    store: str = STORE_OPTION,
+    state_dir: Path = STATE_DIR_OPTION,
     fmt: StatusFormat = typer.Option(StatusFormat.table, "--format", "-f",
                                      help="table, or json (one JSON document)."),
     as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
