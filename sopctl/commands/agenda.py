@@ -76,45 +76,33 @@ def agenda(
 
 
 def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int) -> None:
-    from rich.cells import cell_len
-    from rich.markup import escape
-    from rich.table import Table
-
     from ..console import console
+    from ..i18n import _, current, ngettext
     from ..plan.planner import WEEKDAYS_ZH
+    from ..tables import Col, render
 
     out = console()
+    n_days = ngettext("{n} day", "{n} days", days).format(n=days)
     if not occs:
-        out.print(f"Nothing planned for {days} day{'s' if days != 1 else ''} from {first} "
-                  f"({tz}).")
+        out.print(_("Nothing planned for {days} from {first} ({tz}).").format(
+            days=n_days, first=first, tz=tz), markup=False)
         return
-    table = Table(show_edge=False, header_style="bold", pad_edge=False,
-                  title=f"{len(occs)} message{'s' if len(occs) != 1 else ''}, "
-                  f"{days} day{'s' if days != 1 else ''} from {first} ({tz})",
-                  title_justify="left")
+    title = ngettext("{n} message, {days} from {first} ({tz})",
+                     "{n} messages, {days} from {first} ({tz})", len(occs)).format(
+        n=len(occs), days=n_days, first=first, tz=tz)
+    week = WEEKDAYS_ZH if current() == "zh-CN" else ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+                                                      "Sun")
     rows = []
     for o in occs:
         lines = o.text.splitlines()
         text = lines[0] + (" …" if len(lines) > 1 else "") if lines else ""
         if o.notes:
             text += f"  ({'; '.join(o.notes)})"
-        rows.append((f"{o.local:%m-%d} {WEEKDAYS_ZH[o.local.weekday()]} {o.local:%H:%M}",
-                     f"{o.at_utc:%m-%d %H:%M}Z", names.get(o.group, o.group),
+        rows.append((f"{o.local:%m-%d} {week[o.local.weekday()]} {o.local:%H:%M}",
+                     (f"{o.at_utc:%m-%d %H:%M}Z", "dim"), names.get(o.group, o.group),
                      o.slot if o.seq == 0 else f"{o.slot}#{o.seq}", o.kind, o.channel, text))
-    # Fixed widths from the content (CJK counts double); only the free text is cut, so a
-    # narrow terminal never collapses a column to nothing.
-    headers = ["local", "UTC", "group", "slot", "kind", "channel", "text"]
-    widths = [max(cell_len(h), *(cell_len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    keep = list(range(len(headers)))
-    for drop in (1, 5, 4):  # on a narrow terminal: UTC first, then channel, then kind
-        if sum(widths[i] + 3 for i in keep[:-1]) + 24 <= out.width:
-            break
-        keep.remove(drop)
-    text_w = out.width - sum(widths[i] + 3 for i in keep[:-1])
-    widths[-1] = max(12, min(widths[-1], text_w))
-    for i in keep:
-        table.add_column(headers[i], no_wrap=True, width=widths[i], overflow="ellipsis",
-                         style="dim" if headers[i] == "UTC" else None)
-    for r in rows:
-        table.add_row(*(escape(r[i]) for i in keep))
-    out.print(table)
+    # the time column is headed by its zone: every time in it is local to the playbook
+    cols = [Col(tz), Col("UTC", under=tz), Col(_("group")), Col(_("slot")),
+            Col(_("kind"), under=_("slot")), Col(_("channel"), under=_("group")),
+            Col(_("text"), wrap=True, min_width=20)]
+    render(out, cols, rows, title=title)

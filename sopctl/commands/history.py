@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from ..i18n import _
 from ._common import STATE_DIR_OPTION, STORE_OPTION
 
 
@@ -20,29 +21,39 @@ class HistoryFormat(StrEnum):
 
 COLUMNS = ("scheduled_utc", "playbook", "group_id", "slot", "seq", "channel", "status",
            "attempts", "reason", "key", "finished_at")
+# appended after the stable columns: the same instant on the playbook's clock, for people
+LOCAL_COLUMNS = ("scheduled_local", "timezone")
 
 
 def history(
-    since: str = typer.Option(None, "--since", help="24h, 7d or an ISO date-time "
-                              "(default: everything)."),
+    since: str = typer.Option(None, "--since", help="24h, 7d, today, a date or a date-time; "
+                              "without an offset it is read in the playbook's timezone "
+                              "(UTC when no playbook is known). Default: everything."),
     group: str = typer.Option(None, "--group", "-g", help="Only this group id."),
     status: list[str] = typer.Option(None, "--status", help="Only these statuses (repeatable): "
                                      "sent failed skipped uncertain pending-confirmation "
                                      "claimed sending."),
     uncertain: bool = typer.Option(False, "--uncertain", help="Only uncertain deliveries (a "
                                    "crash between claim and result)."),
-    playbook: str = typer.Option(None, "--playbook", help="Only this playbook (by name)."),
+    playbook: str = typer.Option(None, "--playbook", help="Only this playbook: its name, or "
+                                 "its file (whose timezone then shows the times; default: the "
+                                 "playbook found here, else UTC)."),
     limit: int = typer.Option(None, "--limit", min=1, help="At most this many rows (newest)."),
     fmt: HistoryFormat = typer.Option(HistoryFormat.table, "--format", "-f",
                                       help="table, json (one object per line, as logs "
                                       "are read) or csv."),
     store: str = STORE_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
+    output: Path = typer.Option(None, "--output", "-o", help="Write json or csv to this file."),
+    bom: bool = typer.Option(None, "--bom/--no-bom", help="Start CSV with a UTF-8 byte order "
+                             "mark, so Excel reads Chinese right (default: on for a file, off "
+                             "for standard output)."),
 ) -> None:
     """List deliveries from the ledger, oldest first."""
     from ..errors import UsageError
     from ..run.ledger import STATUSES
-    from .run import open_ledger, parse_since
+    from ..timefmt import parse_instant, shared_zone
+    from .run import open_ledger
 
     statuses = list(status or [])
     if uncertain:
@@ -50,16 +61,50 @@ def history(
     for s in statuses:
         if s not in STATUSES:
             raise UsageError(f"--status {s}: unknown status", hint=", ".join(STATUSES))
+    zones, name = _zones(playbook)
+    tz = zones.get(name) if name else shared_zone(zones)
+    start = parse_instant(since, tz=tz, now=datetime.now(UTC), option="--since")
+    if output is not None and fmt is HistoryFormat.table:
+        raise UsageError(_("--output needs --format json or csv"))
     ledger = open_ledger(store, state_dir)
     try:
-        rows = ledger.rows(since=parse_since(since, datetime.now(UTC)), group=group,
-                           statuses=statuses or None, playbook=playbook, limit=limit,
+        rows = ledger.rows(since=start, group=group,
+                           statuses=statuses or None, playbook=name, limit=limit,
                            newest_first=bool(limit))
     finally:
         ledger.close()
     if limit:
         rows.reverse()
-    render_rows(rows, fmt.value)
+    import sys
+
+    from ..tables import BOM
+
+    if output is None:
+        if bom and fmt is HistoryFormat.csv:
+            sys.stdout.write(BOM)
+        render_rows(rows, fmt.value, zones)
+        return
+    import io
+
+    from ._common import write_output
+
+    buf = io.StringIO()
+    render_rows(rows, fmt.value, zones, out=buf)
+    text = buf.getvalue()
+    write_output(output, (BOM if fmt is HistoryFormat.csv and bom is not False else "") + text)
+
+
+def _zones(playbook: str | None) -> tuple[dict[str, str], str | None]:
+    """(playbook name -> timezone, the name to filter on). ``--playbook`` is a name or a
+    file; without it the playbook found here, if any, lends its timezone."""
+    from ..timefmt import playbook_zones
+
+    if playbook and (playbook.endswith((".yaml", ".yml")) or Path(playbook).is_file()):
+        from ._common import load_or_exit
+
+        pb = load_or_exit(playbook)[1].playbook
+        return {pb.name: pb.timezone}, pb.name
+    return playbook_zones(), playbook
 
 
 def _cell(v: Any) -> str:
@@ -68,63 +113,63 @@ def _cell(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def render_rows(rows: list[dict[str, Any]], fmt: str) -> None:
+def _local(r: dict[str, Any], zones: dict[str, str]) -> tuple[str, str]:
+    """(local ISO time, zone) of a row's scheduled instant; UTC when its playbook's zone is
+    not known here."""
+    from ..timefmt import local, zone_label
+
+    tz = zones.get(r["playbook"])
+    return local(r["scheduled_utc"], tz).isoformat(timespec="seconds"), zone_label(tz)
+
+
+def render_rows(rows: list[dict[str, Any]], fmt: str, zones: dict[str, str] | None = None,
+                out: Any = None) -> None:
+    """Print ledger rows as a table, JSON lines or CSV. Times in the table are on each row's
+    playbook clock (``zones``: name -> timezone), labelled; JSON and CSV keep UTC and add the
+    local time after the stable fields."""
     import sys
 
+    zones = zones or {}
+    stream = out or sys.stdout
     if fmt == "json":
         import json
 
         for r in rows:
-            sys.stdout.write(json.dumps({k: (_cell(v) if isinstance(v, datetime) else v)
-                                         for k, v in r.items()}, ensure_ascii=False) + "\n")
+            rec = {k: (_cell(v) if isinstance(v, datetime) else v) for k, v in r.items()}
+            rec["scheduled_local"], rec["timezone"] = _local(r, zones)
+            stream.write(json.dumps(rec, ensure_ascii=False) + "\n")
         return
     if fmt == "csv":
         import csv
 
-        w = csv.writer(sys.stdout, lineterminator="\n")
-        w.writerow(COLUMNS)
+        w = csv.writer(stream, lineterminator="\n")
+        w.writerow(COLUMNS + LOCAL_COLUMNS)
         for r in rows:
-            w.writerow([_cell(r.get(c)) for c in COLUMNS])
+            w.writerow([_cell(r.get(c)) for c in COLUMNS] + list(_local(r, zones)))
         return
-    from rich.cells import cell_len
-    from rich.markup import escape
-    from rich.table import Table
+    _table(rows, zones)
 
+
+def _table(rows: list[dict[str, Any]], zones: dict[str, str]) -> None:
     from ..console import console
+    from ..i18n import ngettext
+    from ..tables import Col, render
+    from ..timefmt import shared_zone, stamp, zone_label
 
     if not rows:
-        console().print("no deliveries match")
+        console().print(_("no deliveries match"))
         return
     style = {"sent": "green", "failed": "red", "uncertain": "magenta", "skipped": "yellow",
              "pending-confirmation": "cyan", "claimed": "blue"}
-    headers = ("scheduled (UTC)", "playbook", "group", "slot", "channel", "status", "tries",
-               "reason")
-    cells = [(r["scheduled_utc"].strftime("%Y-%m-%d %H:%M"), r["playbook"], r["group_id"],
-              f"{r['slot']}#{r['seq']}" if r["seq"] else r["slot"], r["channel"], r["status"],
-              str(r["attempts"]), r["reason"] or "") for r in rows]
-    # Widths from the content (CJK counts double). Only the reason folds; on a narrow
-    # terminal the names give way first, never below their header, so no column is
-    # squeezed under one CJK character (which would then vanish).
-    widths = [max(cell_len(h), *(cell_len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    width = console().width
-    keep = list(range(len(headers)))
-
-    def short() -> int:  # cells missing for a reason column of 20
-        return 20 + sum(widths[i] + 3 for i in keep[:-1]) - width
-
-    for i in (1, 3, 4, 2):
-        if short() > 0:
-            widths[i] = max(cell_len(headers[i]), widths[i] - short())
-    for i in (6, 4):  # then tries, then channel, go
-        if short() > 0:
-            keep.remove(i)
-    widths[-1] = max(6, min(widths[-1], width - sum(widths[i] + 3 for i in keep[:-1])))
-    t = Table(title=f"{len(rows)} deliveries", title_justify="left", show_edge=False,
-              pad_edge=False)
-    for i in keep:
-        t.add_column(headers[i], width=widths[i], no_wrap=i != 7,
-                     overflow="fold" if i == 7 else "ellipsis")
-    for c in cells:
-        t.add_row(*(f"[{style.get(c[5], '')}]{c[5]}[/]" if i == 5 else escape(c[i])
-                    for i in keep))
-    console().print(t)
+    one = shared_zone(zones, sorted({r["playbook"] for r in rows}))
+    # one zone for all rows: it heads the time column; several: each time names its own
+    head = zone_label(one) if one or not zones else _("scheduled")
+    cells = [(stamp(r["scheduled_utc"], zones.get(r["playbook"]), label=head == _("scheduled")),
+              r["playbook"], r["group_id"], f"{r['slot']}#{r['seq']}" if r["seq"] else r["slot"],
+              r["channel"], (r["status"], style.get(r["status"], "")), str(r["attempts"]),
+              r["reason"] or "") for r in rows]
+    cols = [Col(head), Col(_("playbook"), under=_("group")), Col(_("group")), Col(_("slot")),
+            Col(_("channel"), under=_("slot")), Col(_("status"), under=head),
+            Col(_("tries"), justify="right"), Col(_("reason"), wrap=True)]
+    title = ngettext("{n} delivery", "{n} deliveries", len(rows)).format(n=len(rows))
+    render(console(), cols, cells, title=title)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ def status(
     from .run import open_ledger
 
     now = default_clock().now()
-    upcoming = _upcoming(playbooks, now, next_n)
+    zones: dict[str, str] = {}
+    upcoming = _upcoming(playbooks, now, next_n, zones)
     ledger = open_ledger(store, state_dir)
     try:
         day = now - timedelta(hours=24)
@@ -49,8 +50,14 @@ def status(
     if as_json or fmt is StatusFormat.json:
         import json
 
+        from ..timefmt import local
+
         def row(r: dict[str, Any]) -> dict[str, Any]:
-            return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
+            out = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items()}
+            tz = zones.get(r["playbook"])
+            out["scheduled_local"] = local(r["scheduled_utc"], tz).isoformat()
+            out["timezone"] = tz or "UTC"
+            return out
 
         typer.echo(json.dumps({
             "now": now.isoformat(), "last_24h": counts,
@@ -60,10 +67,11 @@ def status(
             "last_sends": [row(r) for r in last], "failures": [row(r) for r in failures],
             "rate_limited_or_retried": len(retried)}, ensure_ascii=False))
         return
-    _render(now, counts, upcoming, last, failures, retried)
+    _render(now, counts, upcoming, last, failures, retried, zones)
 
 
-def _upcoming(paths: list[str] | None, now: datetime, n: int) -> list[tuple[str, Any]]:
+def _upcoming(paths: list[str] | None, now: datetime, n: int,
+              zones: dict[str, str]) -> list[tuple[str, Any]]:
     from ..plan import iter_plan
     from ..playbook.discover import find_playbook
     from ._common import load_or_exit
@@ -76,6 +84,7 @@ def _upcoming(paths: list[str] | None, now: datetime, n: int) -> list[tuple[str,
     for p in targets:
         # a named playbook that is missing or broken says so, never vanishes from the list
         loaded = load_or_exit(p)[1]
+        zones[loaded.playbook.name] = loaded.playbook.timezone
         for i, o in enumerate(iter_plan(loaded.playbook, now, now + timedelta(days=8))):
             if i >= n:
                 break
@@ -85,34 +94,41 @@ def _upcoming(paths: list[str] | None, now: datetime, n: int) -> list[tuple[str,
 
 
 def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, failures: list,
-            retried: list) -> None:
+            retried: list, zones: dict[str, str]) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from ..console import console
+    from ..i18n import _
+    from ..tables import Col, render
+    from ..timefmt import shared_zone, stamp, zone_label
 
     c = console()
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing recorded"
-    c.print(f"[bold]last 24 h:[/] {escape(summary)}")
+    one = shared_zone(zones)
+    # one playbook clock: it heads the time columns; several: each time names its zone
+    head = zone_label(one) if one or not zones else _("time")
+
+    def when(t: datetime, name: str) -> str:
+        return stamp(t, zones.get(name), year=False, label=head == _("time"))
+
+    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or _("nothing recorded")
+    c.print(f"[bold]{escape(_('last 24 h:'))}[/] {escape(summary)}")
     if upcoming:
-        t = Table(title="next occurrences", title_justify="left")
-        for col in ("local time", "in", "playbook", "group", "slot", "channel"):
-            t.add_column(col)
+        rows = []
         for name, o in upcoming:
             mins = int((o.at_utc - now).total_seconds() // 60)
-            t.add_row(o.local.strftime("%m-%d %H:%M"), f"{mins // 60}h{mins % 60:02d}m",
-                      escape(name), escape(o.group), escape(o.slot), escape(o.channel))
-        c.print(t)
-    for title, rows in (("last sends", last), ("failures and uncertain (24 h)", failures)):
-        if not rows:
+            rows.append((when(o.at_utc, name), f"{mins // 60}h{mins % 60:02d}m", name, o.group,
+                         o.slot, o.channel))
+        cols = [Col(head), Col(_("in"), under=head), Col(_("playbook"), under=_("group")),
+                Col(_("group")), Col(_("slot")), Col(_("channel"), under=_("slot"))]
+        render(c, cols, rows, title=_("next occurrences"))
+    for title, got in ((_("last sends"), last), (_("failures and uncertain (24 h)"), failures)):
+        if not got:
             continue
-        t = Table(title=title, title_justify="left")
-        for col in ("scheduled (UTC)", "group", "slot", "status", "reason"):
-            t.add_column(col, overflow="fold")
-        for r in rows:
-            t.add_row(r["scheduled_utc"].astimezone(UTC).strftime("%m-%d %H:%M"),
-                      escape(r["group_id"]), escape(r["slot"]), r["status"],
-                      escape(r["reason"] or ""))
-        c.print(t)
-    c.print(f"rate-limit waits and retries (24 h): {len(retried)}"
-            + (f"; latest: {escape(retried[0]['reason'] or 'retried')}" if retried else ""))
+        cols = [Col(head), Col(_("group")), Col(_("slot")), Col(_("status"), under=head),
+                Col(_("reason"), wrap=True)]
+        render(c, cols, [(when(r["scheduled_utc"], r["playbook"]), r["group_id"], r["slot"],
+                          r["status"], r["reason"] or "") for r in got], title=title)
+    latest = ("; " + _("latest: {reason}").format(reason=retried[0]["reason"] or _("retried"))
+              if retried else "")
+    c.print(escape(_("rate-limit waits and retries (24 h): {n}").format(n=len(retried))
+                   + latest))

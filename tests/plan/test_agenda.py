@@ -167,7 +167,7 @@ def test_table_renders_cjk(pb_path: Path, width) -> None:
     width(160)
     code, out = cli(str(pb_path), "--from", "2026-11-24", "--days", "2")
     assert code == 0
-    assert "美肌福利群001" in out and "周二 07:30" in out and "11-23 23:30Z" in out
+    assert "美肌福利群001" in out and "Tue 07:30" in out and "11-23 23:30Z" in out
     assert "deferred" in out
     rows = [line for line in out.splitlines() if "│" in line]
     assert len(rows) == 7
@@ -176,15 +176,17 @@ def test_table_renders_cjk(pb_path: Path, width) -> None:
     assert len(seps) == 1
 
 
-def test_narrow_table_drops_columns_instead_of_collapsing_them(pb_path: Path, width) -> None:
+def test_narrow_table_stacks_columns_instead_of_dropping_them(pb_path: Path, width) -> None:
     width(80)
     code, out = cli(str(pb_path), "--from", "2026-11-24", "--days", "2")
     assert code == 0
-    header = next(line for line in out.splitlines() if "┃" in line)
-    cells = [c.strip() for c in header.split("┃")]
-    assert cells[:3] == ["local", "group", "slot"] and "text" in cells[-1]
-    assert "UTC" not in cells and all(cells)  # none squeezed to nothing or to "…"
-    assert "周二 07:30" in out and "美肌福利群001" in out
+    heads = [line for line in out.splitlines() if "┃" in line]
+    cells = [c.strip() for line in heads for c in line.split("┃")]
+    # UTC under the local time, the channel under the group, the kind under the slot
+    for h in ("Asia/Shanghai", "UTC", "group", "channel", "slot", "kind", "text"):
+        assert h in cells
+    assert "Tue 07:30" in out and "美肌福利群001" in out and "11-23 23:30Z" in out
+    assert "美肌福 …" not in out and "美肌福…" not in out
     assert all(len(line) <= 80 for line in out.splitlines())
 
 
