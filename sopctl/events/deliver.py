@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..i18n import _, ngettext
 from ..run.ledger import Ledger, Outcome
 from .engine import Recorded
 
@@ -101,7 +102,9 @@ class Deliverer:
             go = set(self.ledger.start_sending(self.playbook, [x.action.key for x in batch],
                                                now=datetime.now(UTC), lease_s=self.lease_s))
         except Exception as exc:  # nothing sent: the rows stay claimed, a restart judges them
-            log.error("could not start sending %d reaction(s): %s", len(batch), exc)
+            log.error(ngettext("could not start sending {n} reaction: {why}",
+                               "could not start sending {n} reactions: {why}", len(batch))
+                      .format(n=len(batch), why=exc))
             return
         batch = [x for x in batch if x.action.key in go]
         local = [x for x in batch if self._local(x)]
@@ -122,7 +125,9 @@ class Deliverer:
             self.ledger.finish(self.playbook, outcomes, now=datetime.now(UTC))
             self.done += len(outcomes)
         except Exception as exc:  # the rows stay sending and turn uncertain on restart
-            log.error("could not record %d results: %s", len(outcomes), exc)
+            log.error(ngettext("could not record {n} result: {why}",
+                               "could not record {n} results: {why}", len(outcomes))
+                      .format(n=len(outcomes), why=exc))
 
     def _local(self, x: Recorded) -> bool:
         ch = self.channels.get(x.channel)
@@ -134,7 +139,9 @@ class Deliverer:
         ch = self.channels[x.channel]
         try:
             if ch.type == "console":
-                to = f" -> {a.data.get('to')}" if a.kind == "remind" else ""
+                # a reminder goes to the admin role's person; without one, to whoever
+                # watches the console (never "-> None")
+                to = (f" -> {a.data.get('to') or _('admin')}" if a.kind == "remind" else "")
                 print(f"[{a.group}] {a.slot}{to}: {a.text}", file=self.out, flush=True)
                 return Outcome(a.key, "sent")
             line = {"key": a.key, "group": a.group, "kind": a.kind, "slot": a.slot,

@@ -1,20 +1,26 @@
 """Events in, reactions out: the member store and the delivery ledger in one transaction.
 
 For each event, one database transaction (1) records its id as processed, (2) updates the
-member, and (3) claims a ledger row for every outgoing message, keyed by the event id
-("welcome/<group>/<event-id>", "reply/<group>/<event-id>", ...). So a redelivered event is
-a no-op, a crash before commit leaves nothing behind, and the messages go out through the
-same claim -> send -> finish path as the timetable's.
+member, and (3) claims a ledger row for every outgoing message through the ledger's own
+claim (:meth:`~sopctl.run.ledger.Ledger.claim_in`), keyed by the event id
+("welcome/<group>/<event-id>", "reply/<group>/<event-id>", ...), with the action kept in
+the outbox until its row is final. So a redelivered event is a no-op (on any number of
+processes sharing the store), a crash before commit leaves nothing behind, and the messages
+go out through the runner's claim -> send -> finish path (sopctl/events/deliver.py).
+
+Newcomers wait in a table for their shared welcome; :meth:`EventEngine.tick` forms each due
+batch once, whichever process gets there first.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,13 +28,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..playbook.model import Playbook
-from ..run.ledger import Ledger, deliveries
+from ..playbook.timeparse import parse_duration
+from ..run.ledger import Claim, Ledger, deliveries
+from . import policy
 from . import reactions as r
-from .store import MemberStore
+from .store import MemberStore, outbox, welcome_queue
 from .types import Action, CheckIn, Event, MemberJoined, MemberLeft, MessagePosted, Purchase
 
 log = logging.getLogger("sopctl.events")
-OUTGOING = ("post", "remind", "remove")  # actions that leave the process: ledger rows
+OUTGOING = ("post", "remind", "remove", "mute")  # actions that leave the process: ledger rows
+LEASE_S = 600.0
 
 
 class UnknownGroup(ValueError):
@@ -43,25 +52,44 @@ class Recorded:
     channel: str
     at: datetime
 
+    def to_json(self) -> str:
+        a = asdict(self.action)
+        a["mentions"] = list(a["mentions"])
+        return json.dumps(a, ensure_ascii=False, default=str)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Recorded:
+        a = json.loads(row["action"])
+        a["mentions"] = tuple(a.get("mentions") or ())
+        return cls(Action(**a), row["channel"], row["at"])
+
 
 Sender = Callable[[list[Recorded]], None]
+
+
+def content_hash(x: Recorded) -> str:
+    a = x.action
+    h = hashlib.sha256(f"{x.channel}\x1f{a.kind}\x1f{a.text}\x1f{a.mentions!r}".encode())
+    return h.hexdigest()[:16]
 
 
 class EventEngine:
     """Thread-safe: the receivers call :meth:`handle` from many threads."""
 
     def __init__(self, pb: Playbook, ledger: Ledger, *, name: str | None = None,
-                 can_remove: bool | None = None, now: Callable[[], datetime] | None = None):
+                 can_remove: bool | None = None, now: Callable[[], datetime] | None = None,
+                 lease_s: float = LEASE_S):
         self.pb = pb
         self.name = name or pb.name
         self.ledger = ledger
+        self.lease_s = lease_s
         self.store = MemberStore(ledger, self.name)
         self.tz = ZoneInfo(pb.timezone)
         self.now = now or (lambda: datetime.now(UTC))
         groups = r.group_by_id(pb)
         self.groups = groups
         self.by_chat = {str(g.chat_id): g.id for g in groups.values() if g.chat_id}
-        # Telegram has banChatMember; elsewhere an admin removes by hand (a remind).
+        # Telegram has banChatMember / restrictChatMember; elsewhere an admin acts by hand
         self.can_remove = pb.positioning.platform == "telegram" if can_remove is None \
             else can_remove
         admins = [p.userid or p.name for p in (*pb.roles.admins, *pb.roles.sub_owners)]
@@ -69,11 +97,9 @@ class EventEngine:
         self.admin = admins[0] if admins else owner
         self.window = r.FloodWindow()
         self.fired: dict[tuple[str, str, str], datetime] = {}
-        self.batches = r.WelcomeBatches()
+        self.batch_s = float(parse_duration(pb.welcome.batch_window)) if pb.welcome else 0.0
         self.lock = threading.Lock()
         self.listeners: list[Sender] = []
-        self._q_claim: Any = None
-        self._restore_batches()
 
     # ------------------------------------------------------------------ lookups
     def resolve_group(self, ref: str) -> str:
@@ -108,24 +134,53 @@ class EventEngine:
                     out.append([])
                     continue
                 acts = self._react(conn, ev)
-                recorded += self._claim(conn, acts, ev.at)
                 out.append(acts)
+                recorded += [Recorded(a, self.channel_of(a.group), ev.at) for a in acts
+                             if a.kind in OUTGOING]
+            recorded = self._claim(conn, recorded)
         self._notify(recorded)
         return out
 
     def tick(self, now: datetime | None = None, *, force: bool = False) -> list[Action]:
-        """Send the welcomes whose batch window closed (call every second or so)."""
+        """Form the welcomes whose batch window closed (call every second or so). Each
+        batch is taken out of the queue in the transaction that claims its welcome, so of
+        several processes on one store exactly one forms it."""
         now = now or self.now()
-        with self.lock:
-            due = self.batches.due(self.pb, now, force=force)
-            if not due:
-                return []
-            with self.ledger.engine.begin() as conn:
-                for a in due:
-                    self.store.mark_welcomed(conn, a.group, a.data.get("members", []))
-                recorded = self._claim(conn, due, now)
+        wq = welcome_queue.c
+        with self.lock, self.ledger.engine.begin() as conn:
+            if self.ledger.dialect == "postgresql":  # one former at a time per playbook
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
+                             {"k": "sopctl-welcome/" + self.name})
+            firsts = conn.execute(sa.select(wq.group_id, sa.func.min(wq.joined_at))
+                                  .where(wq.playbook == self.name)
+                                  .group_by(wq.group_id)).all()
+            due = [g for g, first in firsts
+                   if force or (now - first).total_seconds() >= self.batch_s]
+            acts = []
+            for group in sorted(due):
+                rows = conn.execute(welcome_queue.delete().where(
+                    wq.playbook == self.name, wq.group_id == group).returning(
+                    wq.member_id, wq.event_id, wq.nickname, wq.joined_at)).all()
+                if not rows:
+                    continue
+                rows.sort(key=lambda x: (x.joined_at, x.event_id))
+                people = [(x.event_id, x.member_id, x.nickname) for x in rows]
+                self.store.mark_welcomed(conn, group, [p[1] for p in people])
+                acts.append(r.welcome_action(self.pb, group, people))
+            recorded = self._claim(conn, [Recorded(a, self.channel_of(a.group), now)
+                                          for a in acts])
         self._notify(recorded)
-        return due
+        return acts
+
+    def pending_welcomes(self) -> dict[str, list[str]]:
+        """group -> member ids waiting for their shared welcome, in join order."""
+        wq = welcome_queue.c
+        out: dict[str, list[str]] = {}
+        with self.ledger.engine.connect() as conn:
+            for g, m in conn.execute(sa.select(wq.group_id, wq.member_id).where(
+                    wq.playbook == self.name).order_by(wq.joined_at, wq.event_id)):
+                out.setdefault(g, []).append(m)
+        return out
 
     def sweep(self, now: datetime | None = None) -> list[Action]:
         """Move the members who did not convert in time (call hourly)."""
@@ -140,6 +195,21 @@ class EventEngine:
                         self.store.save(conn, m, True)
         return acts
 
+    def _join(self, conn: Connection, ev: MemberJoined) -> tuple[list[Action], dict]:
+        acts: list[Action] = []
+        if ev.source:
+            acts.append(Action("tag", f"tag/{ev.group}/{ev.id}", ev.group, ev.member,
+                               data={"tag": f"source:{ev.source}"}))
+        if not policy.welcome_applies(self.pb):
+            return acts, {"left_at": None, "welcomed": True}
+        wq = welcome_queue.c
+        conn.execute(welcome_queue.delete().where(  # a rejoin before the welcome: once
+            wq.playbook == self.name, wq.group_id == ev.group, wq.member_id == ev.member))
+        conn.execute(welcome_queue.insert().values(
+            playbook=self.name, group_id=ev.group, member_id=ev.member, event_id=ev.id,
+            nickname=ev.nickname or "", joined_at=ev.at))
+        return acts, {"left_at": None, "welcomed": False}
+
     def _react(self, conn: Connection, ev: Event) -> list[Action]:
         m, exists = self.store.load(conn, ev.group, ev.member)
         acts: list[Action] = []
@@ -152,19 +222,14 @@ class EventEngine:
             m.joined_at, m.last_active = ev.at, ev.at
             if m.stage is None and g.stage:
                 m.stage, m.stage_at = g.stage, ev.at
-            extra = {"left_at": None, "welcomed": self.pb.welcome is None}
-            acts = r.on_join(self.pb, ev, self.batches)
-            if any(a.slot == "welcome" for a in acts):
-                extra["welcomed"] = True
+            acts, extra = self._join(conn, ev)
         elif isinstance(ev, MemberLeft):
             if not exists:
                 return []
             extra = {"left_at": ev.at}
-            pending = self.batches.pending.get(ev.group)
-            if pending:  # left before the shared welcome: leave them out of it
-                pending[1][:] = [p for p in pending[1] if p[1] != ev.member]
-                if not pending[1]:
-                    del self.batches.pending[ev.group]
+            wq = welcome_queue.c  # left before the shared welcome: leave them out of it
+            conn.execute(welcome_queue.delete().where(
+                wq.playbook == self.name, wq.group_id == ev.group, wq.member_id == ev.member))
         elif isinstance(ev, MessagePosted):
             m.nickname = ev.nickname or m.nickname
             m.last_active = ev.at
@@ -193,39 +258,39 @@ class EventEngine:
             elif a.kind == "remove":
                 extra["left_at"] = ev.at
         self.store.save(conn, m, exists, **extra)
+        if self.batch_s <= 0 and isinstance(ev, MemberJoined) and not extra.get("welcomed"):
+            acts += self._welcome_now(conn, ev)
         return acts
 
+    def _welcome_now(self, conn: Connection, ev: MemberJoined) -> list[Action]:
+        """batch_window 0: the welcome goes with the join's own transaction."""
+        wq = welcome_queue.c
+        conn.execute(welcome_queue.delete().where(
+            wq.playbook == self.name, wq.group_id == ev.group, wq.member_id == ev.member))
+        self.store.mark_welcomed(conn, ev.group, [ev.member])
+        return [r.welcome_action(self.pb, ev.group, [(ev.id, ev.member, ev.nickname or "")])]
+
     # ------------------------------------------------------------------ ledger
-    def _claim(self, conn: Connection, acts: list[Action], at: datetime) -> list[Recorded]:
-        out = [Recorded(a, self.channel_of(a.group), at) for a in acts if a.kind in OUTGOING]
-        if not out:
+    def _claim(self, conn: Connection, recorded: list[Recorded]) -> list[Recorded]:
+        """Claim through the ledger, in this transaction; keep the won actions in the
+        outbox until their rows are final."""
+        if not recorded:
             return []
-        rows = [{"playbook": self.name, "key": x.action.key, "group_id": x.action.group,
-                 "slot": x.action.slot or x.action.kind, "seq": 0, "scheduled_utc": at,
-                 "content_hash": hashlib.sha256(x.action.text.encode()).hexdigest(),
-                 "channel": x.channel, "status": "claimed", "attempts": 1, "reason": "",
-                 "claimed_by": self.ledger.runner_id, "claimed_at": at,
-                 "lease_until": at + timedelta(minutes=10)} for x in out]
-        if self._q_claim is None:
-            self._q_claim = (self.store._insert(deliveries)
-                             .on_conflict_do_nothing(index_elements=["playbook", "key"])
-                             .returning(deliveries.c.key))
-        won = [x for x, row in zip(out, rows, strict=True)
-               if conn.execute(self._q_claim, row).first() is not None]
-        return won
+        claims = [Claim(x.action.key, x.action.group, x.action.slot or x.action.kind, 0, x.at,
+                        content_hash(x), x.channel) for x in recorded]
+        won = set(self.ledger.claim_in(conn, self.name, claims, now=self.now(),
+                                       lease_s=self.lease_s))
+        mine = [x for x in recorded if x.action.key in won]
+        if mine:
+            conn.execute(outbox.insert(), [{"playbook": self.name, "key": x.action.key,
+                                            "channel": x.channel, "action": x.to_json(),
+                                            "at": x.at} for x in mine])
+        return mine
 
     def _notify(self, recorded: list[Recorded]) -> None:
         for fn in self.listeners:
             if recorded:
                 fn(recorded)
-
-    def _restore_batches(self) -> None:
-        since = self.now() - timedelta(days=1)
-        for row in self.store.unwelcomed(since):
-            at = row["joined_at"]
-            self.batches.add(MemberJoined(f"{row['member_id']}@{at.timestamp():.0f}",
-                                          row["group_id"], row["member_id"], at,
-                                          nickname=row["nickname"]), row["nickname"])
 
     def ledger_status(self, key: str) -> str | None:
         c = deliveries.c

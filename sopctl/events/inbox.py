@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..i18n import _
 from .engine import EventEngine
 from .types import event_from_dict
 
@@ -64,9 +65,10 @@ def _read_file(engine: EventEngine, f: Path, rep: InboxReport) -> None:
 
                 ev = replace(ev, group=group)
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-            reason = f"malformed JSON ({exc})" if isinstance(
+            reason = _("malformed JSON ({why})").format(why=exc) if isinstance(
                 exc, json.JSONDecodeError | UnicodeDecodeError) else str(exc)
-            log.warning("%s:%d: skipped: %s", f, line_no, reason)
+            log.warning(_("{path}:{line}: skipped: {reason}").format(path=f, line=line_no,
+                                                                    reason=reason))
             rep.skipped += 1
             continue
         rep.actions += len(engine.handle(ev))
