@@ -111,7 +111,9 @@ class ChannelSender:
         for x in batch:
             a = x.action
             if a.kind == "post":
-                if x.channel not in self.channels:
+                if a.data.get("refused"):  # the template was refused: never posted
+                    extra.append(_done(a.key, str(a.data["refused"])))
+                elif x.channel not in self.channels:
                     extra.append(_done(a.key, f"unknown channel '{x.channel}'"))
                 else:
                     jobs.append(Job(x.channel, self.message(x), self.budget_s))

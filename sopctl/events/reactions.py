@@ -7,12 +7,17 @@ these functions, so a forecast welcomes, warns and promotes exactly as the runne
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from ..plan.render import render
+from ..plan.render import WELCOME_PARTS, render, rule_text
+from ..plan.render import rules_summary as _rules_summary
+from ..plan.template import TemplateError
 from ..playbook.model import AutoReply, NicknameRule, Playbook, Rule, Stage
 from ..playbook.timeparse import parse_duration
 from . import policy
@@ -42,6 +47,18 @@ class MemberState:
     blacklisted: bool = False
     points: int = 0
     last_checkin: str | None = None  # local date, ISO
+
+
+def _rendered(make: Callable[[], str], data: dict[str, Any] | None = None
+              ) -> tuple[str, dict[str, Any]]:
+    """(text, data) of a post; a text the template language refuses becomes ("", data with
+    ``refused``): the sender records it failed with that reason and never posts it."""
+    data = dict(data or {})
+    try:
+        return make(), data
+    except TemplateError as exc:
+        data["refused"] = "refused: " + str(exc)
+        return "", data
 
 
 def _seconds(v: str | int) -> float:
@@ -116,15 +133,22 @@ def violation_actions(pb: Playbook, ev: MessagePosted, member: MemberState, rule
     count = member.violations
     step = next_rung(pb, rule, count)
     nick = member.nickname or ev.nickname or ev.member
-    values = {"nickname": nick, "rule": rule.text, "count": count}
+    def ladder_text(template: str) -> str:
+        values = {**pb.variables, "nickname": nick, "rule": rule_text(pb, rule), "count": count}
+        return render(template, values)
+
     base = f"{ev.group}/{ev.id}"
     slot = f"rule:{rule.id}"
     acts: list[Action] = []
     if step in ("warn", "mute"):
-        text = render(pb.rules.warn_text or DEFAULT_WARN, values)
+        text, data = _rendered(lambda: ladder_text(pb.rules.warn_text or DEFAULT_WARN),
+                               {"step": step})
         acts.append(Action("post", f"warn/{base}", ev.group, ev.member, text, slot, (ev.member,),
-                           {"step": step}))
-        if step == "mute":
+                           data))
+        if step == "mute" and can_remove:  # the platform's API (Telegram restrictChatMember)
+            acts.append(Action("mute", f"mute/{base}", ev.group, ev.member, "", slot,
+                               data={"step": step}))
+        elif step == "mute":
             acts.append(Action("remind", f"mute/{base}", ev.group, ev.member,
                                f"请将 {nick} 禁言 ({rule.text})", slot, data={"to": admin}))
         return acts
@@ -137,8 +161,9 @@ def violation_actions(pb: Playbook, ev: MessagePosted, member: MemberState, rule
                            data={"to": admin, "step": step}))
     announce = rule.announce if rule.announce is not None else pb.rules.announce
     if announce:
-        acts.append(Action("post", f"announce/{base}", ev.group, ev.member,
-                           render(pb.rules.remove_text or DEFAULT_REMOVE, values), slot))
+        text, data = _rendered(lambda: ladder_text(pb.rules.remove_text or DEFAULT_REMOVE))
+        acts.append(Action("post", f"announce/{base}", ev.group, ev.member, text, slot,
+                           data=data))
     if policy.blacklists(pb, step):
         acts.append(Action("blacklist", f"blacklist/{ev.member}", ev.group, ev.member, "", slot))
     return acts
@@ -157,9 +182,10 @@ def on_message(pb: Playbook, ev: MessagePosted, m: MemberState, window: FloodWin
     if hit is None:
         return [], False
     ar, rid, kw = hit
-    text = reply_text(pb, ar, m.nickname or ev.nickname or ev.member, group_name or ev.group)
+    text, data = _rendered(lambda: reply_text(pb, ar, m.nickname or ev.nickname or ev.member,
+                                              group_name or ev.group), {"keyword": kw})
     return [Action("post", f"reply/{ev.group}/{ev.id}", ev.group, ev.member, text,
-                   f"reply:{rid}", (ev.member,), {"keyword": kw})], False
+                   f"reply:{rid}", (ev.member,), data)], False
 
 
 def blacklisted_join(ev: MemberJoined, can_remove: bool, admin: str | None = None
@@ -227,10 +253,7 @@ def _owner(pb: Playbook, group_owner: str | None) -> str:
 
 
 def rules_summary(pb: Playbook) -> str:
-    lines = [f"{i}. {r.text}" for i, r in enumerate(pb.rules.items, 1)]
-    if pb.rules.nickname:
-        lines.append(f"{len(lines) + 1}. 群昵称格式: {pb.rules.nickname.format}")
-    return "\n".join(lines)
+    return _rules_summary(pb)
 
 
 def render_welcome(pb: Playbook, group_id: str, nicknames: list[str]) -> str:
@@ -238,29 +261,36 @@ def render_welcome(pb: Playbook, group_id: str, nicknames: list[str]) -> str:
     w = pb.welcome
     if w is None:
         return ""
+    from ..plan.groups import group_display_name, group_number
+
     g = group_by_id(pb).get(group_id)
+    n = group_number(g) if g else None
     values: dict[str, object] = {
         **pb.variables,
         "nickname": "、".join(nicknames),
         "newcomers": " ".join(f"@{n}" for n in nicknames),
-        "group_name": (g.name if g and g.name else group_id),
+        "group_name": group_display_name(pb, g) if g else group_id,
+        "group_no": n if n is not None else "",
         "owner": _owner(pb, g.owner if g else None),
-        "rules_summary": rules_summary(pb),
-        "offer": pb.variables.get("offer", ""),
-        "theme": w.theme or "", "services": w.services or "", "prohibited": w.prohibited or "",
-        "penalty": w.penalty or "", "rewarded": w.rewarded or "", "reward": w.reward or "",
     }
+    # the parts are templates too (of the group's values, not of each other)
+    parts = {p: render(getattr(w, p), values) for p in WELCOME_PARTS if getattr(w, p)}
     if w.template:
-        return render(w.template, values)
+        with contextlib.suppress(TemplateError):  # unfilled: a {rules_summary} is refused
+            values["rules_summary"] = rules_summary(pb)
+        empty = [p for p in WELCOME_PARTS if p not in parts]
+        return render(w.template, {**values, **dict.fromkeys(empty, ""), **parts}, empty=empty)
     lines = [f"欢迎 {values['newcomers']} 加入{values['group_name']}!"]
-    if w.theme:
-        lines.append(w.theme)
-    if w.services:
-        lines.append(w.services)
-    if w.prohibited:
-        lines.append(w.prohibited + (f", {w.penalty}" if w.penalty else ""))
-    if w.rewarded:
-        lines.append(w.rewarded + (f", 奖励{w.reward}" if w.reward else ""))
+    if "theme" in parts:
+        lines.append(parts["theme"])
+    if "services" in parts:
+        lines.append(parts["services"])
+    if "prohibited" in parts:
+        lines.append(parts["prohibited"] + (f", {parts['penalty']}" if "penalty" in parts
+                                            else ""))
+    if "rewarded" in parts:
+        lines.append(parts["rewarded"] + (f", 奖励{parts['reward']}" if "reward" in parts
+                                          else ""))
     return "\n".join(lines)
 
 
@@ -289,11 +319,11 @@ class WelcomeBatches:
 def welcome_action(pb: Playbook, group: str, people: list[tuple[str, str, str]]) -> Action:
     """people: (event id, member id, nickname); keyed by the first event, so a redelivery of
     any of them cannot welcome the batch twice."""
-    text = render_welcome(pb, group, [n or m for _, m, n in people])
+    text, data = _rendered(lambda: render_welcome(pb, group, [n or m for _, m, n in people]),
+                           {"members": [m for _, m, _ in people], "format": pb.welcome.format
+                            if pb.welcome else "text"})
     return Action("post", f"welcome/{group}/{people[0][0]}", group, None, text, "welcome",
-                  tuple(m for _, m, _ in people),
-                  {"members": [m for _, m, _ in people], "format": pb.welcome.format
-                   if pb.welcome else "text"})
+                  tuple(m for _, m, _ in people), data)
 
 
 def on_join(pb: Playbook, ev: MemberJoined, batches: WelcomeBatches) -> list[Action]:
@@ -359,13 +389,14 @@ def promotion(pb: Playbook, m: MemberState, at: datetime) -> list[Action]:
     if target is None:
         return []
     name = target.name or target.id
-    text = render(target.invite or DEFAULT_INVITE,
-                  {**pb.variables, "nickname": m.nickname or m.member, "stage": name})
+    text, data = _rendered(lambda: render(target.invite or DEFAULT_INVITE, {
+        **pb.variables, "nickname": m.nickname or m.member, "stage": name}),
+        {"target": "member"})
     key = f"promote/{m.group}/{m.member}/{target.id}"
     return [Action("promote", key, m.group, m.member, "", f"promote:{target.id}",
                    data={"from": cur.id, "to": target.id, "at": at.isoformat()}),
             Action("post", key + "/invite", m.group, m.member, text, f"promote:{target.id}",
-                   (m.member,), {"target": "member"})]
+                   (m.member,), data)]
 
 
 def overdue_moves(pb: Playbook, members: list[MemberState], now: datetime) -> list[Action]:

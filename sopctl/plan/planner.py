@@ -8,6 +8,7 @@ a second.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
@@ -15,15 +16,10 @@ from ..playbook.model import ContentItem, Group, Playbook, Slot
 from ..playbook.timeparse import parse_duration, parse_window
 from .calendar import _cron, fires_on, sequence_offsets, stable_fraction, weekdays_of
 from .groups import group_channel, group_display_name, group_number
-from .render import render, template_variables
+from .render import render, rules_summary
+from .template import TemplateError, parse
 from .timing import LocalClock, hhmm, quiet_of
 from .types import Occurrence
-
-
-class _Lenient(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
 
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 _MISSING = object()
@@ -113,9 +109,10 @@ class Planner:
         self.slots = [_SlotInfo(i, s, playbook)
                       for i, s in enumerate(s for s in playbook.timetable if s.enabled)]
         owner = playbook.roles.owner.name if playbook.roles.owner else ""
-        rules = "\n".join(f"{i}. {r.text}" for i, r in enumerate(playbook.rules.items, 1))
-        base = {**playbook.variables, "owner": owner, "rules_summary": rules,
-                "offer": playbook.variables.get("offer", "")}
+        base: dict[str, object] = {**playbook.variables, "owner": owner}
+        # a rule text that cannot be rendered leaves {rules_summary} unfilled: refused
+        with contextlib.suppress(TemplateError):
+            base["rules_summary"] = rules_summary(playbook)
         chans: dict[str | None, tuple[list[str], list[str]]] = {}
         self.groups = sorted((_GroupInfo(g, playbook, self.slots, base, chans) for g in groups),
                              key=lambda gi: gi.id)
@@ -163,26 +160,24 @@ class Planner:
         return [from_ref(slot.content, slot.text, None)]
 
     def _names_of(self, template: str) -> tuple[str, ...] | None:
+        """The names a template uses; None when it has no brace at all (sent as is)."""
         names = self._names.get(template, _MISSING)
         if names is _MISSING:
-            try:
-                names = tuple(template_variables(template)) if "{" in template else None
-            except ValueError:
-                names = None
+            names = parse(template).names if "{" in template or "}" in template else None
             self._names[template] = names
         return names  # type: ignore[return-value]
 
-    def _render(self, template: str, values: dict, cache: dict) -> str:
-        names = self._names_of(template)
-        if not names:
-            return template
+    def _render(self, template: str, values: dict, cache: dict) -> tuple[str, str]:
+        """(text, "") or ("", why it is refused): a text with a template problem is never
+        sent half-filled (plan.render; lint reports the same problem)."""
+        names = self._names_of(template) or ()
         key = (template, *(values.get(n) for n in names))
         out = cache.get(key)
         if out is None:
-            try:  # the C formatter when the template is plain; render() handles the rest
-                out = template.format_map(_Lenient(values))
-            except (ValueError, IndexError, KeyError, AttributeError, TypeError):
-                out = render(template, values)
+            try:
+                out = (render(template, values), "")
+            except TemplateError as exc:
+                out = ("", "refused: " + str(exc))
             cache[key] = out
         return out
 
@@ -354,11 +349,13 @@ class Planner:
                                 local = local_of[utc] = utc.astimezone(tz)
                         else:
                             utc, local = utc0, local0
+                        text, refused = (tmpl, "") if names is None else self._render(
+                            tmpl, values, render_cache)
                         occ = Occurrence(
                             prefix + str(seq), gi.id, sid, seq, utc, local, channel, slot.kind,
-                            self._render(tmpl, values, render_cache) if names else tmpl,
-                            fmt, slot.mention,
-                            slot.target, delivery, si.grace_s, att, life, notes)
+                            text, fmt, slot.mention,
+                            slot.target, delivery, si.grace_s, att, life,
+                            (*notes, refused) if refused else notes, refused)
                         if sink is None:
                             out.append(occ)
                         else:

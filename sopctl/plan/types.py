@@ -32,3 +32,4 @@ class Occurrence:
     attachments: tuple[dict, ...] = field(default=())
     life_day: int = 1
     notes: tuple[str, ...] = field(default=())  # e.g. "deferred from 06:30 (quiet hours)"
+    refused: str = ""  # why the text cannot be rendered: never sent, recorded failed

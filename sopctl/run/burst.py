@@ -111,7 +111,14 @@ class Burst:
                 os._exit(137)  # test hook: die between the flip to sending and the request
             r.metrics.queue_depth += len(go)
             for k in go:
-                yield self._job(self.by_key[k], Job)
+                o = self.by_key[k]
+                if o.refused:  # a text the template language refuses: recorded, never sent
+                    from .channels.base import SendResult
+
+                    self._result(self._job(o, Job), SendResult("failed", o.refused, parts=0,
+                                                               attempts=0))
+                    continue
+                yield self._job(o, Job)
 
     async def _jobs(self) -> AsyncIterator[Job]:
         """Claims a chunk ahead, in a worker thread, while the previous one is sent (a

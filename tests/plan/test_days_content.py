@@ -161,14 +161,25 @@ def test_keys_unique_and_stable() -> None:
 def test_variables_rendered() -> None:
     pb = make([{"id": "m", "kind": "k", "at": "08:00",
                 "text": "{group_name}|{group_no}|{owner}|{day}|{date}|{weekday}|{offer}|"
-                        "{brand}|{rules_summary}|{nope}"}],
+                        "{brand}|{rules_summary}"}],
               roles={"owner": {"name": "王老师"}},
               variables={"offer": "满199减50", "brand": "美肌"},
               rules={"items": [{"id": "a", "text": "禁止广告"}, {"id": "b", "text": "禁止外链"}]},
               groups=[{"id": "g003", "opened": OPENED, "number": 3}])
     (o,) = plan(pb, date(2026, 11, 4))
     assert o.text == ("测试群003|3|王老师|4|2026-11-04|周三|满199减50|美肌|"
-                      "1. 禁止广告\n2. 禁止外链|{nope}")
+                      "1. 禁止广告\n2. 禁止外链")
+    assert not o.refused
+
+
+def test_a_text_with_an_unknown_name_is_refused_not_half_filled() -> None:
+    pb = make([{"id": "m", "kind": "k", "at": "08:00", "text": "{group_name} {nope}"},
+               {"id": "x", "kind": "k", "at": "09:00", "text": "{group_name.__class__}"}],
+              groups=[{"id": "g003", "opened": OPENED, "number": 3}])
+    a, b = plan(pb, date(2026, 11, 4))
+    assert a.text == b.text == ""
+    assert a.refused == "refused: unknown variable {nope}" and a.refused in a.notes
+    assert "attribute" in b.refused and "class" not in b.text
 
 
 def test_channel_delivery_and_grace() -> None:

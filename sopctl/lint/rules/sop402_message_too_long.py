@@ -106,6 +106,7 @@ def _messages(ctx: Context) -> Iterator[tuple[tuple, str, str, str | None]]:
 
 def check(ctx: Context) -> Iterator[Issue]:
     from ...plan.render import render
+    from ...plan.template import TemplateError
 
     values = _values(ctx)
     widest = max((len(str(v).encode()) for v in values.values()), default=0)
@@ -116,7 +117,10 @@ def check(ctx: Context) -> Iterator[Issue]:
         seen.add(loc)
         if len(text) <= 480 and len(text.encode()) + text.count("{") * widest <= 1920:
             continue  # under every limit, whatever its variables expand to
-        body = render(text, values)
+        try:
+            body = render(text, values)
+        except TemplateError:  # SOP103 reports it; such a text is never sent
+            continue
         for platform in sorted(platforms_of_channel(ctx, channel)):
             lim = _limit(platform, fmt)
             if lim is None:
