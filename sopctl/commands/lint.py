@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from ..errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ..i18n import N_, _
 
 
 class LintFormat(StrEnum):
@@ -50,12 +51,13 @@ def lint(
     targets = paths or default_targets()
     for p in targets:
         if p != "-" and not Path(p).exists():
-            raise UsageError(f"{p}: no such file or directory")
+            raise UsageError(_("{path}: no such file or directory").format(path=p))
     env = {} if no_env else dict(os.environ)
     findings, nfiles = lint_paths(targets, cfg, env)
     if nfiles == 0:  # only empty directories: passing would hide a wrong path in CI
-        raise UsageError(f"no playbooks (*.yaml, *.yml) in {', '.join(targets)}",
-                         hint="inventory files are checked through the playbook naming them")
+        raise UsageError(_("no playbooks (*.yaml, *.yml) in {paths}").format(
+            paths=", ".join(targets)),
+                         hint=_("inventory files are checked through the playbook naming them"))
     if fmt is None:
         fmt = LintFormat.github if os.environ.get("GITHUB_ACTIONS") == "true" else LintFormat.text
     render(findings, nfiles, fmt.value, statistics=statistics, strict=strict)
@@ -67,7 +69,7 @@ def rules(
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", "-f"),
 ) -> None:
     """List every lint rule: code, slug, severity and summary."""
-    from ..lint.registry import all_rules
+    from ..lint.registry import all_rules, severity_label
 
     items = all_rules()
     if fmt is ListFormat.json:
@@ -80,12 +82,16 @@ def rules(
     from ..console import console
 
     table = Table(show_edge=False, header_style="bold")
-    for col in ("code", "slug", "severity", "summary"):
-        table.add_column(col)
+    for col in _COLUMNS:
+        table.add_column(_(col))
     for r in items:
         # summaries are docstring text: drop its ``literal`` markup, as `sopctl rule` does
-        table.add_row(r.code, r.slug, r.severity, r.summary.replace("``", ""))
+        table.add_row(r.code, r.slug, severity_label(r.severity),
+                      r.local_summary.replace("``", ""))
     console().print(table)
+
+
+_COLUMNS = (N_("code"), N_("slug"), N_("severity"), N_("summary"))
 
 
 def rule(code: str = typer.Argument(..., help="A rule code (SOP101) or slug.")) -> None:
@@ -93,14 +99,17 @@ def rule(code: str = typer.Argument(..., help="A rule code (SOP101) or slug.")) 
     from rich.markdown import Markdown
 
     from ..console import console
-    from ..lint.registry import find_rule
+    from ..lint.registry import find_rule, severity_label
 
     r = find_rule(code)
     if r is None:
-        raise UsageError(f"no rule '{code}'", hint="`sopctl rules` lists them all")
-    md = f"# {r.code} {r.slug} ({r.severity})\n\n**{r.summary}**\n\n{r.explanation}\n"
+        raise UsageError(_("no rule '{code}'").format(code=code),
+                         hint=_("`sopctl rules` lists them all"))
+    md = (f"# {r.code} {r.slug} ({severity_label(r.severity)})\n\n**{r.local_summary}**\n\n"
+          f"{r.local_explanation}\n")
+    bad, good = _("Bad"), _("Good")
     if r.bad:
-        md += f"\n## Bad\n\n```yaml\n{r.bad}\n```\n"
+        md += f"\n## {bad}\n\n```yaml\n{r.bad}\n```\n"
     if r.good:
-        md += f"\n## Good\n\n```yaml\n{r.good}\n```\n"
+        md += f"\n## {good}\n\n```yaml\n{r.good}\n```\n"
     console().print(Markdown(md))

@@ -64,9 +64,15 @@ def _rule_messages() -> Iterator[tuple[str, str]]:
 
 def _help_messages() -> Iterator[tuple[str, str]]:
     """Help texts as the CLI shows them (commands' docstrings, options' help)."""
-    from .help import walk_help
+    import typer.main
 
-    yield from walk_help()
+    from ..main import build_app
+    from .help import _key, _texts
+
+    root = typer.main.get_command(build_app())
+    for obj, attr, text in _texts(root):
+        name = getattr(obj, "name", "") or ""
+        yield _key(text), f"cli/{name}/{attr}"
 
 
 def _new_catalog():
@@ -166,8 +172,38 @@ def untranslated(cat) -> list[str]:
     return out
 
 
+def _fields(text: str) -> set[str] | None:
+    """The ``{name}`` placeholders of ``text`` (None when it is not a format string)."""
+    import string
+
+    try:
+        return {name for _lit, name, _spec, _conv in string.Formatter().parse(text)
+                if name is not None}
+    except ValueError:
+        return None
+
+
+def placeholder_mismatches(cat) -> list[str]:
+    """Translations whose placeholders differ from their message's: ``.format()`` would
+    raise, or show a value in the wrong place."""
+    out = []
+    for msg in cat:
+        # only source strings are formatted; rule docs and help texts are shown as written
+        if not msg.id or not msg.string or not any(
+                str(loc).endswith(".py") for loc, _line in msg.locations):
+            continue
+        ids = msg.id if isinstance(msg.id, tuple) else (msg.id,)
+        strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+        want = _fields(ids[-1])
+        for text in strings:
+            if text and _fields(text) != want:
+                out.append(f"placeholders differ: {ids[0]!r} -> {text!r}")
+    return out
+
+
 def problems() -> list[str]:
-    """What is wrong with the shipped catalogue: missing messages, untranslated, stale .mo."""
+    """What is wrong with the shipped catalogue: missing messages, untranslated, wrong
+    placeholders, stale .mo."""
     cat = _read()
     found = []
     for msgid in extract():
@@ -177,6 +213,7 @@ def problems() -> list[str]:
         if cat.get(key) is None:
             found.append(f"not in {PO.name}: {key!r} (run update)")
     found += [f"untranslated: {m!r}" for m in untranslated(cat)]
+    found += placeholder_mismatches(cat)
     if not MO.exists() or MO.read_bytes() != _mo_bytes(cat):
         found.append(f"{MO.name} is stale: run `python -m sopctl.i18n.catalog update`")
     return found

@@ -36,15 +36,3 @@ def translate_tree(cmd: Any) -> Any:
         if translated != _key(text):
             setattr(obj, attr, translated)
     return cmd
-
-
-def walk_help() -> Iterator[tuple[str, str]]:
-    """(help text, where) for the whole CLI, for the catalogue."""
-    import typer.main
-
-    from ..main import build_app
-
-    root = typer.main.get_command(build_app())
-    for obj, attr, text in _texts(root):
-        name = getattr(obj, "name", "") or ""
-        yield _key(text), f"cli/{name}/{attr}"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UsageError
+from ..i18n import _
 
 
 @dataclass
@@ -47,7 +48,8 @@ def _as_codes(value: object, name: str, where: str) -> list[str]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise UsageError(f"{where}: `{name}` must be a list of rule codes")
+        raise UsageError(_("{file}: `{name}` must be a list of rule codes").format(
+            file=where, name=name))
     return [v.strip().upper() for v in value]
 
 
@@ -71,13 +73,15 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"{p}: cannot read configuration: {exc}") from None
+        raise UsageError(_("{file}: cannot read configuration: {error}").format(
+            file=p, error=exc)) from None
     section = data.get("tool", {}).get("sopctl", {}) if p.name == "pyproject.toml" else data
     cfg = LintConfig(source=str(p), root=p.parent.resolve())
     known = {"select", "ignore", "per-file-ignores", "strict", "extend-select"}
     for k in section:
         if k not in known:
-            raise UsageError(f"{p}: unknown setting '{k}' (known: {', '.join(sorted(known))})")
+            raise UsageError(_("{file}: unknown setting '{key}' (known: {known})").format(
+                file=p, key=k, known=", ".join(sorted(known))))
     if "select" in section:
         cfg.select = _as_codes(section["select"], "select", str(p))
     if "extend-select" in section:
@@ -86,7 +90,8 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
         cfg.ignore = _as_codes(section["ignore"], "ignore", str(p))
     pfi = section.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
-        raise UsageError(f"{p}: `per-file-ignores` must be a table of pattern = [codes]")
+        raise UsageError(_("{file}: `per-file-ignores` must be a table of pattern = "
+                           "[codes]").format(file=p))
     cfg.per_file_ignores = {k: _as_codes(v, f"per-file-ignores.{k}", str(p))
                             for k, v in pfi.items()}
     cfg.strict = bool(section.get("strict", False))

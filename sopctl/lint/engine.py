@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..findings import Finding
+from ..i18n import _
 from ..playbook.discover import is_inventory
 from ..playbook.loader import Loaded, load_playbook
 from .config import LintConfig
@@ -40,8 +41,8 @@ def _inventory_hint(f: Finding) -> Finding:
         return f
     from dataclasses import replace
 
-    return replace(f, hint="this looks like a groups inventory: lint the playbook that names "
-                   "it (`groups: <this file>`), which checks both files")
+    return replace(f, hint=_("this looks like a groups inventory: lint the playbook that "
+                             "names it (`groups: <this file>`), which checks both files"))
 
 
 def lint_loaded(loaded: Loaded, config: LintConfig,
@@ -94,10 +95,11 @@ def _apply_noqa(findings: list[Finding], loaded: Loaded, config: LintConfig) -> 
     if config.enabled(UNUSED_NOQA):
         for (path, line), (codes, col) in marks.items():
             hit = used.get((path, line), set())
-            unused = sorted((codes or set()) - hit) if codes else ([] if hit else ["(all)"])
+            unused = sorted((codes or set()) - hit) if codes else ([] if hit else [_("(all)")])
             if unused:
                 kept.append(Finding(path, line, col, UNUSED_NOQA, "warning",
-                                    f"unused noqa directive ({', '.join(unused)}); remove it",
+                                    _("unused noqa directive ({codes}); remove it").format(
+                                        codes=", ".join(unused)),
                                     "unused-noqa"))
     return kept
 

@@ -15,11 +15,19 @@ from functools import cache
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from ..i18n import N_, _, paragraphs
+
 if TYPE_CHECKING:
     from ..findings import Finding
     from .context import Context
 
 _SECTION = re.compile(r"^(Bad|Good)::\s*$", re.M)
+SEVERITY_LABELS = {"error": N_("error"), "warning": N_("warning"), "info": N_("info")}
+
+
+def severity_label(severity: str) -> str:
+    """``error``/``warning``/``info`` as a person reads it (JSON keeps the plain word)."""
+    return _(SEVERITY_LABELS[severity]) if severity in SEVERITY_LABELS else severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,9 +56,19 @@ class RuleInfo:
     def good(self) -> str:
         return _sections(self.doc)[3]
 
+    # in the selected language (the catalogue holds the summary and each paragraph)
+    @property
+    def local_summary(self) -> str:
+        return _(self.summary) if self.summary else ""
+
+    @property
+    def local_explanation(self) -> str:
+        return paragraphs(self.explanation)
+
     def as_dict(self) -> dict[str, str]:
+        """Keys and codes stay; summary and explanation follow the selected language."""
         return {"code": self.code, "slug": self.slug, "severity": self.severity,
-                "summary": self.summary, "explanation": self.explanation,
+                "summary": self.local_summary, "explanation": self.local_explanation,
                 "bad": self.bad, "good": self.good}
 
 
@@ -60,7 +78,7 @@ def _sections(doc: str) -> tuple[str, str, str, str]:
     import textwrap
 
     parts = _SECTION.split(doc.strip("\n"))
-    summary, _, explanation = parts[0].strip().partition("\n")
+    summary, _sep, explanation = parts[0].strip().partition("\n")
     examples = {parts[i]: textwrap.dedent(parts[i + 1]).strip("\n")
                 for i in range(1, len(parts) - 1, 2)}
     return (summary.strip(), textwrap.dedent(explanation).strip(), examples.get("Bad", ""),

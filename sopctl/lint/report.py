@@ -1,8 +1,10 @@
 """Render findings: text (ruff-like, with the source line and a caret), json, sarif, github.
 
 Text is coloured only on a terminal (rich decides; NO_COLOR and FORCE_COLOR are honoured),
-so a pipe or a file gets plain lines. Playbooks are Chinese: carets are placed by display
-width, and output that is not a terminal is always written as UTF-8.
+so a pipe or a file gets plain lines. Playbooks are Chinese: carets are placed by terminal
+cell width (rich's tables), a long source line is cut around the caret, and output that is
+not a terminal is always written as UTF-8. Messages, hints and the summary are in the
+selected language; codes, slugs and JSON keys never change.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ..findings import Finding
+from ..i18n import _, ngettext
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 _SEVERITIES = ("error", "warning", "info")
@@ -91,31 +94,43 @@ def _gh_message(value: str) -> str:
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
+def message_with_hint(f: Finding) -> str:
+    """The message, and the hint on a second line (GitHub annotations, SARIF)."""
+    return f.message if not f.hint else f"{f.message}\n{_('hint:')} {f.hint}"
+
+
 def to_github(findings: Sequence[Finding]) -> str:
     """GitHub Actions workflow commands: one annotation per finding."""
     lines = []
     for f in findings:
         level = {"error": "error", "warning": "warning"}.get(f.severity, "notice")
-        msg = f.message if not f.hint else f"{f.message}\nhint: {f.hint}"
+        msg = message_with_hint(f)
         title = f"{f.code} {f.slug}".strip()
         lines.append(f"::{level} file={_gh_property(f.path)},line={f.line},col={f.column},"
                      f"title={_gh_property(title)}::{_gh_message(msg)}")
     return "\n".join(lines)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _count(severity: str, n: int) -> str:
+    if severity == "error":
+        return ngettext("{n} error", "{n} errors", n).format(n=n)
+    if severity == "warning":
+        return ngettext("{n} warning", "{n} warnings", n).format(n=n)
+    return ngettext("{n} info", "{n} infos", n).format(n=n)
 
 
 def summary_line(findings: Sequence[Finding], nfiles: int, *, strict: bool = False) -> str:
     counts = Counter(f.severity for f in findings)
-    files = _plural(nfiles, "file")
+    files = ngettext("{n} file", "{n} files", nfiles).format(n=nfiles)
     if not findings:
-        return f"All checks passed ({files})."
-    parts = [_plural(counts[s], s) for s in _SEVERITIES if counts[s]]
+        return _("All checks passed ({files}).").format(files=files)
+    # TRANSLATORS: separates the counts in "Found 2 errors, 1 warning in 3 files."
+    parts = _(", ").join(_count(s, counts[s]) for s in _SEVERITIES if counts[s])
     failing = counts["error"] + (counts["warning"] if strict else 0)
-    tail = "" if failing else " (none fail the check)"
-    return f"Found {', '.join(parts)} in {files}{tail}."
+    if failing:
+        return _("Found {counts} in {files}.").format(counts=parts, files=files)
+    return _("Found {counts} in {files} (none fail the check).").format(counts=parts,
+                                                                         files=files)
 
 
 def statistics_rows(findings: Sequence[Finding]) -> list[dict[str, object]]:
@@ -125,8 +140,16 @@ def statistics_rows(findings: Sequence[Finding]) -> list[dict[str, object]]:
 
 
 def format_statistics(findings: Sequence[Finding]) -> str:
-    return "\n".join(f"{r['count']:>5}  {r['code']}  {r['severity']:<7}  {r['slug']}"
-                     for r in statistics_rows(findings))
+    from .registry import severity_label
+
+    labels = {s: severity_label(s) for s in _SEVERITIES}
+    width = max(display_width(v) for v in labels.values())
+    lines = []
+    for r in statistics_rows(findings):
+        label = labels.get(str(r["severity"]), str(r["severity"]))
+        pad = " " * max(width - display_width(label), 0)
+        lines.append(f"{r['count']:>5}  {r['code']}  {label}{pad}  {r['slug']}")
+    return "\n".join(lines)
 
 
 def clean(text: str) -> str:
@@ -134,25 +157,51 @@ def clean(text: str) -> str:
     return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
 
 
-def _char_width(ch: str) -> int:
-    import unicodedata
-
-    if unicodedata.combining(ch) or unicodedata.category(ch) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-
-
 def display_width(s: str) -> int:
-    """Terminal cells taken by ``s`` (CJK and fullwidth characters take two)."""
-    return sum(1 if " " <= ch <= "~" else _char_width(ch) for ch in s)
+    """Terminal cells taken by ``s`` (CJK and fullwidth characters take two, combining
+    marks none), by rich's cell tables; plain ASCII needs no table."""
+    if s.isascii():
+        return len(s)
+    from rich.cells import cell_len
+
+    return cell_len(s)
 
 
 def caret_pad(line: str, column: int) -> str:
     """The blanks that put a caret under ``column`` (1-based, in characters) of ``line``.
     Tabs are kept as tabs so the terminal lines them up the same way as the source."""
     head = line[: max(column - 1, 0)]
-    return "".join("\t" if ch == "\t" else " " * display_width(ch) for ch in head) + \
+    return "\t".join(" " * display_width(part) for part in head.split("\t")) + \
         " " * max(column - 1 - len(head), 0)
+
+
+SNIPPET_CELLS = 100  # a longer source line is cut to about this many cells
+_SNIPPET_LEFT = 40  # cells kept before the caret when cutting
+_CUT = "..."
+
+
+def snippet(line: str, column: int) -> tuple[str, int]:
+    """The part of ``line`` to show and the caret's column in it: a long line (a 5 KB
+    message on one line) is cut around ``column``, with ``...`` where it was cut."""
+    if len(line) <= SNIPPET_CELLS // 2 or display_width(line) <= SNIPPET_CELLS:
+        return line, column
+    col = min(max(column, 1), len(line) + 1)
+    start, used = col - 1, 0
+    while start > 0:
+        w = display_width(line[start - 1])
+        if used + w > _SNIPPET_LEFT:
+            break
+        start, used = start - 1, used + w
+    end = col - 1
+    budget = SNIPPET_CELLS - used
+    while end < len(line):
+        w = display_width(line[end])
+        if budget - w < 0:
+            break
+        end, budget = end + 1, budget - w
+    head = _CUT if start > 0 else ""
+    tail = _CUT if end < len(line) else ""
+    return head + line[start:end] + tail, column - start + len(head)
 
 
 def use_colour(stream: TextIO) -> bool:
@@ -186,6 +235,7 @@ def _text(findings: Sequence[Finding], nfiles: int, *, strict: bool,
 
     texts: dict[str, list[str]] = {}
     lines: list[str] = []
+    hint_label = _("hint:")
     for f in findings:
         sev = _COLOURS.get(f.severity, "red")
         slug = " " + paint(f"[{f.slug}]", "dim") if f.slug else ""
@@ -193,13 +243,13 @@ def _text(findings: Sequence[Finding], nfiles: int, *, strict: bool,
                      f"{paint(f.code, 'bold', sev)} {clean(f.message)}{slug}")
         line = _source_line(f.path, f.line, texts)
         if line is not None and line.strip():
-            line = clean(line)
+            line, column = snippet(clean(line), f.column)
             gutter = " " * len(str(f.line))
             lines.append(f"  {paint(f'{f.line} |', 'blue')} {line}")
-            lines.append(f"  {paint(f'{gutter} |', 'blue')} {caret_pad(line, f.column)}"
+            lines.append(f"  {paint(f'{gutter} |', 'blue')} {caret_pad(line, column)}"
                          f"{paint('^', 'bold', sev)}")
         if f.hint:
-            lines.append(f"  {paint('=', 'blue')} {paint('hint:', 'bold')} {clean(f.hint)}")
+            lines.append(f"  {paint('=', 'blue')} {paint(hint_label, 'bold')} {clean(f.hint)}")
     summary = summary_line(findings, nfiles, strict=strict)
     lines.append(paint(summary, "bold") if findings else paint(summary, "green"))
     _write(out, "\n".join(lines))

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..findings import Finding
+from ..i18n import _
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -21,13 +22,14 @@ _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 def _rule_descriptor(rule: object) -> dict[str, object]:
     code, slug, severity = rule.code, rule.slug, rule.severity  # type: ignore[attr-defined]
-    summary = getattr(rule, "summary", "") or slug
-    explanation = getattr(rule, "explanation", "") or summary
+    summary = getattr(rule, "local_summary", "") or slug
+    explanation = getattr(rule, "local_explanation", "") or summary
     md = f"**{summary}**\n\n{explanation}"
+    bad, good = _("Bad"), _("Good")
     if getattr(rule, "bad", ""):
-        md += f"\n\nBad:\n\n```yaml\n{rule.bad}\n```"  # type: ignore[attr-defined]
+        md += f"\n\n{bad}:\n\n```yaml\n{rule.bad}\n```"  # type: ignore[attr-defined]
     if getattr(rule, "good", ""):
-        md += f"\n\nGood:\n\n```yaml\n{rule.good}\n```"  # type: ignore[attr-defined]
+        md += f"\n\n{good}:\n\n```yaml\n{rule.good}\n```"  # type: ignore[attr-defined]
     return {
         "id": code,
         "name": slug,
@@ -69,8 +71,10 @@ def to_sarif(findings: Sequence[Finding], *, cwd: str | None = None) -> dict[str
                                 "defaultConfiguration": {"level": _LEVELS.get(f.severity,
                                                                               "warning")}})
     results = []
+    from .report import message_with_hint
+
     for f in findings:
-        text = f.message if not f.hint else f"{f.message}\nhint: {f.hint}"
+        text = message_with_hint(f)
         results.append({
             "ruleId": f.code,
             "ruleIndex": index[f.code],

@@ -1,8 +1,15 @@
 """A small 5-field cron parser (minute hour day-of-month month day-of-week).
 
 Ours rather than APScheduler's so that `sopctl lint` can validate cron expressions
-without importing the scheduler. Semantics follow Vixie cron: when both day fields
-are restricted, a day matches if either does.
+without importing the scheduler. Semantics follow Vixie cron (entry.c, cron.c) exactly:
+
+* a day field whose text starts with ``*`` (``*``, ``*/2``) sets DOM_STAR / DOW_STAR;
+  when either flag is set a day must match both fields, otherwise (both restricted)
+  either field: ``0 12 */2 * 1`` is "odd days that are Mondays", ``0 0 1,15 * 5`` is
+  "the 1st, the 15th and every Friday";
+* day of week 0 and 7 are both Sunday;
+* a step needs a range: ``*/5`` and ``10-50/5``; Vixie refuses ``5/10`` (4.x) or ignores
+  its step (3.x), so it is an error here rather than a guess.
 """
 
 from __future__ import annotations
@@ -29,20 +36,17 @@ class CronSpec:
     days: frozenset[int]
     months: frozenset[int]
     weekdays: frozenset[int]  # 0 = Sunday, as cron counts
-    days_any: bool
-    weekdays_any: bool
+    days_any: bool  # Vixie's DOM_STAR: the field's text starts with "*"
+    weekdays_any: bool  # DOW_STAR
 
     def matches_day(self, d: date) -> bool:
         if d.month not in self.months:
             return False
         dom = d.day in self.days
         dow = (d.isoweekday() % 7) in self.weekdays
-        if self.days_any and self.weekdays_any:
-            return True
-        if self.days_any:
-            return dow
-        if self.weekdays_any:
-            return dom
+        # cron.c: (DOM_STAR || DOW_STAR) ? (dom && dow) : (dom || dow)
+        if self.days_any or self.weekdays_any:
+            return dom and dow
         return dom or dow
 
     def times(self) -> list[tuple[int, int]]:
@@ -86,8 +90,10 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int], label: str) -> se
                 raise ValueError(_("range {range} in {field} field is reversed").format(
                     range=base, field=_(label)))
         else:
-            start = _value(base, lo, hi, names, label)
-            end = hi if step_s else start
+            if step_s:
+                raise ValueError(f"step '/{step_s}' after a single {label} '{base}'; "
+                                 f"write a range, e.g. '{base}-{hi}/{step_s}'")
+            start = end = _value(base, lo, hi, names, label)
         out.update(range(start, end + 1, step))
     return out
 
@@ -105,4 +111,4 @@ def parse_cron(expr: str) -> CronSpec:
     weekdays = {0 if d == 7 else d for d in sets[4]}
     return CronSpec(frozenset(sets[0]), frozenset(sets[1]), frozenset(sets[2]),
                     frozenset(sets[3]), frozenset(weekdays),
-                    days_any=parts[2] == "*", weekdays_any=parts[4] == "*")
+                    days_any=parts[2].startswith("*"), weekdays_any=parts[4].startswith("*"))

@@ -145,7 +145,8 @@ def load_text(text: str, path: str) -> tuple[Any, SourceMap]:
         problem = (exc.problem or "invalid YAML").strip()
         msg = yaml_message(problem)
         if exc.context:
-            msg = f"{yaml_message(exc.context)}: {msg}"
+            msg = _("{context}: {problem}").format(context=yaml_message(exc.context),
+                                                   problem=msg)
         if "\t" in problem or re.search(r"\btabs?\b", problem) or _char_at(text, where) == "\t":
             msg += _(" (indent with spaces, not tabs)")
         elif "mapping values are not allowed" in problem:

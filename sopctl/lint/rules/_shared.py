@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ...i18n import N_, _
+
 if TYPE_CHECKING:
     from ...playbook.model import Slot
     from ..context import Context
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
 SAMPLE_DAYS = 28
 MAX_HORIZON = 400
 NOMINAL_OPENING = date(2026, 1, 5)  # a Monday, when the playbook lists no groups
-WEEKDAY_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
+            N_("Saturday"), N_("Sunday"))
 _PLATFORM_OF_TYPE = {"wecom-robot": "wecom", "wecom-customer-group": "wecom",
                      "feishu": "feishu", "dingtalk": "dingtalk", "telegram": "telegram",
                      "slack": "slack", "discord": "discord"}
@@ -46,7 +49,13 @@ class Schedule:
     def describe(self, bit: int) -> str:
         k, day0 = divmod(bit, self.horizon)
         d = self.openings[k] + timedelta(days=day0)
-        return f"day {day0 + 1} ({WEEKDAY_ZH[d.weekday()]})"
+        return _("day {day} ({weekday})").format(day=day0 + 1,
+                                                 weekday=weekday_name(d.weekday()))
+
+
+def weekday_name(weekday: int) -> str:
+    """Monday ... Sunday (0-6) in the selected language."""
+    return _(WEEKDAYS[weekday])
 
 
 def bits(mask: int) -> Iterator[int]:

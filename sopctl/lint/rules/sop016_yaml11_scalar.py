@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP016"
@@ -49,5 +50,5 @@ def check(ctx: Context) -> Iterator[Issue]:
         for loc, raw in smap.yaml11.items():
             if smap is inv and loc[:1] != ("groups",):  # a bare-list inventory file
                 loc = ("groups", *loc)
-            yield Issue(loc, f"unquoted {raw} is read as {_yaml11_value(raw)} by YAML 1.1 "
-                        "tools", hint=f'quote it: "{raw}"')
+            yield Issue(loc, _("unquoted {raw} is read as {value} by YAML 1.1 tools").format(
+                raw=raw, value=_yaml11_value(raw)), hint=_('quote it: "{raw}"').format(raw=raw))

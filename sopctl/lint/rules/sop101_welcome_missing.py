@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP101"
@@ -34,6 +35,6 @@ SEVERITY = "warning"
 
 def check(ctx: Context) -> Iterator[Issue]:
     if ctx.playbook.welcome is None:
-        yield Issue((), "no welcome message; new members are not greeted",
-                    hint="add `welcome:` with theme, services, prohibited/penalty and "
-                    "rewarded/reward")
+        yield Issue((), _("no welcome message; new members are not greeted"),
+                    hint=_("add `welcome:` with theme, services, prohibited/penalty and "
+                           "rewarded/reward"))

@@ -27,16 +27,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import N_, _
 from ..context import Context, Issue
 
 CODE = "SOP102"
 SLUG = "welcome-parts"
 SEVERITY = "warning"
 
-_PARTS = (("theme", None, "the theme (what the group is)"),
-          ("services", None, "the services (what members get, and when)"),
-          ("prohibited", "penalty", "the prohibited actions"),
-          ("rewarded", "reward", "the rewarded behaviour"))
+_PARTS = (("theme", None, N_("the theme (what the group is)")),
+          ("services", None, N_("the services (what members get, and when)")),
+          ("prohibited", "penalty", N_("the prohibited actions")),
+          ("rewarded", "reward", N_("the rewarded behaviour")))
 
 
 def check(ctx: Context) -> Iterator[Issue]:
@@ -45,7 +46,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         return
     for part, paired, label in _PARTS:
         if not getattr(w, part):
-            yield Issue(("welcome",), f"welcome has no `{part}`: {label}", key=True)
+            yield Issue(("welcome",), _("welcome has no `{part}`: {label}").format(
+                part=part, label=_(label)), key=True)
         elif paired and not getattr(w, paired):
-            yield Issue(("welcome", part), f"welcome has `{part}` but no `{paired}`",
-                        hint=f"say what follows: add `{paired}:`")
+            yield Issue(("welcome", part), _("welcome has `{part}` but no `{paired}`").format(
+                part=part, paired=paired),
+                        hint=_("say what follows: add `{paired}:`").format(paired=paired))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP103"
@@ -67,13 +68,14 @@ def check(ctx: Context) -> Iterator[Issue]:
         try:
             names = template_variables(text)
         except ValueError as exc:
-            yield Issue(loc, f"broken template: {exc}",
-                        hint="write {{ and }} for literal braces")
+            yield Issue(loc, _("broken template: {error}").format(error=exc),
+                        hint=_("write {{ and }} for literal braces"))
             continue
         for name in dict.fromkeys(names):
             if name in known:
                 continue
             close = difflib.get_close_matches(name, known, n=1)
-            yield Issue(loc, f"unknown variable {{{name}}}"
-                        + (f"; did you mean {{{close[0]}}}?" if close else ""),
-                        hint=None if close else "define it under `variables:`")
+            msg = (_("unknown variable {{{name}}}; did you mean {{{close}}}?") if close
+                   else _("unknown variable {{{name}}}"))
+            yield Issue(loc, msg.format(name=name, close=close[0] if close else ""),
+                        hint=None if close else _("define it under `variables:`"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP104"
@@ -29,10 +30,11 @@ SEVERITY = "error"
 def check(ctx: Context) -> Iterator[Issue]:
     rules = ctx.playbook.rules
     if rules.ladder == [] and any(r.ladder is None for r in rules.items):
-        yield Issue(("rules", "ladder"), "empty penalty ladder: violations are never acted on",
-                    hint="use the SOP's ladder: [warn, remove]")
+        yield Issue(("rules", "ladder"),
+                    _("empty penalty ladder: violations are never acted on"),
+                    hint=_("use the SOP's ladder: [warn, remove]"))
     for i, r in enumerate(rules.items):
         if r.ladder == []:
             yield Issue(("rules", "items", i, "ladder"),
-                        f"rule '{r.id}' has an empty penalty ladder",
-                        hint="drop `ladder:` to use the default, or write [warn, remove]")
+                        _("rule '{rule}' has an empty penalty ladder").format(rule=r.id),
+                        hint=_("drop `ladder:` to use the default, or write [warn, remove]"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP105"
@@ -30,10 +31,10 @@ _ENDS = ("remove", "blacklist")
 def check(ctx: Context) -> Iterator[Issue]:
     rules = ctx.playbook.rules
     if rules.ladder and not any(s in _ENDS for s in rules.ladder):
-        yield Issue(("rules", "ladder"), "the penalty ladder never removes a repeat offender",
-                    hint="end it with `remove`, e.g. [warn, remove]")
+        yield Issue(("rules", "ladder"), _("the penalty ladder never removes a repeat offender"),
+                    hint=_("end it with `remove`, e.g. [warn, remove]"))
     for i, r in enumerate(rules.items):
         if r.ladder and not any(s in _ENDS for s in r.ladder):
             yield Issue(("rules", "items", i, "ladder"),
-                        f"rule '{r.id}' never removes a repeat offender",
-                        hint="end the ladder with `remove`")
+                        _("rule '{rule}' never removes a repeat offender").format(rule=r.id),
+                        hint=_("end the ladder with `remove`"))

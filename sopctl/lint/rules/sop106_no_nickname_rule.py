@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP106"
@@ -31,5 +32,5 @@ SEVERITY = "warning"
 
 def check(ctx: Context) -> Iterator[Issue]:
     if ctx.playbook.rules.nickname is None:
-        yield Issue(("rules",), "no nickname rule (e.g. 城市-行业-昵称)", key=True,
-                    hint="add `nickname: {format: 城市-行业-昵称}` under rules")
+        yield Issue(("rules",), _("no nickname rule (e.g. 城市-行业-昵称)"), key=True,
+                    hint=_("add `nickname: {format: 城市-行业-昵称}` under rules"))

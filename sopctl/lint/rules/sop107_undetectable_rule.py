@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP107"
@@ -33,5 +34,7 @@ def check(ctx: Context) -> Iterator[Issue]:
         d = r.detect
         if d is None or not (d.links or d.keywords or d.regex or d.flood or d.private_add
                              or d.nickname):
-            yield Issue(("rules", "items", i), f"rule '{r.id}' has no way to detect a violation",
-                        hint="add detect: links, keywords, regex, flood, private_add or nickname")
+            yield Issue(("rules", "items", i),
+                        _("rule '{rule}' has no way to detect a violation").format(rule=r.id),
+                        hint=_("add detect: links, keywords, regex, flood, private_add or "
+                               "nickname"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import uses_wecom
 
@@ -33,5 +34,6 @@ def check(ctx: Context) -> Iterator[Issue]:
     cap = ctx.playbook.positioning.capacity
     if cap > 200 and uses_wecom(ctx):
         yield Issue(("positioning", "capacity"),
-                    f"capacity {cap} is above WeCom's 200 members per group",
-                    hint="use capacity: 200 and a live code that rolls over to the next group")
+                    _("capacity {cap} is above WeCom's 200 members per group").format(cap=cap),
+                    hint=_("use capacity: 200 and a live code that rolls over to the next "
+                           "group"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP109"
@@ -33,8 +34,10 @@ def check(ctx: Context) -> Iterator[Issue]:
     try:
         names = template_variables(pattern)
     except ValueError as exc:
-        yield Issue(("positioning", "name_pattern"), f"broken name pattern: {exc}")
+        yield Issue(("positioning", "name_pattern"),
+                    _("broken name pattern: {error}").format(error=exc))
         return
     if "n" not in names:
         yield Issue(("positioning", "name_pattern"),
-                    "name pattern has no group number {n}", hint='e.g. "美肌福利群{n:03}"')
+                    _("name pattern has no group number {n}"),
+                    hint=_('e.g. "美肌福利群{n:03}"'))

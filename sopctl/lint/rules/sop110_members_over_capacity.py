@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP110"
@@ -33,4 +34,5 @@ def check(ctx: Context) -> Iterator[Issue]:
     for i, g in enumerate(ctx.groups):
         if g.members > cap:
             yield Issue(("groups", i, "members"),
-                        f"group '{g.id}' has {g.members} members, above the capacity {cap}")
+                        _("group '{group}' has {members} members, above the capacity "
+                          "{cap}").format(group=g.id, members=g.members, cap=cap))

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP111"
@@ -31,5 +32,6 @@ def check(ctx: Context) -> Iterator[Issue]:
     for i, g in enumerate(ctx.groups):
         if (g.opened - today).days > 366:
             yield Issue(("groups", i, "opened"),
-                        f"group '{g.id}' opens on {g.opened}, more than a year from now",
-                        hint="check the year")
+                        _("group '{group}' opens on {date}, more than a year from "
+                          "now").format(group=g.id, date=g.opened),
+                        hint=_("check the year"))

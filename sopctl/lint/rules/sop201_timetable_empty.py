@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP201"
@@ -27,5 +28,5 @@ SEVERITY = "warning"
 
 def check(ctx: Context) -> Iterator[Issue]:
     if not any(s.enabled for s in ctx.playbook.timetable):
-        yield Issue(("timetable",), "the timetable has no (enabled) slots", key=True,
-                    hint="`sopctl init` scaffolds the SOP's daily table")
+        yield Issue(("timetable",), _("the timetable has no (enabled) slots"), key=True,
+                    hint=_("`sopctl init` scaffolds the SOP's daily table"))

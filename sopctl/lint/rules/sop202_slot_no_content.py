@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP202"
@@ -28,5 +29,5 @@ SEVERITY = "error"
 def check(ctx: Context) -> Iterator[Issue]:
     for i, s in enumerate(ctx.playbook.timetable):
         if not (s.text or s.content or s.course or s.sequence):
-            yield Issue(("timetable", i), f"slot '{s.id}' has nothing to send",
-                        hint="add text, content, course or sequence")
+            yield Issue(("timetable", i), _("slot '{slot}' has nothing to send").format(slot=s.id),
+                        hint=_("add text, content, course or sequence"))

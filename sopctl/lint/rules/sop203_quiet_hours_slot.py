@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import minutes_of, schedule
 
@@ -39,8 +40,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     q = pb.quiet_hours
     if q is None:
         return
-    qs, _ = minutes_of(q.start)
-    qe, _ = minutes_of(q.end)
+    qs = minutes_of(q.start)[0]
+    qe = minutes_of(q.end)[0]
     if qs == qe:
         return
 
@@ -61,10 +62,12 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue
         loc = ("timetable", plan.index, "cron" if slot.cron is not None else "at")
         if slot.quiet == "drop":
-            yield Issue(loc, f"slot '{slot.id}' at {_fmt(hit)} falls in quiet hours "
-                        f"{q.start}-{q.end} and is dropped (quiet: drop)", severity="error",
-                        hint="move it out of quiet hours")
+            yield Issue(loc, _("slot '{slot}' at {time} falls in quiet hours {start}-{end} "
+                               "and is dropped (quiet: drop)").format(
+                slot=slot.id, time=_fmt(hit), start=q.start, end=q.end), severity="error",
+                        hint=_("move it out of quiet hours"))
         else:
-            yield Issue(loc, f"slot '{slot.id}' at {_fmt(hit)} falls in quiet hours "
-                        f"{q.start}-{q.end}; it is deferred to {q.end}",
-                        hint="move it out of quiet hours")
+            yield Issue(loc, _("slot '{slot}' at {time} falls in quiet hours {start}-{end}; "
+                               "it is deferred to {end}").format(
+                slot=slot.id, time=_fmt(hit), start=q.start, end=q.end),
+                        hint=_("move it out of quiet hours"))

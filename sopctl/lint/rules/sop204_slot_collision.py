@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import schedule
 
@@ -53,12 +54,14 @@ def check(ctx: Context) -> Iterator[Issue]:
             reported.add(plan.index)
             hm = f"{start // 3600:02d}:{start // 60 % 60:02d}"
             if other_start == start:
-                yield Issue(loc, f"slot '{slot.id}' at {hm} collides with slot "
-                            f"'{first.id}' in the same minute",
-                            hint="move one of them by a few minutes")
+                yield Issue(loc, _("slot '{slot}' at {time} collides with slot '{other}' in "
+                                   "the same minute").format(slot=slot.id, time=hm,
+                                                             other=first.id),
+                            hint=_("move one of them by a few minutes"))
             else:
-                yield Issue(loc, f"slot '{slot.id}' at {hm} starts while the sequence of "
-                            f"'{first.id}' is still running",
-                            hint="leave at least a minute after the sequence's last message")
+                yield Issue(loc, _("slot '{slot}' at {time} starts while the sequence of "
+                                   "'{other}' is still running").format(
+                    slot=slot.id, time=hm, other=first.id),
+                            hint=_("leave at least a minute after the sequence's last message"))
             break
         active.append((start + plan.span, start, plan))

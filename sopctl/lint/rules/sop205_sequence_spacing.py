@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP205"
@@ -42,10 +43,13 @@ def check(ctx: Context) -> Iterator[Issue]:
         if parse_duration_range(s.spacing)[0] < 60 and any(
                 m.wait is None for m in s.sequence[1:]):
             yield Issue(("timetable", i, "spacing"),
-                        f"sequence '{s.id}' spaces its messages under a minute apart",
-                        hint='the SOP spaces interactive messages 1-2 minutes: spacing: "1-2m"')
+                        _("sequence '{slot}' spaces its messages under a minute apart").format(
+                            slot=s.id),
+                        hint=_('the SOP spaces interactive messages 1-2 minutes: '
+                               'spacing: "1-2m"'))
         for j, m in enumerate(s.sequence[1:], start=1):
             if m.wait is not None and parse_duration(m.wait) < 60:
                 yield Issue(("timetable", i, "sequence", j, "wait"),
-                            f"message {j + 1} of '{s.id}' follows the previous one in under "
-                            "a minute", hint="wait at least 1m")
+                            _("message {n} of '{slot}' follows the previous one in under a "
+                              "minute").format(n=j + 1, slot=s.id),
+                            hint=_("wait at least 1m"))

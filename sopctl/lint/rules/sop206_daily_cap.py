@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _, ngettext
 from ..context import Context, Issue
 from ._shared import over_cap
 
@@ -43,6 +44,9 @@ def check(ctx: Context) -> Iterator[Issue]:
         index, count, day = found
         slot = ctx.playbook.timetable[index]
         yield Issue(("timetable", index),
-                    f"{count} posts to a group on {day}, over caps.per_group_per_day ({cap}); "
-                    f"slot '{slot.id}' and later ones are held back",
-                    hint="spread the slots over different days, or raise the cap")
+                    ngettext("{count} post to a group on {day}, over caps.per_group_per_day "
+                             "({cap}); slot '{slot}' and later ones are held back",
+                             "{count} posts to a group on {day}, over caps.per_group_per_day "
+                             "({cap}); slot '{slot}' and later ones are held back", count).format(
+                        count=count, day=day, cap=cap, slot=slot.id),
+                    hint=_("spread the slots over different days, or raise the cap"))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _, ngettext
 from ..context import Context, Issue
 from ._shared import over_cap
 
@@ -40,5 +41,7 @@ def check(ctx: Context) -> Iterator[Issue]:
     if found is not None:
         index, count, day = found
         yield Issue(("timetable", index, "target"),
-                    f"{count} Moments posts on {day}, over {cap} a day",
-                    hint="the SOP posts 3-4 Moments a day")
+                    ngettext("{count} Moments post on {day}, over {cap} a day",
+                             "{count} Moments posts on {day}, over {cap} a day", count).format(
+                        count=count, day=day, cap=cap),
+                    hint=_("the SOP posts 3-4 Moments a day"))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import block_mask, schedule
 
@@ -46,6 +47,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             where = "cron" if slot.cron is not None else (
                 "every_days" if slot.every_days is not None else "days")
             yield Issue(("timetable", p.index, where if where != "days" else "at"),
-                        f"red packets ('{slot.id}') go out more often than every 2 days",
-                        hint="every_days: 2 or 3, as the SOP says")
+                        _("red packets ('{slot}') go out more often than every 2 days").format(
+                            slot=slot.id),
+                        hint=_("every_days: 2 or 3, as the SOP says"))
         union |= p.mask

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
-from ._shared import WEEKDAY_ZH, schedule
+from ._shared import schedule, weekday_name
 
 CODE = "SOP209"
 SLUG = "group-goes-quiet"
@@ -53,10 +54,12 @@ def check(ctx: Context) -> Iterator[Issue]:
                 first = day - QUIET_DAYS + 2
                 while day + 1 < life and not union >> (k * sched.horizon + day + 1) & 1:
                     day += 1
-                wd = WEEKDAY_ZH[opened.weekday()]
+                wd = weekday_name(opened.weekday())
                 start = opened + timedelta(days=first - 1)
-                yield Issue(("timetable",), f"days {first}-{day + 1} of a group's life have no "
-                            f"operation at all (group opened on a {wd}, e.g. from {start})",
-                            key=True, hint="a group left a week without operation goes "
-                            "quiet; add a daily or every-2-days slot")
+                yield Issue(("timetable",), _(
+                    "days {first}-{last} of a group's life have no operation at all (group "
+                    "opened on a {weekday}, e.g. from {date})").format(
+                        first=first, last=day + 1, weekday=wd, date=start),
+                            key=True, hint=_("a group left a week without operation goes "
+                                             "quiet; add a daily or every-2-days slot"))
                 return

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import planned_life
 
@@ -46,6 +47,8 @@ def check(ctx: Context) -> Iterator[Issue]:
                 last = lo
         if last > life:
             yield Issue(("timetable", i, "course"),
-                        f"course '{s.id}' has {len(s.course)} lessons (to day {last}) but a "
-                        f"group runs {life} days", hint="set positioning.planned_days to the "
-                        "group's real life, or shorten the course")
+                        _("course '{slot}' has {lessons} lessons (to day {last}) but a group "
+                          "runs {life} days").format(slot=s.id, lessons=len(s.course),
+                                                     last=last, life=life),
+                        hint=_("set positioning.planned_days to the group's real life, or "
+                               "shorten the course"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import platforms_of_channel, schedule
 
@@ -44,6 +45,7 @@ def check(ctx: Context) -> Iterator[Issue]:
             continue
         m = hot[0]
         yield Issue(("timetable", p.index, "cron" if slot.cron is not None else "at"),
-                    f"Feishu slot '{slot.id}' fires at {m // 60:02d}:{m % 60:02d}, Feishu's "
-                    "throttling hot spot", hint=f"move it off :00/:30, e.g. "
-                    f"{m // 60:02d}:{m % 60 + 2:02d}")
+                    _("Feishu slot '{slot}' fires at {time}, Feishu's throttling hot "
+                      "spot").format(slot=slot.id, time=f"{m // 60:02d}:{m % 60:02d}"),
+                    hint=_("move it off :00/:30, e.g. {time}").format(
+                        time=f"{m // 60:02d}:{m % 60 + 2:02d}"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP212"
@@ -28,5 +29,6 @@ SEVERITY = "info"
 def check(ctx: Context) -> Iterator[Issue]:
     for i, s in enumerate(ctx.playbook.timetable):
         if s.every_days == 1:
-            yield Issue(("timetable", i, "every_days"), f"slot '{s.id}': every_days: 1 is "
-                        "the default", hint="remove it")
+            yield Issue(("timetable", i, "every_days"),
+                        _("slot '{slot}': every_days: 1 is the default").format(slot=s.id),
+                        hint=_("remove it"))

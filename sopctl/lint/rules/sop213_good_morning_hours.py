@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import schedule
 
@@ -36,5 +37,6 @@ def check(ctx: Context) -> Iterator[Issue]:
         lo, hi = (p.starts[0], p.starts[-1]) if p.starts else p.window
         if lo < 6 * 60 or hi > 10 * 60:
             yield Issue(("timetable", p.index, "cron" if slot.cron is not None else "at"),
-                        f"good-morning slot '{slot.id}' is outside 06:00-10:00",
-                        hint="the SOP says good morning at 07:30-08:30")
+                        _("good-morning slot '{slot}' is outside 06:00-10:00").format(
+                            slot=slot.id),
+                        hint=_("the SOP says good morning at 07:30-08:30"))

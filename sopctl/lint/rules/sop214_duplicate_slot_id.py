@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP214"
@@ -32,7 +33,9 @@ def check(ctx: Context) -> Iterator[Issue]:
     seen: dict[str, int] = {}
     for i, s in enumerate(ctx.playbook.timetable):
         if s.id in seen:
-            yield Issue(("timetable", i, "id"), f"slot id '{s.id}' is already used by slot "
-                        f"{seen[s.id] + 1}", hint="give every slot its own id")
+            yield Issue(("timetable", i, "id"),
+                        _("slot id '{slot}' is already used by slot {n}").format(
+                            slot=s.id, n=seen[s.id] + 1),
+                        hint=_("give every slot its own id"))
         else:
             seen[s.id] = i

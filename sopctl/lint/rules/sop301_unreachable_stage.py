@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import funnel_edges
 
@@ -48,5 +49,6 @@ def check(ctx: Context) -> Iterator[Issue]:
     for i, st in enumerate(f.stages):
         if st.id not in seen:
             yield Issue(("funnel", "stages", i, "id"),
-                        f"stage '{st.id}' cannot be reached from '{f.stages[0].id}'",
-                        hint="point a `next` or `otherwise` at it")
+                        _("stage '{stage}' cannot be reached from '{first}'").format(
+                            stage=st.id, first=f.stages[0].id),
+                        hint=_("point a `next` or `otherwise` at it"))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import funnel_edges
 
@@ -55,8 +56,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                 loop = " → ".join([*path[path.index(target):], target])
                 yield Issue(("funnel", "stages", index[node],
                              kind if kind in f.stages[index[node]].model_fields_set else "id"),
-                            f"the funnel loops: {loop}",
-                            hint="send non-converted members to a second-round stage instead")
+                            _("the funnel loops: {loop}").format(loop=loop),
+                            hint=_("send non-converted members to a second-round stage "
+                                   "instead"))
             elif target not in state:
                 yield from visit(target, path)
         path.pop()

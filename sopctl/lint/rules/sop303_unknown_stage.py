@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP303"
@@ -40,6 +41,9 @@ def check(ctx: Context) -> Iterator[Issue]:
             target = getattr(st, name)
             if target is not None and target not in ids:
                 close = difflib.get_close_matches(target, ids, n=1)
-                yield Issue(("funnel", "stages", i, name), f"unknown stage '{target}'"
-                            + (f"; did you mean '{close[0]}'?" if close else ""),
-                            hint=None if close else f"stages: {', '.join(ids)}")
+                msg = (_("unknown stage '{stage}'; did you mean '{close}'?") if close
+                       else _("unknown stage '{stage}'"))
+                yield Issue(("funnel", "stages", i, name),
+                            msg.format(stage=target, close=close[0] if close else ""),
+                            hint=None if close else _("stages: {ids}").format(
+                                ids=", ".join(ids)))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP304"
@@ -39,6 +40,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     total = sum(st.effort or 0 for st in f.stages)
     if abs(total - 100) > 0.5:
         missing = [st.id for st in f.stages if st.effort is None]
-        yield Issue(("funnel", "stages"), f"effort shares add up to {total:g} %, not 100 %"
-                    + (f" (no effort on {', '.join(missing)})" if missing else ""), key=True,
-                    hint="the SOP's split is 15 / 20 / 65")
+        msg = (_("effort shares add up to {total} %, not 100 % (no effort on {stages})")
+               if missing else _("effort shares add up to {total} %, not 100 %"))
+        yield Issue(("funnel", "stages"),
+                    msg.format(total=f"{total:g}", stages=", ".join(missing)), key=True,
+                    hint=_("the SOP's split is 15 / 20 / 65"))

@@ -23,6 +23,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP305"
@@ -37,6 +38,8 @@ def check(ctx: Context) -> Iterator[Issue]:
     for i, g in enumerate(ctx.groups):
         if g.stage is not None and g.stage not in known:
             close = difflib.get_close_matches(g.stage, ids, n=1)
-            yield Issue(("groups", i, "stage"), f"group '{g.id}': unknown stage '{g.stage}'"
-                        + (f"; did you mean '{close[0]}'?" if close else ""),
-                        hint=None if ids else "define the stages under funnel.stages")
+            msg = (_("group '{group}': unknown stage '{stage}'; did you mean '{close}'?")
+                   if close else _("group '{group}': unknown stage '{stage}'"))
+            yield Issue(("groups", i, "stage"),
+                        msg.format(group=g.id, stage=g.stage, close=close[0] if close else ""),
+                        hint=None if ids else _("define the stages under funnel.stages"))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP306"
@@ -45,12 +46,14 @@ def check(ctx: Context) -> Iterator[Issue]:
         name = f.phases[i].name
         loc = ("funnel", "phases", i, "days")
         if expect is None or lo < expect:
-            yield Issue(loc, f"phase '{name}' overlaps phase '{f.phases[prev].name}'"
-                        if prev is not None else f"phase '{name}' overlaps another phase",
-                        hint="each day belongs to one phase")
+            yield Issue(loc, _("phase '{phase}' overlaps phase '{other}'").format(
+                phase=name, other=f.phases[prev].name) if prev is not None
+                        else _("phase '{phase}' overlaps another phase").format(phase=name),
+                        hint=_("each day belongs to one phase"))
         elif lo > expect:
-            yield Issue(loc, f"days {expect}-{lo - 1} belong to no phase (before '{name}')",
-                        hint="start phases at day 1 and leave no gaps")
+            yield Issue(loc, _("days {first}-{last} belong to no phase (before "
+                               "'{phase}')").format(first=expect, last=lo - 1, phase=name),
+                        hint=_("start phases at day 1 and leave no gaps"))
         if hi is None:
             expect = None
         elif expect is not None:

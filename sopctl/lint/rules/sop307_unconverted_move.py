@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP307"
@@ -37,5 +38,6 @@ def check(ctx: Context) -> Iterator[Issue]:
     for i, st in enumerate(f.stages):
         if st.convert_days is not None and st.otherwise is None:
             yield Issue(("funnel", "stages", i, "convert_days"),
-                        f"stage '{st.id}' gives {st.convert_days} days to convert but says "
-                        "nothing about who doesn't", hint="add `otherwise: <stage id>`")
+                        _("stage '{stage}' gives {days} days to convert but says nothing "
+                          "about who doesn't").format(stage=st.id, days=st.convert_days),
+                        hint=_("add `otherwise: <stage id>`"))

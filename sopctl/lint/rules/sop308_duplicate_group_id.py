@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP308"
@@ -31,6 +32,6 @@ def check(ctx: Context) -> Iterator[Issue]:
     seen: set[str] = set()
     for i, g in enumerate(ctx.groups):
         if g.id in seen:
-            yield Issue(("groups", i, "id"), f"group id '{g.id}' is used twice",
-                        hint="give every group its own id")
+            yield Issue(("groups", i, "id"), _("group id '{group}' is used twice").format(
+                group=g.id), hint=_("give every group its own id"))
         seen.add(g.id)

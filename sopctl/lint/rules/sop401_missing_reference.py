@@ -27,6 +27,7 @@ import difflib
 import re
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP401"
@@ -69,6 +70,12 @@ def check(ctx: Context) -> Iterator[Issue]:
         known = list(tables[kind])
         close = difflib.get_close_matches(name, known, n=1)
         section = "content" if kind == "content" else "channels"
-        yield Issue(loc, f"no {kind} '{name}' in `{section}:`"
-                    + (f"; did you mean '{close[0]}'?" if close else ""),
-                    hint=None if close else f"define it under `{section}:`")
+        if kind == "content":
+            msg = (_("no content '{name}' in `content:`; did you mean '{close}'?") if close
+                   else _("no content '{name}' in `content:`"))
+        else:
+            msg = (_("no channel '{name}' in `channels:`; did you mean '{close}'?") if close
+                   else _("no channel '{name}' in `channels:`"))
+        yield Issue(loc, msg.format(name=name, close=close[0] if close else ""),
+                    hint=None if close else _("define it under `{section}:`").format(
+                        section=section))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import platforms_of_channel
 
@@ -128,7 +129,11 @@ def check(ctx: Context) -> Iterator[Issue]:
             size = len(body.encode()) if lim[1] == "bytes" else len(body)
             if size > lim[0]:
                 parts = -(-size // lim[0])
-                yield Issue(loc, f"message is {size} {lim[1]} on {platform} ({fmt}), over "
-                            f"{lim[0]}; it will be split into {parts} posts",
-                            hint="shorten it, or send a link or an image instead")
+                msg = (_("message is {size} bytes on {platform} ({format}), over {limit}; it "
+                         "will be split into {parts} posts") if lim[1] == "bytes" else
+                       _("message is {size} characters on {platform} ({format}), over {limit}; "
+                         "it will be split into {parts} posts"))
+                yield Issue(loc, msg.format(size=size, platform=platform, format=fmt,
+                                            limit=lim[0], parts=parts),
+                            hint=_("shorten it, or send a link or an image instead"))
                 break

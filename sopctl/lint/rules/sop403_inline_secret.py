@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP403"
@@ -39,10 +40,13 @@ def check(ctx: Context) -> Iterator[Issue]:
         for fld in _FIELDS:
             value = getattr(ch, fld)
             if value and not _REF.match(value):
-                yield Issue(("channels", name, fld), f"channel '{name}': `{fld}` is written "
-                            "inline", hint=f'use "${{{name.upper().replace("-", "_")}_'
-                            f'{fld.upper()}}}" or "file:/path"')
+                var = f'{name.upper().replace("-", "_")}_{fld.upper()}'
+                yield Issue(("channels", name, fld),
+                            _("channel '{channel}': `{field}` is written inline").format(
+                                channel=name, field=fld),
+                            hint=_('use "${{{var}}}" or "file:/path"').format(var=var))
         url = ch.url
         if url and "${" not in url and not _REF.match(url) and _TOKEN_URL.search(url):
-            yield Issue(("channels", name, "url"), f"channel '{name}': the URL embeds a token",
-                        hint='use "${WEBHOOK_URL}" for the whole URL')
+            yield Issue(("channels", name, "url"),
+                        _("channel '{channel}': the URL embeds a token").format(channel=name),
+                        hint=_('use "${WEBHOOK_URL}" for the whole URL'))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP404"
@@ -43,5 +44,7 @@ def check(ctx: Context) -> Iterator[Issue]:
                 continue
             for var in _VAR.findall(value):
                 if var not in env:
-                    yield Issue(("channels", name, fld), f"channel '{name}' needs ${{{var}}}, "
-                                "which is not set", hint=f"export {var}=... where sopctl runs")
+                    yield Issue(("channels", name, fld),
+                                _("channel '{channel}' needs ${{{var}}}, which is not "
+                                  "set").format(channel=name, var=var),
+                                hint=_("export {var}=... where sopctl runs").format(var=var))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP405"
@@ -40,5 +41,6 @@ def check(ctx: Context) -> Iterator[Issue]:
             if not users or any(g.chat_id is None for g in users):
                 missing.append("chat_id")
         if missing:
-            yield Issue(("channels", name), f"{ch.type} channel '{name}' needs "
-                        f"{', '.join(missing)}", key=True)
+            yield Issue(("channels", name), _("{type} channel '{channel}' needs "
+                                              "{fields}").format(
+                type=ch.type, channel=name, fields=", ".join(missing)), key=True)

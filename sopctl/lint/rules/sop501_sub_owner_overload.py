@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP501"
@@ -35,5 +36,6 @@ def check(ctx: Context) -> Iterator[Issue]:
         n = len(set(p.groups))
         if n > MAX_GROUPS:
             yield Issue(("roles", "sub_owners", i, "groups"),
-                        f"sub-owner '{p.name}' runs {n} groups, more than {MAX_GROUPS}",
-                        hint="the SOP gives each sub-owner 3-4 groups")
+                        _("sub-owner '{name}' runs {n} groups, more than {max}").format(
+                            name=p.name, n=n, max=MAX_GROUPS),
+                        hint=_("the SOP gives each sub-owner 3-4 groups"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 from ._shared import uses_wecom
 
@@ -38,10 +39,13 @@ def check(ctx: Context) -> Iterator[Issue]:
     if not replies or not uses_wecom(ctx):
         return
     if len(replies) > MAX_RULES:
-        yield Issue(("auto_replies", MAX_RULES), f"{len(replies)} auto-replies; WeCom allows "
-                    f"{MAX_RULES}", hint="merge rules that give the same answer")
+        yield Issue(("auto_replies", MAX_RULES),
+                    _("{n} auto-replies; WeCom allows {max}").format(n=len(replies),
+                                                                     max=MAX_RULES),
+                    hint=_("merge rules that give the same answer"))
     for i, a in enumerate(replies):
         if len(a.keywords) > MAX_KEYWORDS:
-            yield Issue(("auto_replies", i, "keywords"), f"{len(a.keywords)} keywords in one "
-                        f"auto-reply; WeCom allows {MAX_KEYWORDS}",
-                        hint="split it, or use match: regex")
+            yield Issue(("auto_replies", i, "keywords"),
+                        _("{n} keywords in one auto-reply; WeCom allows {max}").format(
+                            n=len(a.keywords), max=MAX_KEYWORDS),
+                        hint=_("split it, or use match: regex"))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP503"
@@ -37,7 +38,9 @@ def check(ctx: Context) -> Iterator[Issue]:
                 continue
             mine.add(key)
             if key in seen:
-                yield Issue(("auto_replies", i, "keywords", j), f"keyword '{kw}' already "
-                            f"triggers auto-reply {seen[key] + 1}", hint="keep it in one")
+                yield Issue(("auto_replies", i, "keywords", j),
+                            _("keyword '{keyword}' already triggers auto-reply {n}").format(
+                                keyword=kw, n=seen[key] + 1),
+                            hint=_("keep it in one"))
             else:
                 seen[key] = i

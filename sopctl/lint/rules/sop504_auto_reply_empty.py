@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from ...i18n import _
 from ..context import Context, Issue
 
 CODE = "SOP504"
@@ -27,5 +28,7 @@ SEVERITY = "error"
 def check(ctx: Context) -> Iterator[Issue]:
     for i, a in enumerate(ctx.playbook.auto_replies):
         if not a.reply and not a.content:
-            yield Issue(("auto_replies", i), f"auto-reply for '{a.keywords[0]}' has no reply",
-                        hint="add `reply:` or `content:`")
+            yield Issue(("auto_replies", i),
+                        _("auto-reply for '{keyword}' has no reply").format(
+                            keyword=a.keywords[0]),
+                        hint=_("add `reply:` or `content:`"))
