@@ -1,14 +1,17 @@
 """The runner: wakes at the plan's next instant, claims what is due, sends, records.
 
 APScheduler is only the alarm clock (one DateTrigger at the next occurrence); the
-ledger decides. Each tick looks at the window since the last recorded tick:
-occurrences still inside their grace are claimed (committed) and then sent; older
-ones are recorded ``skipped`` ("missed while down"). A claim without a result, left by
-a crash, becomes ``uncertain`` on the next start and is re-sent only on request.
+ledger decides. Each tick first takes over what nobody holds any more — rows handed back
+by a runner that stopped, claims of a runner whose lease ran out — however old (one place:
+:meth:`Runner._adopt`); then it looks at the window since the last recorded tick:
+occurrences still inside their grace are claimed (committed) and then sent; older ones are
+recorded ``skipped`` ("missed while down"). A message whose request may have left without
+its result being recorded, left by a crash, becomes ``uncertain`` and is re-sent only on
+request.
 
 Several runners may share one PostgreSQL ledger (docs/scaling.md): each computes the same
 plan, the ledger's unique key gives each occurrence to one of them, leases let a survivor
-take over what a dead runner had claimed but not yet started sending, and ``--shard I/N``
+take over what a dead runner had claimed but not yet begun sending, and ``--shard I/N``
 splits the groups by a stable hash.
 """
 
@@ -26,6 +29,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import _, ngettext
 from .clock import Clock
 from .ledger import Claim, Ledger, Outcome
 from .metrics import EventLog, Metrics
@@ -47,26 +51,25 @@ class RunOptions:
     resend_uncertain: bool = False
     channel: str | None = None  # one channel for everything (e.g. console for a demo)
     dry_run: bool = False
-    concurrency: int = 200
+    concurrency: int = 200  # messages in flight: first request written, result not recorded
     claim_chunk: int = 200
-    flip_batch: int = 50  # rows flipped claimed -> sending per commit, just before sending
-    backlog: int = 100  # results not yet in the ledger before sending pauses for them
     reload_every_s: float = 2.0
     lease_s: float = 60.0  # renewed every lease/3 while a runner holds rows
     shard: tuple[int, int] | None = None  # (I, N), 1 <= I <= N
     state_dir: Path = field(default_factory=lambda: Path(".sopctl"))
 
     def __post_init__(self) -> None:
-        for name in ("concurrency", "claim_chunk", "flip_batch", "backlog"):
+        for name in ("concurrency", "claim_chunk"):
             if getattr(self, name) < 1:
                 raise ValueError(f"RunOptions.{name} must be at least 1")
 
     @property
     def uncertain_bound(self) -> int:
-        """The most rows one crash can leave ``sending`` (hence ``uncertain``): requests in
-        the dispatcher, the rest of a flipped batch not yet handed over, results not yet
-        written."""
-        return self.concurrency + 2 * self.flip_batch - 1 + self.backlog
+        """The most rows one crash of a runner can leave ``sending`` (hence ``uncertain``): a
+        row is flipped only by a message that holds one of the dispatcher's ``concurrency``
+        slots, right before its first request, and the slot is freed only once the
+        message's result is committed."""
+        return self.concurrency
 
 
 @dataclass(slots=True)
@@ -156,13 +159,18 @@ class Runner:
         # to sending (between claim and send either way)
         self.crash_hook = os.environ.get("SOPCTL_TEST_CRASH_AFTER_CLAIM", "")
         self._next_lease_check = 0.0
+        self._burst: Any = None  # the burst being sent, told when the runner stops
+        # keys a burst could not hand back (the ledger was away), by playbook: never sent
+        self.unsent: dict[str, set[str]] = {}
 
     # ------------------------------------------------------------------ control
     def stop(self) -> None:
         """Stop claiming; what is in flight finishes (SIGTERM / SIGINT)."""
         if not self.stopping:
-            self.log("stop", "stopping: no new claims, finishing messages in flight")
+            self.log("stop", _("stopping: no new claims, finishing messages in flight"))
         self.stopping = True
+        if self._burst is not None:
+            self._burst.stop()
         if self._wake is not None:
             self._wake.set()
 
@@ -188,8 +196,8 @@ class Runner:
                     total.add(await self.tick(self.clock.now()))
                     backoff = 1.0
                 except DBAPIError as exc:  # never send without a committed claim: wait, retry
-                    self.log("ledger-error", f"ledger unavailable ({type(exc.orig).__name__}); "
-                             f"no claims for {backoff:.0f} s", "error")
+                    self.log("ledger-error", _("ledger unavailable ({why}); no claims for {s} s")
+                             .format(why=type(exc.orig).__name__, s=f"{backoff:.0f}"), "error")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), backoff)
                     backoff = min(30.0, backoff * 2)
@@ -213,13 +221,14 @@ class Runner:
         return total
 
     def _leases_expired(self) -> bool:
-        """True when another runner's lease has run out (rows to take over or judge)."""
+        """True when another runner's lease has run out or a row was handed back (rows to
+        take over or judge)."""
         t = time.monotonic()
         if t < self._next_lease_check:
             return False
         self._next_lease_check = t + min(5.0, self.opts.lease_s / 3)
         try:
-            exp = self.ledger.next_expiry()
+            exp = self.ledger.next_expiry([b.name for b in self.books])
         except Exception:  # the ledger is away: the tick's own error handling waits for it
             return True
         return exp is not None and exp < self.clock.now()
@@ -237,8 +246,9 @@ class Runner:
             checked = check_playbook(book.path)
             if checked.playbook is None:
                 self.metrics.reloads["rejected"] += 1
-                self.log("reload-rejected", f"{book.path} changed but has errors; the previous "
-                         "version keeps running", "error",
+                self.log("reload-rejected", _("{path} changed but has errors; the previous "
+                                              "version keeps running").format(path=book.path),
+                         "error",
                          findings=[f.short() for f in checked.errors])
                 for f in checked.errors:
                     self.log("finding", f.short(), "error")
@@ -248,7 +258,8 @@ class Runner:
             book.adopt(checked.playbook)
             book.watcher.set_extra(inventory_paths(book.path, checked.playbook))
             self.metrics.reloads["ok"] += 1
-            self.log("reload", f"{book.path} reloaded: the new plan applies from now")
+            self.log("reload", _("{path} reloaded: the new plan applies from now").format(
+                path=book.path))
             changed = True
         return changed
 
@@ -265,20 +276,28 @@ class Runner:
         except Exception as exc:  # a bad URL as much as a missing secret: refuse, keep running
             why = exc.message if isinstance(exc, SopctlError) else f"{type(exc).__name__}: {exc}"
             self.metrics.reloads["rejected"] += 1
-            self.log("reload-rejected", f"{book.path} changed but its channels cannot be "
-                     f"built ({why}); the previous version keeps running", "error")
+            self.log("reload-rejected", _("{path} changed but its channels cannot be built "
+                                          "({why}); the previous version keeps running")
+                     .format(path=book.path, why=why), "error")
             return False
         if rebuilt:
-            self.log("channels", f"{book.path}: channel(s) {', '.join(rebuilt)} built from "
-                     "the new version", playbook=book.name, channels=rebuilt)
+            self.log("channels", ngettext("{path}: channel {names} built from the new version",
+                                          "{path}: channels {names} built from the new version",
+                                          len(rebuilt)).format(path=book.path,
+                                                               names=", ".join(rebuilt)),
+                     playbook=book.name, channels=rebuilt)
         return True
 
     def _recover(self) -> None:
         n = self.ledger.recover(now=self.clock.now())
         if n:
-            self.log("uncertain", f"{n} message(s) were claimed by a runner that stopped before "
-                     "recording the result: marked uncertain (see `sopctl history "
-                     "--uncertain`; --resend-uncertain sends them again)", "warning", count=n)
+            self.log("uncertain", ngettext(
+                "{n} message was claimed by a runner that stopped before recording the "
+                "result: marked uncertain (see `sopctl history --uncertain`; "
+                "--resend-uncertain sends it again)",
+                "{n} messages were claimed by a runner that stopped before recording the "
+                "result: marked uncertain (see `sopctl history --uncertain`; "
+                "--resend-uncertain sends them again)", n).format(n=n), "warning", count=n)
 
     # ------------------------------------------------------------------ one tick
     async def tick(self, now: datetime) -> Summary:
@@ -301,71 +320,109 @@ class Runner:
 
     async def _tick_book(self, book: Book, now: datetime) -> Summary:
         s = Summary()
+        n = book.name
         start = (self.opts.since if self._first and self.opts.since is not None
-                 else self.ledger.last_tick(book.name)
-                 or now - timedelta(seconds=book.max_grace_s))
-        # claims older than the last tick may be orphans of a dead runner: look back a grace
-        lookback = min(start, now - timedelta(seconds=book.max_grace_s))
-        if self.opts.resend_uncertain:  # uncertain rows may predate the last tick
-            start = lookback
-        occs = [o for o in book.plan.window(lookback, now) if self._mine(o.group)]
+                 else self.ledger.last_tick(n) or now - timedelta(seconds=book.max_grace_s))
         if self.opts.dry_run:
-            known = self.ledger.statuses(book.name, [o.key for o in occs])
-            s.dry.extend((book.name, o) for o in occs if o.key not in known and o.at_utc >= start
+            occs = [o for o in book.plan.window(start, now) if self._mine(o.group)]
+            known = self.ledger.statuses(n, [o.key for o in occs])
+            s.dry.extend((n, o) for o in occs if o.key not in known
                          and (now - o.at_utc).total_seconds() <= o.grace_s)
             return s
-        known = self.ledger.statuses(book.name, [o.key for o in occs]) if occs else {}
-        due, late, resend, orphans = [], [], [], []
+        adopted = self._adopt(book, now, s)
+        if self.opts.resend_uncertain:  # uncertain rows may predate the last tick
+            start = min(start, now - timedelta(seconds=book.max_grace_s))
+        occs = [o for o in book.plan.window(start, now) if self._mine(o.group)]
+        known = self.ledger.statuses(n, [o.key for o in occs]) if occs else {}
+        mine = {o.key for o in adopted}
+        due, late, resend = [], [], []
         for o in occs:
             st = known.get(o.key)
             in_grace = (now - o.at_utc).total_seconds() <= o.grace_s
             if st is None:
-                if o.at_utc >= start:
-                    (due if in_grace else late).append(o)
-            elif st == "claimed":
-                orphans.append(o)
+                (due if in_grace else late).append(o)
             elif st == "uncertain" and self.opts.resend_uncertain and in_grace:
                 resend.append(o)
-            elif o.at_utc >= start:
+            elif o.key not in mine:
                 s.already += 1
-        n = book.name
-        if orphans:  # claimed, never sent, holder gone: ours now (one winner per row)
-            won = set(self.ledger.take_over(n, [o.key for o in orphans], now=now,
-                                            lease_s=self.opts.lease_s))
-            taken = [o for o in orphans if o.key in won]
-            stale = [Outcome(o.key, "skipped", "claimed by a runner that stopped before "
-                             "sending; taken over past its grace", attempts=0)
-                     for o in taken if (now - o.at_utc).total_seconds() > o.grace_s]
-            if stale:
-                self.ledger.finish(n, stale, now=now)
-                s.counts["skipped"] += len(stale)
-            taken = [o for o in taken if (now - o.at_utc).total_seconds() <= o.grace_s]
-            if taken:
-                self.log("take-over", f"took over {len(won)} claim(s) of {n} whose runner "
-                         "stopped renewing its lease (never sent)", "warning", playbook=n,
-                         count=len(won))
-            s.already += len(orphans) - len(won)  # another runner took those
-            resend.extend(taken)
         if late:
-            claims = [self.claim_of(o) for o in late]
-            got = self.ledger.record(n, claims, "skipped", SKIP_REASON, now=now)
+            got = self.ledger.record(n, [self.claim_of(o) for o in late], "skipped",
+                                     SKIP_REASON, now=now)
             s.counts["skipped"] += got
             self.metrics.sent("skipped", "-", got)
             if got:
-                self.log("skipped", f"{got} occurrence(s) of {n} missed while down (past their "
-                         "grace): recorded skipped, not sent", "warning", playbook=n, count=got)
-        if self.opts.resend_uncertain:
-            un = [o for o in resend if known.get(o.key) == "uncertain"]
-            won = set(self.ledger.reclaim_uncertain(n, [o.key for o in un], now=now,
+                self.log("skipped", ngettext(
+                    "{n} occurrence of {playbook} missed while down (past its grace): "
+                    "recorded skipped, not sent",
+                    "{n} occurrences of {playbook} missed while down (past their grace): "
+                    "recorded skipped, not sent", got).format(n=got, playbook=n),
+                         "warning", playbook=n, count=got)
+        if resend:
+            won = set(self.ledger.reclaim_uncertain(n, [o.key for o in resend], now=now,
                                                     lease_s=self.opts.lease_s))
-            resend = [o for o in resend if known.get(o.key) != "uncertain" or o.key in won]
-        if due or resend:
+            s.already += len(resend) - len(won)
+            resend = [o for o in resend if o.key in won]
+        if due or adopted or resend:
             from .burst import Burst
 
-            s.counts.update(await Burst(self, book, due, resend).run())
-        if not self.stopping:  # a stop gave claims back: the next run must look at them again
+            self._burst = burst = Burst(self, book, due, adopted + resend)
+            try:
+                s.counts.update(await burst.run())
+            finally:
+                self._burst = None
+        if not self.stopping:  # a stop left some of the window unclaimed: look at it again
             self.ledger.set_tick(n, now)
         return s
+
+    def _adopt(self, book: Book, now: datetime, s: Summary) -> list[Occurrence]:
+        """The one place that keeps the promise for rows nobody holds any more.
+
+        Every occurrence that came due has a row, and rows are never deleted; a row that
+        was claimed and never sent and that nobody holds — handed back by a runner that
+        stopped (``released``), or ``claimed`` by one whose lease ran out or whose process
+        is gone — is taken over here, by the first tick of any runner that covers its
+        group, however long ago it was due and whatever the last tick says. Returns those
+        still inside their grace (to send); the others are recorded ``skipped`` with the
+        reason, as are handed-back rows the playbook no longer has."""
+        n = book.name
+        keys = self.unsent.pop(n, set())
+        if keys:  # a previous burst could not hand these back: they were never sent
+            self.ledger.release(n, sorted(keys), now=now)
+        rows = [r for r in self.ledger.abandoned(n, now=now) if self._mine(r["group_id"])]
+        if not rows:
+            return []
+        occ: dict[str, Occurrence] = {}
+        for t in {r["scheduled_utc"] for r in rows}:
+            occ.update((o.key, o) for o in book.plan.window(t, t))
+        # a claimed row the plan does not know is not the runner's (the event receiver's,
+        # say): left to its writer; a handed-back one is, and the playbook dropped it
+        take = [r["key"] for r in rows if r["key"] in occ or r["status"] == "released"]
+        won = set(self.ledger.take_over(n, take, now=now, lease_s=self.opts.lease_s))
+        if not won:
+            return []
+        out: list[Occurrence] = []
+        stale: list[Outcome] = []
+        for k in sorted(won):
+            o = occ.get(k)
+            if o is None:
+                stale.append(Outcome(k, "skipped", "handed back, then no longer in the "
+                                     "playbook", attempts=0))
+            elif (now - o.at_utc).total_seconds() > o.grace_s:
+                stale.append(Outcome(k, "skipped", "claimed by a runner that stopped before "
+                                     "sending; taken over past its grace", attempts=0))
+            else:
+                out.append(o)
+        if stale:
+            self.ledger.finish(n, stale, now=now)
+            s.counts["skipped"] += len(stale)
+            self.metrics.sent("skipped", "-", len(stale))
+        self.log("take-over", ngettext(
+            "took over {n} message of {playbook} that its runner handed back or stopped "
+            "renewing (never sent)",
+            "took over {n} messages of {playbook} that their runners handed back or stopped "
+            "renewing (never sent)", len(won)).format(n=len(won), playbook=n),
+                 "warning", playbook=n, count=len(won))
+        return out
 
     def claim_of(self, o: Occurrence) -> Claim:
         return Claim(o.key, o.group, o.slot, o.seq, o.at_utc, content_hash(o),
