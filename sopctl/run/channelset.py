@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
+from ..i18n import _
 
 if TYPE_CHECKING:
     from ..playbook.model import Channel as ChannelCfg
@@ -52,8 +53,9 @@ class ChannelSet:
                         if self.override in pb.channels), None)
             if cfg is None:
                 if self.override not in MODULES:
-                    raise UsageError(f"--channel {self.override}: neither a channel of the "
-                                     "playbook nor a channel type", hint="e.g. --channel console")
+                    raise UsageError(_("--channel {name}: neither a channel of the playbook "
+                                       "nor a channel type").format(name=self.override),
+                                     hint=_("e.g. --channel console"))
                 cfg = ChannelModel(type=self.override)  # type: ignore[arg-type]
             return {self.override: cfg}
         cfgs: dict[str, ChannelCfg] = {}

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..errors import SopctlError
+from ..i18n import _
 
 _ENV = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -22,29 +23,33 @@ def resolve_secret(value: str | None, env: Mapping[str, str], *, channel: str = 
     Raises SopctlError naming the channel, the field and the variable or file when the
     reference is missing, empty, unreadable, or when a literal secret was written inline.
     """
-    where = f"channel '{channel}': `{field}`"
+    where = _("channel '{channel}': `{field}`").format(channel=channel, field=field)
     if value is None or value == "":
-        raise SopctlError(f"{where} is not set",
-                          hint=f'set {field}: "${{ENV_VAR}}" or "file:/path/to/secret"')
+        raise SopctlError(_("{where} is not set").format(where=where),
+                          hint=_('set {field}: "${{ENV_VAR}}" or "file:/path/to/secret"')
+                          .format(field=field))
     m = _ENV.match(value)
     if m:
         name = m.group(1)
         got = env.get(name)
         if not got:
-            raise SopctlError(f"{where} refers to ${{{name}}}, which is not set",
-                              hint=f"export {name}=... in the service's environment")
+            raise SopctlError(_("{where} refers to ${{{name}}}, which is not set").format(
+                where=where, name=name),
+                hint=_("export {name}=... in the service's environment").format(name=name))
         return got.strip()
     if value.startswith("file:"):
         path = Path(value[5:]).expanduser()
         try:
             got = path.read_text(encoding="utf-8").strip()
         except OSError as e:
-            raise SopctlError(f"{where}: cannot read {path}: {e.strerror}") from None
+            raise SopctlError(_("{where}: cannot read {path}: {why}").format(
+                where=where, path=path, why=e.strerror)) from None
         if not got:
-            raise SopctlError(f"{where}: {path} is empty")
+            raise SopctlError(_("{where}: {path} is empty").format(where=where, path=path))
         return got
-    raise SopctlError(f"{where} must be \"${{ENV_VAR}}\" or \"file:/path\", not an inline value",
-                      hint="secrets in playbooks end up in version control and logs")
+    raise SopctlError(_('{where} must be "${{ENV_VAR}}" or "file:/path", not an inline value')
+                      .format(where=where),
+                      hint=_("secrets in playbooks end up in version control and logs"))
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
