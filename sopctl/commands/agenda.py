@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import UsageError
+from ..i18n import _, ngettext
 
 
 class AgendaFormat(StrEnum):
@@ -46,9 +47,10 @@ def agenda(
         found = {g.id for g in picked} | {g.name for g in picked if g.name}
         missing = [w for w in group if w not in found]
         if missing:
-            known = ", ".join(g.id for g in groups[:20]) or "none"
-            raise UsageError(f"no group {', '.join(repr(m) for m in missing)} in {path}",
-                             hint=f"groups: {known}")
+            known = ", ".join(g.id for g in groups[:20]) or _("none")
+            raise UsageError(_("no group {names} in {path}").format(
+                names=", ".join(repr(m) for m in missing), path=path),
+                hint=_("groups: {known}").format(known=known))
         groups = picked
     clock = LocalClock(pb.timezone)
     start, end = clock.day_start(first), clock.day_start(first + timedelta(days=days))
@@ -57,7 +59,7 @@ def agenda(
 
     if fmt is AgendaFormat.table:
         if output is not None:
-            raise UsageError("--output needs --format json, csv or ics")
+            raise UsageError(_("--output needs --format json, csv or ics"))
         _table(occs, names, pb.timezone, first, days)
         return
     from ..plan import export
@@ -70,14 +72,15 @@ def agenda(
         text = export.to_ics(occs, calendar_name=pb.name, group_names=names)
     if output is not None:
         write_output(output, text)
-        typer.echo(f"wrote {len(occs)} occurrences to {output}", err=True)
+        typer.echo(ngettext("wrote {n} occurrence to {path}", "wrote {n} occurrences to {path}",
+                            len(occs)).format(n=f"{len(occs):,}", path=output), err=True)
     else:
         typer.echo(text, nl=False)
 
 
 def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int) -> None:
     from ..console import console
-    from ..i18n import _, current, ngettext
+    from ..i18n import current
     from ..plan.planner import WEEKDAYS_ZH
     from ..tables import Col, render
 
