@@ -60,7 +60,8 @@ def history(
         statuses.append("uncertain")
     for s in statuses:
         if s not in STATUSES:
-            raise UsageError(f"--status {s}: unknown status", hint=", ".join(STATUSES))
+            raise UsageError(_("--status {status}: unknown status").format(status=s),
+                             hint=", ".join(STATUSES))
     zones, name = _zones(playbook)
     tz = zones.get(name) if name else shared_zone(zones)
     start = parse_instant(since, tz=tz, now=datetime.now(UTC), option="--since")
