@@ -7,6 +7,7 @@ entries, and a message no entry covers stays as the library wrote it.
 
 from __future__ import annotations
 
+import errno
 import re
 from typing import Any
 
@@ -81,7 +82,8 @@ def validation_message(err: Any) -> str:
     ctx = dict(err.get("ctx") or {})
     if kind in _CHOICE:
         choices = re.findall(r"'((?:[^'\\]|\\.)*)'", str(ctx.get("expected", "")))
-        return _(_CHOICE[kind]).format(choices=", ".join(choices) or ctx.get("expected", ""))
+        listed = _(", ").join(f"'{c}'" for c in choices)
+        return _(_CHOICE[kind]).format(choices=listed or ctx.get("expected", ""))
     template = _PYDANTIC.get(kind)
     if template is None:
         return msg
@@ -92,6 +94,25 @@ def validation_message(err: Any) -> str:
         return _(template).format(**ctx)
     except (KeyError, IndexError, ValueError):
         return msg
+
+
+_ERRNO = {
+    errno.ENOENT: N_("no such file or directory"),
+    errno.EACCES: N_("permission denied"),
+    errno.EPERM: N_("permission denied"),
+    errno.EISDIR: N_("it is a directory"),
+    errno.ENOTDIR: N_("a part of the path is not a directory"),
+    errno.ELOOP: N_("too many symbolic links"),
+    errno.ENAMETOOLONG: N_("the file name is too long"),
+}
+
+
+def os_reason(exc: OSError) -> str:
+    """Why a file could not be read, in the selected language (the C library's own text
+    for the rarer errors)."""
+    if exc.errno in _ERRNO and current() != "en":
+        return _(_ERRNO[exc.errno])
+    return str(exc.strerror or exc)
 
 
 # libyaml's problems and contexts (scanner.c, parser.c, the composer)

@@ -72,9 +72,18 @@ def load_config(path: Path | None = None, start: Path | None = None) -> LintConf
 
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except OSError as exc:
+        from ..i18n.thirdparty import os_reason
+
         raise UsageError(_("{file}: cannot read configuration: {error}").format(
-            file=p, error=exc)) from None
+            file=p, error=os_reason(exc))) from None
+    except tomllib.TOMLDecodeError as exc:
+        import re
+
+        at = re.search(r"at line (\d+), column (\d+)", str(exc))
+        raise UsageError(_("{file}: not valid TOML at line {line}, column {column}").format(
+            file=p, line=at.group(1), column=at.group(2)) if at else _(
+            "{file}: cannot read configuration: {error}").format(file=p, error=exc)) from None
     section = data.get("tool", {}).get("sopctl", {}) if p.name == "pyproject.toml" else data
     cfg = LintConfig(source=str(p), root=p.parent.resolve())
     known = {"select", "ignore", "per-file-ignores", "strict", "extend-select"}

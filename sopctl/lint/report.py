@@ -18,6 +18,7 @@ from typing import TextIO
 
 from ..findings import Finding
 from ..i18n import _, ngettext
+from .sarif import message_with_hint
 
 _COLOURS = {"error": "red", "warning": "yellow", "info": "blue"}
 _SEVERITIES = ("error", "warning", "info")
@@ -92,11 +93,6 @@ def _gh_property(value: str) -> str:
 
 def _gh_message(value: str) -> str:
     return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def message_with_hint(f: Finding) -> str:
-    """The message, and the hint on a second line (GitHub annotations, SARIF)."""
-    return f.message if not f.hint else f"{f.message}\n{_('hint:')} {f.hint}"
 
 
 def to_github(findings: Sequence[Finding]) -> str:
@@ -175,8 +171,8 @@ def caret_pad(line: str, column: int) -> str:
         " " * max(column - 1 - len(head), 0)
 
 
-SNIPPET_CELLS = 100  # a longer source line is cut to about this many cells
-_SNIPPET_LEFT = 40  # cells kept before the caret when cutting
+SNIPPET_CELLS = 120  # a longer source line is cut to about this many cells
+_SNIPPET_LEFT = 50  # cells kept before the caret when cutting
 _CUT = "..."
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..findings import Finding
 from ..i18n import _
+from ..i18n.thirdparty import os_reason
 from .model import Playbook
 from .source import LoadError, Mark, SourceMap, load_bytes
 
@@ -80,7 +81,7 @@ def _load_playbook(path: str, raw: bytes | None) -> Loaded:
         except OSError as exc:
             result.findings.append(_finding(display, Mark(1, 1), "SOP001",
                                             _("cannot read file: {reason}").format(
-                                                reason=exc.strerror or exc)))
+                                                reason=os_reason(exc))))
             return result
     parsed = _parse(raw, display, result)
     if parsed is None:
@@ -98,6 +99,9 @@ def _load_playbook(path: str, raw: bytes | None) -> Loaded:
         if inv is None:
             return result
         data = {**data, "groups": inv}
+    for m in (smap, result.groups_source):
+        if m is not None and m.typed:
+            _as_written(data, m.typed)
 
     try:
         result.playbook = Playbook.model_validate(data)
@@ -125,7 +129,7 @@ def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> 
     except OSError as exc:
         result.findings.append(_finding(display, smap.locate(("groups",)), "SOP004",
                                         _("cannot read inventory file '{file}': {reason}").format(
-                                            file=ref, reason=exc.strerror or exc)))
+                                            file=ref, reason=os_reason(exc))))
         return None
     parsed = _parse(raw, inv_path, result)
     if parsed is None:
@@ -136,6 +140,8 @@ def _load_inventory(display: str, ref: str, smap: SourceMap, result: Loaded) -> 
         inv_data = {"groups": inv_data}
         inv_map.values = {("groups", *k): v for k, v in inv_map.values.items()}
         inv_map.keys = {("groups", *k): v for k, v in inv_map.keys.items()}
+        inv_map.typed = {("groups", *k): v for k, v in inv_map.typed.items()}
+        inv_map.braced = {("groups", *k): v for k, v in inv_map.braced.items()}
     # Only the file's shape is checked here; the groups themselves are validated with
     # the playbook (one model build instead of two) and their errors located in this file.
     problems = []
@@ -208,6 +214,69 @@ def _validation_findings(exc: ValidationError, main_map: SourceMap, root: type[B
             seen.add(key)
             out.append(f)
     return out
+
+
+def _as_written(data: dict, typed: dict[tuple, str]) -> None:
+    """Put back the text the operator typed where a text field got a number or a bool:
+    ``coupon_code: 0520`` is "0520", not 520.0 (YAML reads it as a number first)."""
+    for path, raw in typed.items():
+        if not is_text_path(path):
+            continue
+        parent: Any = data
+        for part in path[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                parent = None
+                break
+        if isinstance(parent, dict) or (isinstance(parent, list)
+                                        and isinstance(path[-1], int) and path[-1] < len(parent)):
+            parent[path[-1]] = raw
+
+
+def is_text_path(path: tuple) -> bool:
+    """True when the playbook field at ``path`` holds text (``str``, or a model whose
+    shorthand is text), so a number typed there is kept as typed."""
+    return _is_text(_path_type(path))
+
+
+def _members(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _members(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(tp) for m in _members(a) if m is not type(None)]
+    return [tp]
+
+
+def _path_type(path: tuple) -> Any:
+    tp: Any = Playbook
+    for part in path:
+        nxt = None
+        for m in _members(tp):
+            origin = typing.get_origin(m)
+            if isinstance(part, int) and origin is list:
+                nxt = typing.get_args(m)[0]
+            elif isinstance(part, str) and origin is dict:
+                nxt = typing.get_args(m)[1]
+            elif isinstance(part, str) and isinstance(m, type) and issubclass(m, BaseModel):
+                fld = m.model_fields.get(part)
+                nxt = fld.annotation if fld is not None else None
+            if nxt is not None:
+                break
+        if nxt is None:
+            return None
+        tp = nxt
+    return tp
+
+
+def _is_text(tp: Any) -> bool:
+    members = _members(tp) if tp is not None else []
+    if members == [str]:
+        return True
+    only = members[0] if len(members) == 1 else None
+    return isinstance(only, type) and issubclass(only, BaseModel) and (
+        "_shorthand" in only.__pydantic_decorators__.model_validators)
 
 
 def _clean_message(err: Any) -> str:
