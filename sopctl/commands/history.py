@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from ..i18n import _
+from ..i18n import N_, _
 from ._common import STATE_DIR_OPTION, STORE_OPTION
 
 
@@ -23,6 +23,22 @@ COLUMNS = ("scheduled_utc", "playbook", "group_id", "slot", "seq", "channel", "s
            "attempts", "reason", "key", "finished_at")
 # appended after the stable columns: the same instant on the playbook's clock, for people
 LOCAL_COLUMNS = ("scheduled_local", "timezone")
+
+# The ledger records its own fixed reasons in English (a stable record, read by scripts);
+# a person reads them translated. tests/test_i18n_cli.py keeps them equal to sopctl/run's.
+LEDGER_REASONS = (
+    N_("missed while down"),
+    N_("the runner stopped between claim and result; the message may or may not have been "
+       "sent"),
+    N_("handed back, never sent, by a runner that stopped; the next runner sends it"),
+)
+
+
+def reason_text(reason: str | None) -> str:
+    """A ledger reason as a person reads it: translated when it is one of the ledger's own."""
+    if not reason:
+        return ""
+    return _(reason) if reason in LEDGER_REASONS else reason
 
 
 def history(
@@ -168,7 +184,7 @@ def _table(rows: list[dict[str, Any]], zones: dict[str, str]) -> None:
     cells = [(stamp(r["scheduled_utc"], zones.get(r["playbook"]), label=head == _("scheduled")),
               r["playbook"], r["group_id"], f"{r['slot']}#{r['seq']}" if r["seq"] else r["slot"],
               r["channel"], (r["status"], style.get(r["status"], "")), str(r["attempts"]),
-              r["reason"] or "") for r in rows]
+              reason_text(r["reason"])) for r in rows]
     cols = [Col(head), Col(_("playbook"), under=_("group")), Col(_("group")), Col(_("slot")),
             Col(_("channel"), under=_("slot")), Col(_("status"), under=head),
             Col(_("tries"), justify="right"), Col(_("reason"), wrap=True)]

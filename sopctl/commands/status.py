@@ -101,6 +101,7 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
     from ..i18n import _
     from ..tables import Col, render
     from ..timefmt import shared_zone, stamp, zone_label
+    from .history import reason_text
 
     c = console()
     one = shared_zone(zones)
@@ -127,8 +128,9 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
         cols = [Col(head), Col(_("group")), Col(_("slot")), Col(_("status"), under=head),
                 Col(_("reason"), wrap=True)]
         render(c, cols, [(when(r["scheduled_utc"], r["playbook"]), r["group_id"], r["slot"],
-                          r["status"], r["reason"] or "") for r in got], title=title)
-    latest = ("; " + _("latest: {reason}").format(reason=retried[0]["reason"] or _("retried"))
+                          r["status"], reason_text(r["reason"])) for r in got], title=title)
+    latest = ("; " + _("latest: {reason}").format(
+        reason=reason_text(retried[0]["reason"]) or _("retried"))
               if retried else "")
     c.print(escape(_("rate-limit waits and retries (24 h): {n}").format(n=len(retried))
                    + latest))
