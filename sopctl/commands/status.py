@@ -112,7 +112,7 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
         return stamp(t, zones.get(name), year=False, label=head == _("time"))
 
     summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or _("nothing recorded")
-    c.print(f"[bold]{escape(_('last 24 h:'))}[/] {escape(summary)}")
+    c.print("[bold]" + escape(_("last 24 h:")) + f"[/] {escape(summary)}")
     if upcoming:
         rows = []
         for name, o in upcoming:

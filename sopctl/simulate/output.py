@@ -112,7 +112,7 @@ def print_summary(result: dict) -> None:
     if s["runs"] > 1:
         span += ngettext(", median of {n} run", ", median of {n} runs", s["runs"]).format(
             n=_fmt(s["runs"]))
-    con.print(f"[bold]{_('Funnel')}[/] ({span})")
+    con.print("[bold]" + _("Funnel") + f"[/] ({span})")
     ft = Table(show_edge=False, header_style="bold")
     for i, col in enumerate((_("stage"), _("name"), _("converted in"), _("moved in"),
                              _("members at end"))):
@@ -135,7 +135,7 @@ def print_summary(result: dict) -> None:
     con.print(f"  {escape(line)}")
     if result["warnings"]:
         con.print()
-        con.print(f"[bold yellow]{_('Warnings')}[/]")
+        con.print("[bold yellow]" + _("Warnings") + "[/]")
         for w in result["warnings"]:
             con.print(f"  [yellow]![/] {escape(w)}")
 

@@ -125,13 +125,16 @@ def render_html(result: dict, title: str) -> str:
                      [[_(SUMMARY_LABELS[k]) if k in SUMMARY_LABELS else k, _value(k, v)]
                       for k, v in s.items() if k != "funnel"])
     warn = ("".join(f"<li>{escape(w)}</li>" for w in result["warnings"])
-            or f"<li>{escape(_('none'))}</li>")
+            or "<li>" + escape(_("none")) + "</li>")
     intro = ngettext("Forecast {start} → {end}, {n} run, seed {seed}.",
                      "Forecast {start} → {end}, {n} runs, seed {seed}.", s["runs"]).format(
         start=s["start"], end=s["end"], n=f"{s['runs']:,}", seed=s["seed"])
     per_day = _table([_("day"), _("date"), _("members"), _("joins"), _("leaves"), _("active"),
                       _("active %"), _("ops msgs"), *(f"→{st}" for st in stages), _("revenue"),
                       _("groups")], day_rows)
+    h = {k: escape(v) for k, v in (("warnings", _("Warnings")), ("charts", _("Charts")),
+                                    ("funnel", _("Funnel")), ("summary", _("Summary")),
+                                    ("per_day", _("Per day")))}
     return f"""<!DOCTYPE html>
 <html lang="{current()}"><head><meta charset="utf-8">
 <title>{escape(title)}</title>
@@ -143,10 +146,10 @@ th{{background:#f3f4f6}} .charts svg{{display:block;margin:1em 0}}
 </style></head><body>
 <h1>{escape(title)}</h1>
 <p>{escape(intro)}</p>
-<h2>{escape(_("Warnings"))}</h2><ul class="warnings">{warn}</ul>
-<h2>{escape(_("Charts"))}</h2><div class="charts">{''.join(charts)}</div>
-<h2>{escape(_("Funnel"))}</h2>{funnel}
-<h2>{escape(_("Summary"))}</h2>{summary}
-<h2>{escape(_("Per day"))}</h2>{per_day}
+<h2>{h["warnings"]}</h2><ul class="warnings">{warn}</ul>
+<h2>{h["charts"]}</h2><div class="charts">{''.join(charts)}</div>
+<h2>{h["funnel"]}</h2>{funnel}
+<h2>{h["summary"]}</h2>{summary}
+<h2>{h["per_day"]}</h2>{per_day}
 </body></html>
 """
