@@ -1,13 +1,16 @@
 """How fast is `sopctl lint`?
 
-(a) Whole-process wall time of `sopctl lint <shipped playbook>` against the floor of
-    `python -c "import typer, yaml, pydantic, rich"`, both measured here, interleaved,
-    median of N runs each. Target: at most 2x the floor.
+(a) Whole-process wall time of `sopctl lint <shipped playbook>`, in English and in
+    Chinese (LANG=zh_CN.UTF-8: the gettext catalogue is loaded and every message
+    translated), against the floor of `python -c "import typer, yaml, pydantic, rich"`,
+    all measured here, interleaved, median of N runs each. Target: at most 2x the floor.
+    With --installed, sopctl runs from a normal (non-editable) install made for the
+    run: `pip install --no-deps --target DIR .` and its bytecode compiled.
 (b) Generated playbooks of 250/2,500, 500/5,000 and 1,000/10,000 groups/slots: seconds
     (whole process, and load vs rules in-process) and the cost per slot. Target: the
     largest under 2 s, growing linearly.
 
-    python benchmarks/lint_bench.py [--runs N] [--playbook PATH] [--skip-size]
+    python benchmarks/lint_bench.py [--runs N] [--playbook PATH] [--skip-size] [--installed]
 """
 
 from __future__ import annotations
@@ -49,11 +52,12 @@ def _child_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
+def run(cmd: list[str], env: dict[str, str] | None = None,
+        cwd: Path = ROOT) -> tuple[float, float]:
     """(wall, CPU) seconds of one run; CPU time is steadier on a busy machine."""
     cpu0, start = _child_cpu(), time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          env=ENV)
+    proc = subprocess.run(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          env=ENV if env is None else env)
     elapsed, cpu = time.perf_counter() - start, _child_cpu() - cpu0
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr.decode()[-2000:]}")
@@ -87,26 +91,63 @@ app()
 """
 
 
-def startup(playbook: Path, runs: int) -> None:
-    lint = [sys.executable, "-m", "sopctl", "lint", str(playbook.relative_to(ROOT)), "--no-env"]
+def install_copy(target: Path) -> dict[str, str]:
+    """A normal install of this tree into ``target`` (bytecode compiled, as pip does for
+    a wheel); returns the environment that runs it instead of the editable checkout."""
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--target", str(target), str(ROOT)], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(target / "sopctl")],
+                   check=True)
+    env = {k: v for k, v in ENV.items() if k != "PYTHONPYCACHEPREFIX"}
+    env["PYTHONPATH"] = str(target)
+    where = subprocess.run([sys.executable, "-c", "import sopctl; print(sopctl.__file__)"],
+                           env=env, cwd=target.parent, capture_output=True, text=True)
+    if not where.stdout.startswith(str(target)):
+        raise SystemExit(f"the install is not the one imported: {where.stdout}{where.stderr}")
+    return env
+
+
+def _lang_env(base: dict[str, str], lang: str) -> dict[str, str]:
+    env = {k: v for k, v in base.items()
+           if k not in ("SOPCTL_LANG", "LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")}
+    env["LANG"] = lang
+    return env
+
+
+def startup(playbook: Path, runs: int, installed: Path | None = None) -> None:
+    base, cwd = ENV, ROOT
+    if installed is not None:
+        base, cwd = install_copy(installed), installed.parent
+    target = str(playbook)
+    lint = [sys.executable, "-m", "sopctl", "lint", target, "--no-env"]
     empty = [sys.executable, "-c", EMPTY_TYPER, "lint", "x.yaml", "--no-env"]
-    run(FLOOR), run(lint), run(empty)  # warm the page cache and write .pyc files
-    floor, ours, typer_only = [], [], []
+    en, zh = _lang_env(base, "C.UTF-8"), _lang_env(base, "zh_CN.UTF-8")
+    kinds = (("floor", FLOOR, ENV), ("typer", empty, ENV), ("en", lint, en), ("zh", lint, zh))
+    for _label, cmd, env in kinds:  # warm the page cache and write .pyc files
+        run(cmd, env, cwd)
+    times: dict[str, list[tuple[float, float]]] = {k[0]: [] for k in kinds}
     for _ in range(runs):  # interleaved, so load on the machine hits all alike
-        floor.append(run(FLOOR))
-        ours.append(run(lint))
-        typer_only.append(run(empty))
-    print(f"(a) startup, median of {runs} runs each (wall; CPU user+sys in brackets)")
-    for label, xs in (("floor  python -c 'import typer, yaml, pydantic, rich'", floor),
-                      ("typer  a do-nothing Typer command with lint's options", typer_only),
-                      (f"lint   sopctl lint {playbook.relative_to(ROOT)}", ours)):
+        for label, cmd, env in kinds:
+            times[label].append(run(cmd, env, cwd))
+    source = f"a normal install in {installed}" if installed else "this checkout (editable)"
+    print(f"(a) startup from {source}, median of {runs} runs each "
+          "(wall; CPU user+sys in brackets)")
+    name = playbook.relative_to(ROOT)
+    for label, text in (("floor", "floor  python -c 'import typer, yaml, pydantic, rich'"),
+                        ("typer", "typer  a do-nothing Typer command with lint's options"),
+                        ("en", f"lint   sopctl lint {name}  (LANG=C.UTF-8)"),
+                        ("zh", f"lint   sopctl lint {name}  (LANG=zh_CN.UTF-8)")):
+        xs = times[label]
         w, c = statistics.median(x[0] for x in xs), statistics.median(x[1] for x in xs)
-        print(f"    {label:<58} {w * 1000:7.1f} ms  [{c * 1000:6.1f} ms]"
+        print(f"    {text:<62} {w * 1000:7.1f} ms  [{c * 1000:6.1f} ms]"
               f"  min {min(x[0] for x in xs) * 1000:6.1f} ms")
-    ratio = statistics.median(o[0] for o in ours) / statistics.median(f[0] for f in floor)
-    cpu_ratio = statistics.median(o[1] for o in ours) / statistics.median(f[1] for f in floor)
-    print(f"    ratio  {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU  (target <= 2x)")
-    t_ratio = statistics.median(t[1] for t in typer_only) / statistics.median(f[1] for f in floor)
+    floor_w = statistics.median(f[0] for f in times["floor"])
+    floor_c = statistics.median(f[1] for f in times["floor"])
+    for label in ("en", "zh"):
+        ratio = statistics.median(o[0] for o in times[label]) / floor_w
+        cpu_ratio = statistics.median(o[1] for o in times[label]) / floor_c
+        print(f"    ratio {label}  {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU  (target <= 2x)")
+    t_ratio = statistics.median(t[1] for t in times["typer"]) / floor_c
     print(f"    (the do-nothing Typer command alone is {t_ratio:.2f}x the floor in CPU)")
 
 
@@ -209,9 +250,16 @@ def main() -> None:
     ap.add_argument("--skip-size", action="store_true")
     ap.add_argument("--skip-startup", action="store_true")
     ap.add_argument("--shape", choices=["calendar", "weekly", "both"], default="both")
+    ap.add_argument("--installed", action="store_true",
+                    help="time start-up from a normal install made for the run")
     args = ap.parse_args()
     if not args.skip_startup:
-        startup((args.playbook or first_playbook()).resolve(), args.runs)
+        playbook = (args.playbook or first_playbook()).resolve()
+        if args.installed:
+            with tempfile.TemporaryDirectory() as tmp:
+                startup(playbook, args.runs, Path(tmp) / "site")
+        else:
+            startup(playbook, args.runs)
     if not args.skip_size:
         for shape in (["calendar", "weekly"] if args.shape == "both" else [args.shape]):
             size(max(3, args.runs // 3), shape)
