@@ -172,3 +172,45 @@ def test_the_ledger_options_are_one_declaration() -> None:
         assert len({u[1] for u in uses}) == 1, uses
     assert seen["--store"][0][1][0] == "SOPCTL_STORE"
     assert seen["--state-dir"][0][1][0] == "SOPCTL_STATE_DIR"
+
+
+
+def _port_options() -> list[tuple[list[str], str]]:
+    """(command path, option) of every option taking a port, found in the click tree."""
+    import typer.main
+
+    found: list[tuple[list[str], str]] = []
+
+    def walk(cmd, path: list[str]) -> None:
+        for p in cmd.params:
+            if any(o == "--port" or o.endswith("-port") for o in p.opts):
+                found.append((path, p.opts[0]))
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+
+    walk(typer.main.get_command(app), [])
+    return found
+
+
+def test_every_port_option_is_range_checked(tmp_path: Path) -> None:
+    found = _port_options()
+    assert {(" ".join(c), o) for c, o in found} >= {("run", "--metrics-port"),
+                                                     ("serve", "--port")}
+    pb = str(ROOT / "examples" / "minimal.yaml")
+    for cmd, opt in found:
+        for bad in ("0", "65536", "-1"):
+            r = CliRunner().invoke(app, [*cmd, pb, opt, bad, "--state-dir", str(tmp_path)],
+                                   env={"COLUMNS": "200", "SOPCTL_LANG": "en"})
+            assert r.exit_code == 2, (cmd, opt, bad, r.output)
+            assert f"{bad} is not a port; use a number from 1 to 65535" in r.output
+
+
+def test_metrics_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sopctl", "run", str(ROOT / "examples" /
+                           "minimal.yaml"), "--metrics-port", "99999", "--once", "--state-dir",
+                           str(tmp_path)], capture_output=True, text=True, encoding="utf-8",
+                          timeout=60, env={**os.environ, "SOPCTL_DEBUG": "", "COLUMNS": "200",
+                                           "SOPCTL_LANG": "en"})
+    assert proc.returncode == 2, proc.stderr
+    assert "'--metrics-port': 99999 is not a port; use a number from 1 to 65535" in proc.stderr
+    assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,6 +22,21 @@ STORE_OPTION: str = typer.Option(
 STATE_DIR_OPTION: Path = typer.Option(
     None, "--state-dir", envvar="SOPCTL_STATE_DIR",
     help="Where the SQLite ledger lives (default ./.sopctl).")
+
+
+def _port(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= 65535:
+        from ..i18n import _
+
+        raise typer.BadParameter(
+            _("{port} is not a port; use a number from 1 to 65535").format(port=value))
+    return value
+
+
+def port_option(*decls: str, help: str) -> Any:
+    """A TCP port, checked as the command line is parsed: out of range is a usage error
+    naming the option (exit 2), not an OverflowError from bind()."""
+    return typer.Option(None, *decls, callback=_port, help=help)
 
 
 def check_path(path: str) -> None:

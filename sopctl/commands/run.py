@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import EXIT_FINDINGS, PlaybookError, UsageError
-from ._common import STATE_DIR_OPTION, STORE_OPTION
+from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
 
 if TYPE_CHECKING:
     from ..run.runner import Summary
@@ -105,8 +105,8 @@ def run(
                                 "(a name from the playbook, or a type such as console)."),
     log_format: LogFormat = typer.Option(LogFormat.rich, "--log-format",
                                          help="rich console lines or one JSON object a line."),
-    metrics_port: int = typer.Option(None, "--metrics-port",
-                                     help="Serve Prometheus metrics on 127.0.0.1:PORT."),
+    metrics_port: int = port_option("--metrics-port",
+                                    help="Serve Prometheus metrics on 127.0.0.1:PORT."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what is due; claim and send "
                                  "nothing."),
     shard: str = typer.Option(None, "--shard", envvar="SOPCTL_SHARD",

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import PlaybookError, UsageError
-from ._common import STATE_DIR_OPTION, STORE_OPTION
+from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
 
 
 def _secret(value: str | None) -> str | None:
@@ -66,8 +66,7 @@ def open_deliverer(engine, ledger, state_dir: Path | None, env: dict[str, str] |
 def serve(
     playbook: str = typer.Argument(None, help="The playbook whose groups receive events "
                                    "(default: the one found here)."),
-    port: int = typer.Option(None, "--port", "-p", min=0, max=65535,
-                             help="Listen for HTTP events on this port."),
+    port: int = port_option("--port", "-p", help="Listen for HTTP events on this port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
     inbox: Path = typer.Option(None, "--inbox", help="JSON-lines file or directory of *.jsonl."),
     once: bool = typer.Option(False, "--once", help="Read the inbox once, send due welcomes, "
