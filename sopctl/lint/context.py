@@ -29,7 +29,9 @@ class Issue:
     message: str
     key: bool = False
     hint: str | None = None
-    severity: str | None = None  # overrides the rule's default, rarely
+    # (value, start, end): the finding is about value[start:end] of the string at ``loc``
+    # (a template's placeholder), located to its own line and column
+    span: tuple[str, int, int] | None = None
 
 
 @dataclass
@@ -65,6 +67,12 @@ class Context:
         return self.path, m.line, m.column
 
     def make(self, rule_code: str, slug: str, severity: str, issue: Issue) -> Finding:
-        path, line, col = self.where(issue.loc, issue.key)
-        return Finding(path, line, col, rule_code, issue.severity or severity,  # type: ignore[arg-type]
+        in_groups_file = issue.loc[:1] == ("groups",) and self.loaded.groups_source is not None
+        if issue.span is not None and not in_groups_file:
+            m = self.source.locate_in(issue.loc, *issue.span)
+            path, line, col = self.path, m.line, m.column
+        else:
+            path, line, col = self.where(issue.loc, issue.key)
+        # a rule has one severity: what `sopctl rules` lists is what lint reports
+        return Finding(path, line, col, rule_code, severity,  # type: ignore[arg-type]
                        issue.message, slug, issue.hint)

@@ -6,12 +6,18 @@ values is ours, so we decide what a scalar means and can refuse what is hostile:
 * YAML 1.2 scalars, not 1.1: ``7:30`` stays the string "7:30" (1.1 reads 450),
   ``no``/``off``/``yes``/``on`` stay strings, and dates stay strings for the model to parse.
 * Aliases are expanded with a node budget, so a billion-laughs file stops at once.
+* Merge keys (``<<: *defaults``, ``<<: [*a, *b]``) are expanded, the mapping's own keys
+  winning, then the earlier merged mapping; a merged value keeps the mark of the place it
+  is written, so an error in shared defaults points there.
+* What the operator typed is kept where a value would change: ``0520`` is read as a number
+  but ``typed`` remembers "0520", so text fields get the text as written (loader).
 * Nesting depth, file size, encoding, extra documents and tags are checked.
 * No tag ever constructs an object: ``!!python/...`` and unknown tags are findings.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -92,6 +98,10 @@ class SourceMap:
     keys: dict[Path, Mark] = field(default_factory=dict)
     plain: set[Path] = field(default_factory=set)  # unquoted scalars
     yaml11: dict[Path, str] = field(default_factory=dict)  # scalars YAML 1.1 reads otherwise
+    # plain scalars read as a bool or a number that prints otherwise ("0520" -> 520.0)
+    typed: dict[Path, str] = field(default_factory=dict)
+    # (start, end, style) of string scalars holding a brace: templates, located to the column
+    braced: dict[Path, tuple[Mark, Mark, str]] = field(default_factory=dict)
 
     def locate(self, path: Path, *, key: bool = False) -> Mark:
         """The mark of ``path``, or of its nearest ancestor that has one."""
@@ -102,6 +112,42 @@ class SourceMap:
                 return mark
             p = p[:-1]
         return self.values.get((), Mark(1, 1))
+
+    def locate_in(self, path: Path, value: str, start: int, end: int) -> Mark:
+        """Where ``value[start:end]`` (part of the string scalar at ``path``) is written in
+        the file: found in the scalar's source text, whatever its style (plain, quoted,
+        block). Falls back to the scalar's own mark."""
+        info = self.braced.get(tuple(path))
+        if info is None:
+            return self.locate(path)
+        first, last, style = info
+        starts = _line_starts(self.text)
+        lo = starts[first.line - 1] + first.column - 1 if first.line <= len(starts) else 0
+        hi = starts[last.line - 1] + last.column - 1 if last.line <= len(starts) else len(
+            self.text)
+        raw = self.text[lo:hi]
+        piece = value[start:end]
+        nth = value.count(piece, 0, start) if piece else 0
+        for cand in (piece, piece.replace("'", "''")) if style == "'" else (piece,):
+            pos = -1
+            for _i in range(nth + 1):
+                pos = raw.find(cand, pos + 1)
+                if pos < 0:
+                    break
+            if pos >= 0:
+                at = lo + pos
+                line = bisect.bisect_right(starts, at)
+                return Mark(line, at - starts[line - 1] + 1)
+        return first
+
+
+def _line_starts(text: str) -> list[int]:
+    out = [0]
+    i = text.find("\n")
+    while i >= 0:
+        out.append(i + 1)
+        i = text.find("\n", i + 1)
+    return out
 
 
 class LoadError(Exception):
@@ -274,15 +320,47 @@ class _Builder:
             return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
         return self._mapping(node, path, depth)
 
+    def _pairs(self, node: yaml.MappingNode, depth: int = 0
+               ) -> tuple[list[tuple[yaml.Node, yaml.Node]], list[tuple[yaml.Node, yaml.Node]]]:
+        """(own pairs, merged pairs) of a mapping; merged pairs come from ``<<`` values, the
+        earlier merged mapping first, each already flattened (merges may nest)."""
+        own, merged = [], []
+        for key_node, value_node in node.value:
+            if not (isinstance(key_node, yaml.ScalarNode) and key_node.value == "<<"
+                    and not key_node.style):
+                own.append((key_node, value_node))
+                continue
+            sources = (value_node.value if isinstance(value_node, yaml.SequenceNode)
+                       else [value_node])
+            for src in sources:
+                if not isinstance(src, yaml.MappingNode):
+                    self.problems.append(("SOP001", self._mark(key_node), _(
+                        "a merge key (<<) takes a mapping, e.g. <<: *defaults, or a list of "
+                        "them: <<: [*a, *b]")))
+                    continue
+                if depth > MAX_DEPTH:
+                    self.problems.append(("SOP001", self._mark(src), _too_deep()))
+                    continue
+                sub_own, sub_merged = self._pairs(src, depth + 1)
+                merged += sub_own + sub_merged
+        return own, merged
+
     def _mapping(self, node: yaml.MappingNode, path: Path, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         seen: dict[str, Mark] = {}
-        for key_node, value_node in node.value:
-            if key_node.value == "<<" and not key_node.style:
-                self.problems.append(("SOP001", self._mark(key_node),
-                                      _("merge keys (<<) are not supported; write the keys "
-                                        "out")))
-                continue
+        own, merged = self._pairs(node)
+        if merged:
+            mine = {k.value for k, _v in own if isinstance(k, yaml.ScalarNode)}
+            taken: set[str] = set()
+            for key_node, value_node in merged:
+                key = str(key_node.value)
+                if key in mine or key in taken:  # the mapping's own key, or an earlier merge
+                    continue
+                taken.add(key)
+                sub = (*path, key)
+                self.smap.keys[sub] = self._mark(key_node)
+                out[key] = self.build(value_node, sub, depth + 1)
+        for key_node, value_node in own:
             if not isinstance(key_node, yaml.ScalarNode):
                 self.problems.append(("SOP001", self._mark(key_node),
                                       _("mapping keys must be plain strings")))
@@ -308,24 +386,31 @@ class _Builder:
 
     def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         value: str = node.value
+        if "{" in value or "}" in value:
+            self.smap.braced[path] = (self._mark(node), Mark(node.end_mark.line + 1,
+                                                             node.end_mark.column + 1),
+                                      node.style or "")
         if node.style or node.tag == "!":  # libyaml says "" for plain, PyYAML None
             return value  # quoted or block: a string
         self.smap.plain.add(path)
         if value in _NULL:
             return None
-        if value in _TRUE:
-            return True
-        if value in _FALSE:
-            return False
+        if value in _TRUE or value in _FALSE:
+            self.smap.typed[path] = value
+            return value in _TRUE
         if _INT.match(value):
-            return int(value)
-        if _FLOAT.match(value):
-            return float(value)
-        if value.lower() in _SPECIAL_FLOAT:
-            return _SPECIAL_FLOAT[value.lower()]
-        if value in YAML11_BOOLS or SEXAGESIMAL.match(value):
-            self.smap.yaml11[path] = value
-        return value
+            number: int | float = int(value)
+        elif _FLOAT.match(value):
+            number = float(value)
+        elif value.lower() in _SPECIAL_FLOAT:
+            number = _SPECIAL_FLOAT[value.lower()]
+        else:
+            if value in YAML11_BOOLS or SEXAGESIMAL.match(value):
+                self.smap.yaml11[path] = value
+            return value
+        if str(number) != value:
+            self.smap.typed[path] = value
+        return number
 
 
 def load_bytes(raw: bytes, path: str) -> tuple[Any, SourceMap]:

@@ -250,9 +250,9 @@ def test_unknown_tags(tag: str) -> None:
     assert (f.line, f.code) == (NEXT, "SOP001") and "tag" in f.message
 
 
-def test_merge_keys_refused() -> None:
-    f = only(load(BASE + "content:\n  a: &a {text: 你好}\n  b:\n    <<: *a\n"))
-    assert (f.line, f.column, f.code) == (NEXT + 3, 5, "SOP001") and "merge" in f.message
+def test_a_merge_key_of_a_scalar_is_refused() -> None:  # merges: test_merge_keys.py
+    f = only(load(BASE + "content:\n  a: &a 你好\n  b:\n    <<: *a\n"))
+    assert (f.line, f.column, f.code) == (NEXT + 3, 5, "SOP001") and "<<" in f.message
 
 
 @pytest.mark.parametrize(("text", "code"), [("", "SOP002"), ("- a\n- b\n", "SOP002"),

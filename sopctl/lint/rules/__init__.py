@@ -39,6 +39,7 @@ MODULES: tuple[str, ...] = (
     "sop212_every_days_one",
     "sop213_good_morning_hours",
     "sop214_duplicate_slot_id",
+    "sop215_quiet_hours_deferred",
     "sop301_unreachable_stage",
     "sop302_funnel_cycle",
     "sop303_unknown_stage",

@@ -1,9 +1,9 @@
-"""A slot is scheduled inside quiet hours.
+"""A slot with ``quiet: drop`` falls in quiet hours, so it is never sent.
 
 Posts inside ``quiet_hours`` wake members up and get groups muted. With
-``quiet: drop`` the post is lost every time (an error); with the default
-``quiet: defer`` it is held until quiet hours end and then collides with the
-morning posts (a warning).
+``quiet: drop`` such a post is dropped every time it falls due: the text the timetable
+promises never reaches the group. (With the default ``quiet: defer`` it is held until
+quiet hours end instead: SOP215.)
 
 Bad::
 
@@ -15,27 +15,32 @@ Good::
 
     quiet_hours: {start: "22:30", end: "07:00"}
     timetable:
-      - {id: night, kind: knowledge, at: "21:30", text: 晚安小知识}
+      - {id: night, kind: knowledge, at: "21:30", text: 晚安小知识, quiet: drop}
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ...i18n import _
 from ..context import Context, Issue
 from ._shared import minutes_of, schedule
 
+if TYPE_CHECKING:
+    from ...playbook.model import Slot
+
 CODE = "SOP203"
 SLUG = "quiet-hours-slot"
-SEVERITY = "warning"
+SEVERITY = "error"
 
 
 def _fmt(m: int) -> str:
     return f"{m // 60 % 24:02d}:{m % 60:02d}"
 
 
-def check(ctx: Context) -> Iterator[Issue]:
+def quiet_hits(ctx: Context) -> Iterator[tuple[Slot, int, tuple]]:
+    """(slot, first quiet minute, location) of every slot that can fall in quiet hours."""
     pb = ctx.playbook
     q = pb.quiet_hours
     if q is None:
@@ -60,14 +65,14 @@ def check(ctx: Context) -> Iterator[Issue]:
         hit = next((h for a, b in ranges if (h := first_quiet(a, b)) is not None), None)
         if hit is None:
             continue
-        loc = ("timetable", plan.index, "cron" if slot.cron is not None else "at")
-        if slot.quiet == "drop":
+        yield slot, hit, ("timetable", plan.index, "cron" if slot.cron is not None else "at")
+
+
+def check(ctx: Context) -> Iterator[Issue]:
+    q = ctx.playbook.quiet_hours
+    for slot, hit, loc in quiet_hits(ctx):
+        if slot.quiet == "drop" and q is not None:
             yield Issue(loc, _("slot '{slot}' at {time} falls in quiet hours {start}-{end} "
                                "and is dropped (quiet: drop)").format(
-                slot=slot.id, time=_fmt(hit), start=q.start, end=q.end), severity="error",
-                        hint=_("move it out of quiet hours"))
-        else:
-            yield Issue(loc, _("slot '{slot}' at {time} falls in quiet hours {start}-{end}; "
-                               "it is deferred to {end}").format(
                 slot=slot.id, time=_fmt(hit), start=q.start, end=q.end),
                         hint=_("move it out of quiet hours"))
