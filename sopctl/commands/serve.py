@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 
 import typer
 
 from ..errors import PlaybookError, UsageError
+from ..i18n import _
 from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
+
+
+class AccessFormat(StrEnum):
+    text = "text"
+    json = "json"
 
 
 def _secret(value: str | None) -> str | None:
@@ -17,7 +24,8 @@ def _secret(value: str | None) -> str | None:
         try:
             return Path(value[5:]).expanduser().read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise UsageError(f"cannot read secret file {value[5:]}: {exc.strerror}") from None
+            raise UsageError(_("cannot read secret file {path}: {why}").format(
+                path=value[5:], why=exc.strerror)) from None
     return value or None
 
 
@@ -32,35 +40,27 @@ def open_engine(playbook: str, store: str | None, state_dir: Path | None):
     if not loaded.ok:
         for f in loaded.findings:
             typer.echo(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}", err=True)
-        raise PlaybookError(f"{playbook} does not load; fix it first (sopctl lint)",
-                            loaded.findings)
+        raise PlaybookError(_("{path} does not load; fix it first (sopctl lint)").format(
+            path=playbook), loaded.findings)
     ledger = Ledger(store_url(store, state_dir or default_state_dir()))
     return EventEngine(loaded.playbook, ledger), ledger
 
 
-def open_deliverer(engine, ledger, state_dir: Path | None, env: dict[str, str] | None = None):
+def open_deliverer(engine, ledger, state_dir: Path | None, env: dict[str, str] | None = None,
+                   metrics=None):
     """The delivery thread, with the runner's channels for every channel a group's
     reactions use (secrets from the environment; a missing one is a usage error)."""
     from ..errors import SopctlError
     from ..events.deliver import Deliverer
-    from ..events.outbound import ChannelSender
     from ..run.ledger import default_state_dir
 
-    names = {engine.channel_of(g) for g in engine.groups} - {""}
-    local = {n for n in names if (engine.pb.channels.get(n) is None and n in ("console", "file"))
-             or (engine.pb.channels.get(n) is not None
-                 and engine.pb.channels[n].type in ("console", "file")
-                 and not engine.pb.channels[n].remind)}
-    sender = None
-    if names - local:
-        try:
-            sender = ChannelSender.build(engine.pb, names - local,
-                                         env=os.environ if env is None else env,
-                                         state_dir=state_dir or default_state_dir())
-        except SopctlError as exc:
-            ledger.close()
-            raise UsageError(str(exc), hint=exc.hint) from None
-    return Deliverer(ledger, engine.name, engine.pb.channels, sender=sender).start()
+    try:
+        return Deliverer.build(engine, ledger, env=os.environ if env is None else env,
+                               state_dir=state_dir or default_state_dir(),
+                               metrics=metrics).start()
+    except SopctlError as exc:
+        ledger.close()
+        raise UsageError(str(exc), hint=exc.hint) from None
 
 
 def serve(
@@ -85,6 +85,24 @@ def serve(
                                         envvar="SOPCTL_TELEGRAM_SECRET",
                                         help="Expected X-Telegram-Bot-Api-Secret-Token "
                                         "(env or file:/path)."),
+    forwarded_allow_ips: str = typer.Option(
+        None, "--forwarded-allow-ips", envvar="SOPCTL_FORWARDED_ALLOW_IPS",
+        help="Comma-separated proxy addresses (or networks) whose X-Forwarded-For is "
+        "believed; '*' trusts every peer. Default: none."),
+    header_timeout: float = typer.Option(10.0, "--header-timeout", min=0.1,
+                                         help="Seconds a client may take to send a request "
+                                         "head."),
+    body_timeout: float = typer.Option(10.0, "--body-timeout", min=0.1,
+                                       help="Seconds a client may take to send a body."),
+    keep_alive: float = typer.Option(5.0, "--keep-alive", min=1,
+                                     help="Seconds an idle keep-alive connection stays open."),
+    max_connections: int = typer.Option(1000, "--max-connections", min=1,
+                                        help="Concurrent connections; beyond, requests get "
+                                        "503."),
+    max_body: int = typer.Option(1 << 20, "--max-body", min=1,
+                                 help="Largest request body in bytes (413 beyond)."),
+    access_log: AccessFormat = typer.Option(AccessFormat.text, "--access-log",
+                                            help="Access log lines on stderr: text or json."),
 ) -> None:
     """Welcome newcomers, answer keywords, enforce the rules and move buyers up the funnel."""
     import logging
@@ -92,63 +110,93 @@ def serve(
     import threading
 
     from ..events.inbox import read_inbox
+    from ..run.metrics import ServeMetrics
 
     if port is None and inbox is None:
-        raise UsageError("nothing to listen to", hint="give --port and/or --inbox")
+        raise UsageError(_("nothing to listen to"), hint=_("give --port and/or --inbox"))
     if once and inbox is None:
-        raise UsageError("--once reads the inbox; give --inbox")
+        raise UsageError(_("--once reads the inbox; give --inbox"))
     if playbook is None:
         from ..playbook.discover import find_playbook
 
         playbook = find_playbook()
     if inbox is not None and not inbox.exists():  # an exporter may create it later
-        typer.echo(f"warning: inbox {inbox} does not exist (yet); nothing to read", err=True)
+        typer.echo(_("warning: inbox {path} does not exist (yet); nothing to read").format(
+            path=inbox), err=True)
     logging.basicConfig(level=os.environ.get("SOPCTL_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(message)s")
+    log = logging.getLogger("sopctl.events")
     engine, ledger = open_engine(playbook, store, state_dir)
-    deliverer = open_deliverer(engine, ledger, state_dir)
+    metrics = ServeMetrics()
+    deliverer = open_deliverer(engine, ledger, state_dir, metrics=metrics)
     engine.listeners.append(deliverer)
     if once:
         rep = read_inbox(engine, inbox)
         engine.tick()
         deliverer.stop()
-        typer.echo(f"{rep.events} events, {rep.actions} actions, {rep.skipped} skipped")
+        typer.echo(_("{events} events, {actions} actions, {skipped} skipped").format(
+            events=rep.events, actions=rep.actions, skipped=rep.skipped))
         ledger.close()
         return
-    server = None
-    stop = threading.Event()
+    server = receiver = None
     if port is not None:
-        from ..events.server import EventServer, ServeConfig
-        from ..events.wecom_crypto import WeComCrypto, WeComCryptoError
+        from ..events.http import AccessLog, EventServer, HttpLimits
+        from ..events.server import Receiver, ServeConfig
 
-        crypto = None
-        if wecom_token or wecom_aes_key:
-            if not (wecom_token and wecom_aes_key and wecom_corp_id):
-                raise UsageError("WeCom callbacks need --wecom-token, --wecom-aes-key and "
-                                 "--wecom-corp-id")
-            try:
-                crypto = WeComCrypto(_secret(wecom_token) or "", _secret(wecom_aes_key) or "",
-                                     wecom_corp_id)
-            except WeComCryptoError as exc:
-                raise UsageError(f"--wecom-aes-key: {exc}") from None
-        cfg = ServeConfig(secret=_secret(secret), wecom=crypto,
-                          telegram_secret=_secret(telegram_secret))
+        cfg = ServeConfig(secret=_secret(secret), wecom=_crypto(wecom_token, wecom_aes_key,
+                                                                wecom_corp_id),
+                          telegram_secret=_secret(telegram_secret), max_body=max_body)
+        limits = HttpLimits(header_timeout=header_timeout, body_timeout=body_timeout,
+                            keep_alive=keep_alive, max_body=max_body,
+                            max_connections=max_connections)
+        receiver = Receiver(engine, cfg, names=deliverer.names())
         try:
-            server = EventServer((host, port), engine, cfg)
+            server = EventServer(receiver, host=host, port=port, limits=limits,
+                                 access=AccessLog(access_log.value), metrics=metrics,
+                                 forwarded_allow_ips=forwarded_allow_ips)
         except OSError as exc:
-            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        logging.getLogger("sopctl.events").info("listening on http://%s:%d",
-                                                *server.server_address[:2])
+            receiver.close()
+            deliverer.stop()
+            ledger.close()
+            raise UsageError(_("cannot listen on {host}:{port}: {why}").format(
+                host=host, port=port, why=exc.strerror or exc)) from None
     from ..events.server import start_ticker
 
+    stop = threading.Event()
     start_ticker(engine, stop)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(2.0):
-        if inbox is not None:
-            read_inbox(engine, inbox)
+    if inbox is not None:
+        def poll() -> None:
+            while not stop.wait(2.0):
+                try:
+                    read_inbox(engine, inbox)
+                except Exception as exc:  # a database outage: try again next round
+                    log.error(_("reading the inbox failed: {why}").format(why=exc))
+
+        threading.Thread(target=poll, name="sopctl-inbox", daemon=True).start()
     if server is not None:
-        server.shutdown()
-    deliverer.stop()
+        log.info(_("listening on http://{host}:{port}").format(host=host, port=server.port))
+        server.run()  # until SIGTERM/SIGINT: stops accepting, finishes requests in flight
+    else:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_a: stop.set())
+        stop.wait()
+    stop.set()
+    if receiver is not None:
+        receiver.close()  # events handed in are committed
+    deliverer.stop()  # reactions claimed are sent and recorded
     ledger.close()
+    log.info(_("stopped"))
+
+
+def _crypto(token: str | None, aes_key: str | None, corp_id: str | None):
+    from ..events.wecom_crypto import WeComCrypto, WeComCryptoError
+
+    if not (token or aes_key):
+        return None
+    if not (token and aes_key and corp_id):
+        raise UsageError(_("WeCom callbacks need --wecom-token, --wecom-aes-key and "
+                           "--wecom-corp-id"))
+    try:
+        return WeComCrypto(_secret(token) or "", _secret(aes_key) or "", corp_id)
+    except WeComCryptoError as exc:
+        raise UsageError(_("--wecom-aes-key: {why}").format(why=exc)) from None

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..i18n import _
 from ..playbook.model import Playbook
 from ..playbook.timeparse import parse_duration
 from ..run.ledger import Claim, Ledger, deliveries
@@ -130,7 +131,7 @@ class EventEngine:
         with self.lock, self.ledger.engine.begin() as conn:
             for ev in events:
                 if not self.store.mark_processed(conn, ev.id, ev.kind, ev.at):
-                    log.info("event %s already processed; ignored", ev.id)
+                    log.info(_("event {id} already processed; ignored").format(id=ev.id))
                     out.append([])
                     continue
                 acts = self._react(conn, ev)

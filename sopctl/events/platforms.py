@@ -96,39 +96,3 @@ def telegram_events(update: Any) -> list[Event]:
 def _name(u: dict) -> str:
     full = " ".join(x for x in (u.get("first_name"), u.get("last_name")) if x)
     return full or u.get("username") or str(u.get("id", ""))
-
-
-# ----------------------------------------------------------------------------- removal
-
-async def telegram_ban(channel: Any, chat_id: str, user_id: str) -> Any:
-    """``banChatMember`` through a built Telegram channel: its base URL, its resolved token,
-    its HTTP client and its error handling. Returns a SendResult (``sent`` when removed).
-
-    The channel module only posts; this is the one admin call the event receiver needs.
-    """
-    from ..run.channels.base import SendResult
-
-    try:
-        uid: int | str = int(user_id)
-    except ValueError:
-        return SendResult("failed", f"Telegram user id must be numeric, not {user_id!r}",
-                          parts=0, attempts=0)
-    token = channel.secret("token")
-    url = f"{channel.base('https://api.telegram.org')}/bot{token}/banChatMember"
-    resp, err = await channel.post(url, body={"chat_id": chat_id, "user_id": uid,
-                                              "revoke_messages": False})
-    if err is not None:
-        return err
-    data = channel.json_body(resp)
-    if data is None or "ok" not in data:
-        return channel.http_status(resp) or SendResult(
-            "uncertain" if resp.status_code == 200 else "failed",
-            f"HTTP {resp.status_code} without a Bot API answer")
-    if data["ok"]:
-        return SendResult("sent", response={"banned": uid, "chat_id": chat_id})
-    desc = channel.redact(str(data.get("description", "error")))
-    if data.get("error_code") == 429 or resp.status_code == 429:
-        ra = (data.get("parameters") or {}).get("retry_after")
-        return SendResult("retry", f"429: {desc}", channel.clean(data),
-                          retry_after=float(ra) if ra is not None else None)
-    return SendResult("failed", f"{data.get('error_code')}: {desc}", channel.clean(data))

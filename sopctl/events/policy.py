@@ -57,17 +57,6 @@ def blacklists(pb: Playbook, step: str) -> bool:
     return step == "blacklist" or (removes(step) and pb.rules.blacklist)
 
 
-def removal_threshold(ladder: list[str], never: int = 10**9) -> int:
-    """The violation count at which ``ladder`` first removes a member (``never`` if it
-    does not): ``ladder_step`` evaluated over 1..len(ladder)."""
-    for count in range(1, len(ladder) + 1):
-        if removes(ladder_step(count, ladder)):
-            return count
-    return never
-
-
-# ----------------------------------------------------------------------------- funnel
-
 def membership_cards(pb: Playbook) -> set[str]:
     return {p.id for p in pb.products if p.kind == "membership"}
 

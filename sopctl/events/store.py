@@ -15,8 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,6 +65,27 @@ inbox_offsets = sa.Table(
     sa.Column("offset", sa.BigInteger, nullable=False),
     sa.Column("inode", sa.String(100), nullable=False, default=""),
     sa.Column("line", sa.BigInteger, nullable=False, default=0),  # for file:line in logs
+)
+# What the engine claimed and has not finished: the action as sent, so a process that
+# takes a claim over (its holder died) can send it. Deleted once the row is final.
+outbox = sa.Table(
+    "sopctl_ev_outbox", metadata,
+    sa.Column("playbook", sa.String(200), primary_key=True),
+    sa.Column("key", sa.String(400), primary_key=True),
+    sa.Column("channel", sa.String(200), nullable=False),
+    sa.Column("action", sa.Text, nullable=False),  # JSON
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+# Newcomers waiting for their shared welcome: in the database, so that every `serve`
+# process on one store forms each batch once, and a restart keeps them.
+welcome_queue = sa.Table(
+    "sopctl_ev_welcome_queue", metadata,
+    sa.Column("playbook", sa.String(200), primary_key=True),
+    sa.Column("group_id", sa.String(200), primary_key=True),
+    sa.Column("member_id", sa.String(200), primary_key=True),
+    sa.Column("event_id", sa.String(400), nullable=False),
+    sa.Column("nickname", sa.String(200), nullable=False, default=""),
+    sa.Column("joined_at", UTCDateTime, nullable=False),
 )
 
 _STATE = ("nickname", "joined_at", "stage", "stage_at", "spend", "violations", "last_active",
@@ -156,15 +176,6 @@ class MemberStore:
             playbook=self.playbook, member_hash=digest(member), at=at, reason=reason[:200])
             .on_conflict_do_nothing(index_elements=["playbook", "member_hash"]))
 
-    def unwelcomed(self, since: datetime) -> list[dict[str, Any]]:
-        """Newcomers whose shared welcome had not gone out when the process stopped."""
-        c = members.c
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(sa.select(
-                c.group_id, c.member_id, c.nickname, c.joined_at).where(
-                c.playbook == self.playbook, c.welcomed.is_(False), c.left_at.is_(None),
-                c.joined_at >= since).order_by(c.joined_at)).mappings()]
-
     def mark_welcomed(self, conn: Connection, group: str, member_ids: Iterable[str]) -> None:
         c = members.c
         conn.execute(members.update().where(
@@ -206,6 +217,7 @@ class MemberStore:
         """Delete every row about ``member``; the blacklist keeps only its digest."""
         c = members.c
         with self.engine.begin() as conn:
+            conn.execute(welcome_queue.delete().where(welcome_queue.c.member_id == member))
             return conn.execute(members.delete().where(c.member_id == member)).rowcount
 
     def duplicates(self, mark: bool = False) -> dict[str, list[str]]:
@@ -263,10 +275,3 @@ def _public(r: Any) -> dict[str, Any]:
     d["tags"], d["bought"] = json.loads(d["tags"]), json.loads(d["bought"])
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in d.items()}
 
-
-def state_dict(m: MemberState) -> dict[str, Any]:
-    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(m).items()}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -136,20 +136,12 @@ def event_from_dict(d: Any, now: datetime | None = None) -> Event:
     return CheckIn(**base)
 
 
-def event_to_dict(e: Event) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": e.kind}
-    for name in e.__dataclass_fields__:
-        v = getattr(e, name)
-        out[name] = v.isoformat() if isinstance(v, datetime) else (
-            list(v) if isinstance(v, tuple) else v)
-    return out
-
-
 def _opt(v: object) -> str | None:
     return None if v is None or v == "" else str(v)
 
 
-ActionKind = Literal["post", "remove", "remind", "promote", "move", "tag", "points", "blacklist"]
+ActionKind = Literal["post", "remove", "mute", "remind", "promote", "move", "tag", "points",
+                     "blacklist"]
 
 
 @dataclass(frozen=True, slots=True)

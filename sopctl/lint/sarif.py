@@ -56,6 +56,11 @@ def artifact_uri(path: str, cwd: str | None = None) -> str:
     return quote(rel, safe="/")
 
 
+def message_with_hint(f: Finding) -> str:
+    """The message, and the hint on a second line (GitHub annotations, SARIF)."""
+    return f.message if not f.hint else f"{f.message}\n{_('hint:')} {f.hint}"
+
+
 def to_sarif(findings: Sequence[Finding], *, cwd: str | None = None) -> dict[str, object]:
     """A SARIF 2.1.0 log with one run: every registered rule, then the results."""
     from .. import __version__
@@ -71,8 +76,6 @@ def to_sarif(findings: Sequence[Finding], *, cwd: str | None = None) -> dict[str
                                 "defaultConfiguration": {"level": _LEVELS.get(f.severity,
                                                                               "warning")}})
     results = []
-    from .report import message_with_hint
-
     for f in findings:
         text = message_with_hint(f)
         results.append({

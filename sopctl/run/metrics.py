@@ -1,7 +1,10 @@
-"""What the runner tells the outside: log lines (rich or JSON) and Prometheus metrics.
+"""What the runner and the event receiver tell the outside: log lines (rich or JSON) and
+Prometheus metrics (prometheus_client: its exposition format, its types, its registry).
 
-The metrics endpoint is a stdlib ``http.server`` on a daemon thread: no dependency,
-and scraping never touches the event loop.
+Counters the code bumps as plain numbers (``metrics.ticks += 1``) are read by a collector at
+scrape time, so the hot path holds no lock and takes no label lookups. The metrics
+endpoint is a small ``http.server`` on a daemon thread: scraping never touches the event
+loop. ``sopctl serve`` exposes the same registry on its own ``/metrics`` route.
 """
 
 from __future__ import annotations
@@ -10,65 +13,119 @@ import json
 import sys
 import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 
 _BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
+_ROUTES = ("/events", "/wecom", "/telegram", "/healthz", "/metrics")
 
 
 class Metrics:
-    """Counters, gauges and one histogram, safe to read from another thread."""
+    """The runner's metrics; safe to scrape from another thread."""
 
     def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Histogram, disable_created_metrics
+
+        disable_created_metrics()  # no *_created series: one series per number
         self._lock = threading.Lock()
+        self.registry = CollectorRegistry(auto_describe=True)
         self.sends: dict[tuple[str, str], int] = defaultdict(int)  # (status, channel)
-        self.claim_buckets = [0] * len(_BUCKETS)
-        self.claim_sum = 0.0
-        self.claim_count = 0
         self.queue_depth = 0
         self.ticks = 0
         self.reloads: dict[str, int] = defaultdict(int)  # ok | rejected
-        self.rate_wait_s = 0.0
+        self.limiters: list[Any] = []  # RateLimiters whose waits are counted
+        self._claim = Histogram("sopctl_claim_latency_seconds", "Time to commit one claim "
+                                "batch.", buckets=_BUCKETS, registry=self.registry)
+        self.registry.register(_Collector(self))
 
     def sent(self, status: str, channel: str, n: int = 1) -> None:
         with self._lock:
             self.sends[(status, channel)] += n
 
     def claim_latency(self, seconds: float) -> None:
+        self._claim.observe(seconds)
+
+    def watch(self, limiter: Any) -> None:
+        """Count ``limiter``'s waits in sopctl_rate_limit_wait_seconds_total."""
+        if limiter is not None and limiter not in self.limiters:
+            self.limiters.append(limiter)
+
+    @property
+    def rate_wait_s(self) -> float:
+        return sum(getattr(lim, "waited", 0.0) for lim in self.limiters)
+
+    def families(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        sends = CounterMetricFamily("sopctl_sends", "Occurrences finished, by status and "
+                                    "channel.", labels=["status", "channel"])
         with self._lock:
-            self.claim_sum += seconds
-            self.claim_count += 1
-            for i, b in enumerate(_BUCKETS):
-                if seconds <= b:
-                    self.claim_buckets[i] += 1
+            items = sorted(self.sends.items())
+        for (status, ch), n in items:
+            sends.add_metric([status, ch], n)
+        yield sends
+        yield GaugeMetricFamily("sopctl_queue_depth", "Claimed messages waiting for their "
+                                "result.", value=self.queue_depth)
+        yield CounterMetricFamily("sopctl_ticks", "Scheduler ticks.", value=self.ticks)
+        yield CounterMetricFamily("sopctl_rate_limit_wait_seconds", "Seconds messages "
+                                  "waited for a rate-limit token.", value=self.rate_wait_s)
+        reloads = CounterMetricFamily("sopctl_reloads", "Playbook reloads, by result.",
+                                      labels=["result"])
+        for k, n in sorted(self.reloads.items()):
+            reloads.add_metric([k], n)
+        yield reloads
+
+    def exposition(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
     def render(self) -> str:
-        with self._lock:
-            out = ["# HELP sopctl_sends_total Occurrences finished, by status and channel.",
-                   "# TYPE sopctl_sends_total counter"]
-            for (status, ch), n in sorted(self.sends.items()):
-                out.append(f'sopctl_sends_total{{status="{status}",channel="{_esc(ch)}"}} {n}')
-            out += ["# HELP sopctl_claim_latency_seconds Time to commit one claim batch.",
-                    "# TYPE sopctl_claim_latency_seconds histogram"]
-            for b, n in zip(_BUCKETS, self.claim_buckets, strict=True):
-                out.append(f'sopctl_claim_latency_seconds_bucket{{le="{b}"}} {n}')
-            out.append(f'sopctl_claim_latency_seconds_bucket{{le="+Inf"}} {self.claim_count}')
-            out.append(f"sopctl_claim_latency_seconds_sum {self.claim_sum:.6f}")
-            out.append(f"sopctl_claim_latency_seconds_count {self.claim_count}")
-            out += ["# HELP sopctl_queue_depth Claimed messages waiting for their result.",
-                    "# TYPE sopctl_queue_depth gauge", f"sopctl_queue_depth {self.queue_depth}",
-                    "# TYPE sopctl_ticks_total counter", f"sopctl_ticks_total {self.ticks}",
-                    "# TYPE sopctl_rate_limit_wait_seconds_total counter",
-                    f"sopctl_rate_limit_wait_seconds_total {self.rate_wait_s:.3f}",
-                    "# TYPE sopctl_reloads_total counter"]
-            for k, n in sorted(self.reloads.items()):
-                out.append(f'sopctl_reloads_total{{result="{k}"}} {n}')
-            return "\n".join(out) + "\n"
+        return self.exposition()[0].decode()
 
 
-def _esc(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+class ServeMetrics(Metrics):
+    """The event receiver's: the runner's delivery series plus requests and events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from prometheus_client import Counter, Histogram
+
+        r = self.registry
+        self._requests = Counter("sopctl_http_requests", "HTTP requests answered, by route "
+                                 "and status.", ["route", "status"], registry=r)
+        self._duration = Histogram("sopctl_http_request_duration_seconds", "From the "
+                                   "request head to the answer.", ["route"],
+                                   buckets=_BUCKETS, registry=r)
+        self._events = Counter("sopctl_events", "Events received and stored, by source.",
+                               ["source"], registry=r)
+        self._ingest = Histogram("sopctl_event_ingest_seconds", "From receipt to the "
+                                 "committed store and ledger records.", buckets=_BUCKETS,
+                                 registry=r)
+        self._refused = Counter("sopctl_events_refused", "Requests refused, by route and "
+                                "status.", ["route", "status"], registry=r)
+
+    def request(self, route: str, status: int, seconds: float) -> None:
+        route = route if route in _ROUTES else "other"
+        self._requests.labels(route, str(status)).inc()
+        self._duration.labels(route).observe(seconds)
+
+    def ingested(self, source: str, n: int, seconds: float) -> None:
+        self._events.labels(source).inc(n)
+        self._ingest.observe(seconds)
+
+    def refused(self, route: str, status: int) -> None:
+        self._refused.labels(route if route in _ROUTES else "other", str(status)).inc()
+
+
+class _Collector:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Any]:
+        yield from self.metrics.families()
 
 
 def serve_metrics(metrics: Metrics, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
@@ -79,12 +136,15 @@ def serve_metrics(metrics: Metrics, port: int, host: str = "127.0.0.1") -> Threa
             if self.path.split("?")[0] not in ("/metrics", "/"):
                 self.send_error(404)
                 return
-            body = metrics.render().encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            body, ctype = metrics.exposition()
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the scraper hung up
+                pass
 
         def log_message(self, *args: Any) -> None:  # scrapes are not news
             pass

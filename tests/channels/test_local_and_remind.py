@@ -83,9 +83,7 @@ def test_remind_slot_without_a_named_person_still_does_not_post(build, start_fak
     fake = start_fake(WeComRobotFake, keys={KEY}, clock=vclock)
     ch = build("wecom-robot", env={"K": KEY}, key="${K}", base_url=fake.url)
     buf = io.StringIO()
-    from sopctl.run.channels.remind import RemindChannel
-
-    RemindChannel.around(ch).target.out = Console(file=buf, width=120, color_system=None)
+    ch.reminder.target.out = Console(file=buf, width=120, color_system=None)
     [res] = send_all(ch, [msg(delivery="remind", due=datetime(2026, 11, 24, 11, 0))])
     assert res.status == "sent" and res.response["via"] == "ch:remind"
     assert not fake.requests and "请在 11:00 于 美肌福利群000 发送" in buf.getvalue()

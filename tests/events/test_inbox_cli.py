@@ -60,7 +60,8 @@ def test_serve_once_and_members_export_forget(tmp_path):
     r = runner.invoke(app, ["serve", str(HERE / "events_playbook.yaml"), "--inbox", str(inbox),
                             "--once", "--state-dir", state])
     assert r.exit_code == 0, r.output
-    assert "2 events" in r.output and "[g001] promote:transit: @小丽 欢迎加入中转群" in r.output
+    # the console channel, as for the timetable: the group, then the text
+    assert "2 events" in r.output and "美肌福利群001 (console)\n@小丽 欢迎加入中转群" in r.output
     r = runner.invoke(app, ["members", "export", "wm1", "--state-dir", state])
     data = json.loads(r.output)
     assert data["groups"][0]["stage"] == "transit" and data["groups"][0]["spend"] == 9.9

@@ -17,16 +17,23 @@ from sopctl.simulate.model import build_world
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
-@given(st.integers(0, 50), st.lists(st.sampled_from(["warn", "mute", "remove", "blacklist"]),
+@pytest.mark.parametrize(("ladder", "steps"), [
+    (["warn", "remove"], ["none", "warn", "remove", "remove", "remove"]),
+    (["warn", "mute", "remove", "blacklist"],
+     ["none", "warn", "mute", "remove", "blacklist", "blacklist"]),
+    (["remove"], ["none", "remove", "remove"]),
+    ([], ["none", "none"]),
+])
+def test_ladder_steps_by_count(ladder, steps):
+    assert [policy.ladder_step(n, ladder) for n in range(len(steps))] == steps
+
+
+@given(st.integers(1, 50), st.lists(st.sampled_from(["warn", "mute", "remove", "blacklist"]),
                                     min_size=1, max_size=5))
-def test_ladder_step_last_rung_repeats(count, ladder):
-    step = policy.ladder_step(count, ladder)
-    if count == 0:
-        assert step == "none"
-    else:
-        assert step == ladder[min(count, len(ladder)) - 1]
-    thr = policy.removal_threshold(ladder)
-    assert (thr <= len(ladder)) == any(x in ("remove", "blacklist") for x in ladder)
+def test_ladder_is_climbed_once_then_its_last_rung_repeats(extra, ladder):
+    climbed = [policy.ladder_step(n, ladder) for n in range(1, len(ladder) + 1)]
+    assert climbed == ladder
+    assert policy.ladder_step(len(ladder) + extra, ladder) == ladder[-1]
 
 
 def test_entry_criteria():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -11,9 +10,10 @@ import httpx
 import pytest
 
 from sopctl.events.engine import EventEngine
-from sopctl.events.server import EventServer, ServeConfig, sign
+from sopctl.events.server import ServeConfig, sign
 from sopctl.events.wecom_crypto import WeComCrypto, signature
 from sopctl.run.ledger import Ledger
+from tests.events.conftest import serving, unique
 
 SECRET = "s3cret"
 TG = "tg-secret-token"
@@ -21,19 +21,13 @@ CRYPTO = WeComCrypto("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "w
 
 
 @pytest.fixture
-def srv(pb, tmp_path):
-    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    engine = EventEngine(pb, ledger)
-    server = EventServer(("127.0.0.1", 0), engine,
-                         ServeConfig(secret=SECRET, wecom=CRYPTO, telegram_secret=TG,
-                                     max_body=64 * 1024))
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    with httpx.Client(base_url=base, timeout=5) as client:
-        yield server, engine, client
-    server.shutdown()
-    server.server_close()
+def srv(pb, store):
+    ledger = Ledger(store)
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
+    cfg = ServeConfig(secret=SECRET, wecom=CRYPTO, telegram_secret=TG, max_body=64 * 1024)
+    with serving(engine, cfg) as (server, base), \
+            httpx.Client(base_url=base, timeout=5) as client:
+        yield server.receiver, engine, client
     ledger.close()
 
 
@@ -117,9 +111,9 @@ def test_wecom_change_external_chat_add_and_del_member(srv):
     r = _wecom_post(client, add)
     assert r.status_code == 200 and r.text == "success"
     assert engine.store.get("g001", "wmA")["joined_at"] is not None
-    assert [p[1] for p in engine.batches.pending["g001"][1]] == ["wmA", "wmB"]
+    assert engine.pending_welcomes()["g001"] == ["wmA", "wmB"]
     assert _wecom_post(client, add, nonce="again").status_code == 200  # redelivered
-    assert len(engine.batches.pending["g001"][1]) == 2
+    assert engine.pending_welcomes()["g001"] == ["wmA", "wmB"]
     (w,) = engine.tick(datetime.now(UTC), force=True)
     assert engine.ledger_status(w.key) == "claimed" and w.mentions == ("wmA", "wmB")
     gone = add.replace("add_member", "del_member").replace("<Item><![CDATA[wmA]]></Item>", "")

@@ -78,13 +78,17 @@ class WeComRobotFake(FakeServer):
 
 
 class WeComApiFake(FakeServer):
-    """``/cgi-bin/gettoken`` + ``externalcontact/add_msg_template`` (chat_type=group)."""
+    """``/cgi-bin/gettoken`` + ``externalcontact/add_msg_template`` (chat_type=group) +
+    ``externalcontact/groupchat/get``."""
 
     def __init__(self, corp_id: str = "ww-corp", corp_secret: str = "corp-secret-xyz",
                  ttl: int = 7200, **kw: Any) -> None:
         super().__init__(**kw)
         self.corp_id, self.corp_secret, self.ttl = corp_id, corp_secret, ttl
         self.tokens: dict[str, float] = {}  # token -> expiry (clock)
+        self.group_chats: dict[str, dict[str, str]] = {}  # chat id -> {userid: name}
+        self.forbidden = False
+        self.lookups = 0
         self._n = itertools.count(1)
 
     def expire_tokens(self) -> None:
@@ -100,13 +104,16 @@ class WeComApiFake(FakeServer):
             self.tokens[tok] = req.t + self.ttl
             return Response(200, {"errcode": 0, "errmsg": "ok", "access_token": tok,
                                   "expires_in": self.ttl})
-        if req.path != "/cgi-bin/externalcontact/add_msg_template":
+        if req.path not in ("/cgi-bin/externalcontact/add_msg_template",
+                            "/cgi-bin/externalcontact/groupchat/get"):
             return Response(404, "not found")
         tok = req.query.get("access_token", "")
         if tok not in self.tokens:
             return Response(200, {"errcode": 40014, "errmsg": "invalid access_token"})
         if self.tokens[tok] <= req.t:
             return Response(200, {"errcode": 42001, "errmsg": "access_token expired"})
+        if req.path.endswith("/groupchat/get"):
+            return self._groupchat(req)
         p = req.json()
         if p.get("chat_type") != "group":
             return Response(200, {"errcode": 41000, "errmsg": "this fake serves groups only"})
@@ -121,6 +128,27 @@ class WeComApiFake(FakeServer):
         msgid = f"msg{next(self._n):06d}"
         self.accept(req, p["sender"], {**p, "msgid": msgid})
         return Response(200, {"errcode": 0, "errmsg": "ok", "fail_list": [], "msgid": msgid})
+
+    def _groupchat(self, req: Request) -> Response:
+        """``externalcontact/groupchat/get``: a customer group's members; ``name`` only
+        with ``need_name=1``. ``forbidden`` makes it answer 48002 (no API permission)."""
+        self.lookups += 1
+        if self.forbidden:
+            return Response(200, {"errcode": 48002, "errmsg": "api forbidden"})
+        p = req.json()
+        chat = p.get("chat_id")
+        if chat not in self.group_chats:
+            return Response(200, {"errcode": 40050, "errmsg": "chat_id not exist"})
+        members = []
+        for uid, name in self.group_chats[chat].items():
+            m: dict[str, Any] = {"userid": uid, "type": 2, "join_time": int(req.t),
+                                 "join_scene": 3, "group_nickname": ""}
+            if p.get("need_name") == 1:
+                m["name"] = name
+            members.append(m)
+        return Response(200, {"errcode": 0, "errmsg": "ok", "group_chat": {
+            "chat_id": chat, "name": "group", "owner": "wang", "create_time": int(req.t),
+            "member_list": members, "admin_list": []}})
 
 
 class FeishuFake(FakeServer):
@@ -273,7 +301,7 @@ class DiscordFake(FakeServer):
 
 class TelegramFake(FakeServer):
     """``/bot<TOKEN>/sendMessage``; 4096 chars; 1/s and 20/min per chat; migrations;
-    ``banChatMember``."""
+    ``banChatMember`` and ``restrictChatMember``."""
 
     def __init__(self, token: str = "123456:TELEGRAM-bot-token", chats: set[str] | None = None,
                  migrations: dict[str, int] | None = None, **kw: Any) -> None:
@@ -283,6 +311,7 @@ class TelegramFake(FakeServer):
         self.migrations = {str(k): v for k, v in (migrations or {}).items()}
         self._ids = itertools.count(1)
         self.bans: list[tuple[str, int]] = []  # (chat, user) per banChatMember
+        self.mutes: list[tuple[str, int, dict, int]] = []  # per restrictChatMember
 
     def handle(self, req: Request) -> Response:
         def bad(code: int, desc: str, **params: Any) -> Response:
@@ -293,6 +322,8 @@ class TelegramFake(FakeServer):
 
         if req.path == f"/bot{self.token}/banChatMember":
             return self._ban(req, bad)
+        if req.path == f"/bot{self.token}/restrictChatMember":
+            return self._restrict(req, bad)
         if req.path != f"/bot{self.token}/sendMessage":
             return bad(401 if req.path.endswith("/sendMessage") else 404, "Unauthorized"
                        if req.path.endswith("/sendMessage") else "Not Found")
@@ -326,6 +357,26 @@ class TelegramFake(FakeServer):
             return bad(400, "Bad Request: invalid user_id specified")
         self.bans.append((chat, p["user_id"]))
         self.accept(req, f"ban:{chat}", p)
+        return Response(200, {"ok": True, "result": True})
+
+    def _restrict(self, req: Request, bad: Any) -> Response:
+        """``restrictChatMember``: chat_id, integer user_id and a ChatPermissions object of
+        booleans; ``until_date`` (unix time) optional. Recorded in ``mutes``."""
+        p = req.json()
+        chat = str(p.get("chat_id", ""))
+        if chat not in self.chats:
+            return bad(400, "Bad Request: chat not found")
+        if not isinstance(p.get("user_id"), int) or isinstance(p.get("user_id"), bool):
+            return bad(400, "Bad Request: invalid user_id specified")
+        perms = p.get("permissions")
+        if not isinstance(perms, dict) or not perms or not all(
+                k.startswith("can_") and isinstance(v, bool) for k, v in perms.items()):
+            return bad(400, "Bad Request: invalid permissions specified")
+        until = p.get("until_date", 0)
+        if not isinstance(until, int):
+            return bad(400, "Bad Request: invalid until_date")
+        self.mutes.append((chat, p["user_id"], perms, until))
+        self.accept(req, f"restrict:{chat}", p)
         return Response(200, {"ok": True, "result": True})
 
 

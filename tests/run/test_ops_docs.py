@@ -91,7 +91,7 @@ def test_long_running_service_starts_serves_metrics_and_stops_on_sigterm(tmp_pat
             except OSError:
                 pass
             time.sleep(0.2)
-        assert 'sopctl_sends_total{status="sent",channel="console"}' in body, body
+        assert 'sopctl_sends_total{channel="console",status="sent"}' in body, body
         assert "sopctl_claim_latency_seconds_count" in body
         p.send_signal(signal.SIGTERM)
         _out, err = p.communicate(timeout=60)

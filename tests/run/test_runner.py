@@ -202,7 +202,7 @@ def test_many_groups_are_all_recorded(tmp_path, n):
     assert len({m.key for m in ch.sent}) == n
     assert r.ledger.counts() == {"sent": n}
     assert r.metrics.queue_depth == 0
-    assert 'sopctl_sends_total{status="sent",channel="out"} ' + str(n) in r.metrics.render()
+    assert f'sopctl_sends_total{{channel="out",status="sent"}} {float(n)}' in r.metrics.render()
     clock.advance(timedelta(minutes=1).total_seconds())
 
 

@@ -50,17 +50,24 @@ def make_channel(name: str, cfg: ChannelCfg, *, env: Mapping[str, str],
     if mod_name is None:
         raise SopctlError(f"channel '{name}': unknown type '{cfg.type}'",
                           hint="one of: " + ", ".join(MODULES))
+    from .remind import RemindChannel
+
     mod = importlib.import_module(f"{__name__}.{mod_name}")
     ch = mod.CHANNEL(name, cfg, env=env, client=client, state_dir=state_dir, ctx=ctx)
     if cfg.remind:
         target = (channels or {}).get(cfg.remind)
         if target is None:
             raise SopctlError(f"channel '{name}': remind channel '{cfg.remind}' is not defined")
-        ch.reminder = target
-    if cfg.mode == "remind":
-        from .remind import RemindChannel
+    else:  # reminders go to the console
+        from ...playbook.model import Channel as ChannelModel
+        from .console import ConsoleChannel
 
-        return RemindChannel.around(ch)  # type: ignore[return-value]
+        target = ConsoleChannel(f"{name}:remind", ChannelModel(type="console"), env={},
+                                client=None, state_dir=state_dir, ctx=ch.ctx)
+    # the remind wrapping happens here, where channels are built, and only here
+    ch.reminder = RemindChannel(name, target)
+    if cfg.mode == "remind":
+        return ch.reminder
     return ch
 
 

@@ -1,8 +1,9 @@
 """What every channel shares: the delivery loop hookup, HTTP posting, error classes, redaction.
 
-A channel module subclasses :class:`BaseChannel` (or :class:`HttpChannel`) and supplies
-``parts(msg)`` (payloads after splitting), ``limits(part)`` (its rate windows) and
-``attempt(part)`` (one try, classified as sent / retry / failed / uncertain).
+A channel module subclasses :class:`BaseChannel`, which implements the protocol of
+``base.Channel``, and supplies ``attempt(part)`` (one try, classified as sent / retry /
+failed / uncertain), and where the platform needs it ``parts(msg)`` (payloads after
+splitting), ``limits(part)`` (its rate windows) and the member operations.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 class BaseChannel:
     type = "?"
     idempotent = False
+    paced = True  # send() goes through delivery.deliver
 
     def __init__(self, name: str, cfg: ChannelCfg, *, env: Mapping[str, str],
                  client: httpx.AsyncClient | None, state_dir: Path,
@@ -37,7 +39,9 @@ class BaseChannel:
         self._client = client
         self._own_client = client is None
         self._secrets: list[str] = []
-        self.reminder: Any = None  # the channel that carries "remind" messages (else console)
+        # the RemindChannel that carries "remind" messages: set by make_channel (to the
+        # channel's `remind` channel, else the console)
+        self.reminder: Any = None
 
     # -- secrets
     def secret(self, field: str, required: bool = True) -> str | None:
@@ -89,11 +93,20 @@ class BaseChannel:
     async def send(self, msg: OutMessage, *, deadline: float | None = None) -> SendResult:
         from ..delivery import deliver
 
-        if (msg.remind_to or msg.delivery == "remind") and self.cfg.mode != "remind":
-            from .remind import RemindChannel
-
-            return await RemindChannel.around(self).send(msg, deadline=deadline)
+        if msg.remind_to or msg.delivery == "remind":
+            if self.reminder is None:  # wired by make_channel; a bare channel cannot remind
+                return SendResult("failed", f"channel '{self.name}' has no reminder path",
+                                  parts=0, attempts=0)
+            return await self.reminder.send(msg, deadline=deadline)
         return await deliver(self, msg, self.ctx, deadline)
+
+    # -- member operations (the event receiver's ladder); most platforms have no API
+    async def remove_member(self, chat_id: str, member: str) -> SendResult:
+        return SendResult("failed", f"{self.type} has no member removal API", parts=0,
+                          attempts=0)
+
+    async def mute_member(self, chat_id: str, member: str) -> SendResult:
+        return SendResult("failed", f"{self.type} has no mute API", parts=0, attempts=0)
 
     # -- HTTP
     @property
@@ -202,7 +215,3 @@ def _retry_after(value: str | None) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
-
-
-def mention_all(msg: OutMessage) -> bool:
-    return msg.mention == "all"

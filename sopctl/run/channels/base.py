@@ -1,10 +1,15 @@
-"""The channel plugin interface: one small protocol every platform implements."""
+"""The channel plugin interface: the messages, the results, and the one protocol every
+channel implements (:class:`Channel`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from ..ratelimit import Limit
 
 # "uncertain": the request left but its outcome is unknown (timeout after sending); never
 # re-sent blindly. "retry" only ever travels between a channel attempt and the delivery loop.
@@ -43,11 +48,31 @@ class SendResult:
 
 
 class Channel(Protocol):
-    """A delivery endpoint. Implementations live one per module in this package."""
+    """What every channel is: the dispatcher calls :meth:`send`; the delivery loop
+    (sopctl/run/delivery.py) drives :meth:`parts`, :meth:`limits` and :meth:`attempt`;
+    the event receiver calls the member operations. :class:`~._common.BaseChannel`
+    implements all of it (a platform module supplies ``attempt`` and what it changes),
+    and :class:`~.remind.RemindChannel` implements it around another channel."""
 
     name: str
     type: str
+    idempotent: bool  # a retried request cannot post twice (an outcome may be re-tried)
+    # sends through delivery.deliver, which begins a message at its first request (the
+    # dispatcher begins any other channel's message before calling send)
+    paced: bool
+    reminder: Channel | None  # where "remind" messages go (set where channels are built)
 
-    async def send(self, msg: OutMessage) -> SendResult: ...
+    def parts(self, msg: OutMessage) -> list[Any]: ...  # payloads after splitting
+
+    def limits(self, part: Any) -> Sequence[Limit]: ...  # the rate windows a part uses
+
+    async def attempt(self, part: Any) -> SendResult: ...  # one try, classified
+
+    async def send(self, msg: OutMessage, *, deadline: float | None = None
+                   ) -> SendResult: ...  # every part, retries and rate limits included
+
+    async def remove_member(self, chat_id: str, member: str) -> SendResult: ...
+
+    async def mute_member(self, chat_id: str, member: str) -> SendResult: ...
 
     async def aclose(self) -> None: ...

@@ -88,5 +88,49 @@ class TelegramChannel(BaseChannel):
             return SendResult("failed", f"{data.get('error_code')}: {desc}", self.clean(data))
         return SendResult("failed", "chat migrated twice in a row", {})
 
+    # -- member operations: the ladder's `remove` and `mute` steps
+    async def remove_member(self, chat_id: str, member: str) -> SendResult:
+        """``banChatMember``: out of the group, and kept out."""
+        return await self._admin("banChatMember", chat_id, member, {"revoke_messages": False})
+
+    async def mute_member(self, chat_id: str, member: str) -> SendResult:
+        """``restrictChatMember`` without the right to send, for :data:`MUTE_S` seconds."""
+        until = int(self.ctx.clock.time() + MUTE_S)
+        return await self._admin("restrictChatMember", chat_id, member, {
+            "permissions": {p: False for p in MUTED}, "until_date": until,
+            "use_independent_chat_permissions": True})
+
+    async def _admin(self, method: str, chat_id: str, member: str,
+                     extra: dict[str, Any]) -> SendResult:
+        try:
+            uid: int | str = int(member)
+        except ValueError:
+            return SendResult("failed", f"Telegram user id must be numeric, not {member!r}",
+                              parts=0, attempts=0)
+        url = self.url.rsplit("/", 1)[0] + "/" + method
+        resp, err = await self.post(url, body={"chat_id": chat_id, "user_id": uid, **extra})
+        if err is not None:
+            return err
+        assert resp is not None
+        data = self.json_body(resp)
+        if data is None or "ok" not in data:
+            return self.http_status(resp) or SendResult(
+                "uncertain" if resp.status_code == 200 else "failed",
+                f"HTTP {resp.status_code} without a Bot API answer")
+        if data["ok"]:
+            return SendResult("sent", response={"method": method, "user_id": uid,
+                                                "chat_id": chat_id})
+        desc = self.redact(str(data.get("description", "error")))
+        if data.get("error_code") == 429 or resp.status_code == 429:
+            ra = (data.get("parameters") or {}).get("retry_after")
+            return SendResult("retry", f"429: {desc}", self.clean(data),
+                              retry_after=float(ra) if ra is not None else None)
+        return SendResult("failed", f"{data.get('error_code')}: {desc}", self.clean(data))
+
+
+MUTE_S = 24 * 3600  # a mute lasts a day; the next offence climbs the ladder again
+MUTED = ("can_send_messages", "can_send_audios", "can_send_documents", "can_send_photos",
+         "can_send_videos", "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+         "can_send_other_messages", "can_add_web_page_previews")
 
 CHANNEL = TelegramChannel

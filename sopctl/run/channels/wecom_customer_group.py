@@ -115,5 +115,30 @@ class WeComCustomerGroupChannel(BaseChannel):
             return self.errcode_failed(code, data, data.get("errmsg", ""))
         raise AssertionError("unreachable")
 
+    async def group_members(self, chat_id: str) -> dict[str, str] | str:
+        """userid -> name (group nickname, else WeCom name) of a customer group's members,
+        through ``externalcontact/groupchat/get`` with ``need_name=1``; a string saying why
+        when the API refuses."""
+        for refresh in (False, True):
+            token, err = await self.token(refresh)
+            if err:
+                return err.reason
+            url = f"{self.api}/externalcontact/groupchat/get?access_token={token}"
+            resp, err = await self.post_checked(url, body={"chat_id": chat_id, "need_name": 1})
+            if err:
+                return err.reason
+            assert resp is not None
+            data = self.json_body(resp) or {}
+            code = data.get("errcode")
+            if code in TOKEN_ERRORS and not refresh:
+                continue
+            if code != 0:
+                return self.redact(f"groupchat/get errcode {code}: {data.get('errmsg', '')}")
+            members = (data.get("group_chat") or {}).get("member_list") or []
+            return {str(m["userid"]): str(m.get("group_nickname") or m.get("name") or "")
+                    for m in members if isinstance(m, dict) and m.get("userid")
+                    and (m.get("group_nickname") or m.get("name"))}
+        raise AssertionError("unreachable")
+
 
 CHANNEL = WeComCustomerGroupChannel

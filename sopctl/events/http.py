@@ -1,0 +1,421 @@
+"""`sopctl serve` over HTTP: a Starlette app on uvicorn, hardened for the open internet.
+
+What uvicorn gives: an asyncio server (a stalled connection costs a socket, not a thread),
+keep-alive with an idle timeout, a bound on header size (h11), a bound on concurrent
+connections (``limit_concurrency``: beyond it requests get 503), graceful shutdown on
+SIGTERM (stop accepting, let requests in flight finish), and ``X-Forwarded-For`` honoured
+only from the addresses in ``forwarded_allow_ips``.
+
+What this module adds, since uvicorn lacks it: a timeout for the request head (a client that
+connects and sends part of a header is closed), a timeout and a size bound for the body
+(read here, before any route runs), one access-log line per request (JSON, or a
+translated line for people), and no traceback for whatever a client does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from ..i18n import _
+from .server import Receiver, Rejected
+
+log = logging.getLogger("sopctl.events")
+
+
+@dataclass(slots=True)
+class HttpLimits:
+    header_timeout: float = 10.0  # from the first byte of a request to the end of its head
+    body_timeout: float = 10.0  # from the end of the head to the end of the body
+    keep_alive: float = 5.0  # idle time between requests on one connection
+    max_body: int = 1 << 20
+    max_header: int = 16 * 1024  # bytes of request line and headers
+    max_connections: int = 1000  # beyond it, requests are answered 503
+    backlog: int = 2048
+    graceful_s: float = 30.0  # how long a stop waits for requests in flight
+
+
+# ----------------------------------------------------------------------------- access log
+
+class AccessLog:
+    """One line per request: JSON for machines, a translated sentence for people."""
+
+    def __init__(self, fmt: str = "text", stream: TextIO | None = None) -> None:
+        self.fmt = fmt
+        self.stream = stream
+        self._lock = threading.Lock()
+
+    def __call__(self, rec: dict[str, Any]) -> None:
+        out = self.stream or sys.stderr
+        if self.fmt == "json":
+            line = json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                               "event": "http", **rec}, ensure_ascii=False)
+        else:
+            line = _("{client} {method} {path} -> {status} in {ms} ms").format(
+                client=rec["client"], method=rec["method"], path=rec["path"],
+                status=rec["status"], ms=rec["ms"])
+            if rec.get("error"):
+                line += ": " + rec["error"]
+        with self._lock:
+            try:
+                out.write(line + "\n")
+                out.flush()
+            except (OSError, ValueError):  # a closed stderr must not stop the server
+                pass
+
+
+# ----------------------------------------------------------------------------- guard
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Gone(Exception):
+    pass
+
+
+class Guard:
+    """ASGI middleware: reads the whole body within ``body_timeout`` and ``max_body`` (into
+    ``scope["sopctl.body"]``), answers 408/413/400 itself, logs every request once, and
+    turns a client that went away into a log line."""
+
+    def __init__(self, app: Any, limits: HttpLimits, access: AccessLog | None,
+                 metrics: Any = None, receiver: Receiver | None = None) -> None:
+        self.app, self.limits, self.access, self.metrics = app, limits, access, metrics
+        self.receiver = receiver
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t0 = time.perf_counter()
+        info: dict[str, Any] = {"status": 0, "bytes": 0}
+
+        async def send_w(msg: dict) -> None:
+            if msg["type"] == "http.response.start":
+                info["status"] = msg["status"]
+            elif msg["type"] == "http.response.body":
+                info["bytes"] += len(msg.get("body", b""))
+            await send(msg)
+
+        try:
+            refused = await self._read_body(scope, receive)
+            if refused is not None:
+                info["error"] = refused[1]
+                if self.receiver is not None:
+                    self.receiver.rejected += 1
+                if self.metrics is not None:
+                    self.metrics.refused(scope.get("path", ""), refused[0])
+                await _plain(send_w, refused[0], refused[1], close=True)
+            else:
+                await self.app(scope, _replay(receive), send_w)
+        except _Gone:
+            info["status"] = 499  # nginx's "client closed request"
+            info["error"] = "client went away"
+        except Exception as exc:  # a bug: answer 500, log one line, keep serving
+            log.error(_("error handling {method} {path}: {why}").format(
+                method=scope.get("method"), path=scope.get("path"),
+                why=f"{type(exc).__name__}: {exc}"))
+            info["error"] = f"internal error: {type(exc).__name__}"
+            if not info["status"]:
+                with contextlib.suppress(Exception):
+                    await _plain(send_w, 500, "internal error", close=True)
+        self._log(scope, info, time.perf_counter() - t0)
+
+    async def _read_body(self, scope: dict, receive: Any) -> tuple[int, str] | None:
+        lim = self.limits
+        cl = _header(scope, b"content-length")
+        if cl is not None:
+            if not cl.isdigit():
+                return 400, "bad Content-Length"
+            if int(cl) > lim.max_body:
+                return 413, f"body of {int(cl)} bytes exceeds {lim.max_body}"
+        chunks: list[bytes] = []
+
+        async def read() -> None:
+            size = 0
+            while True:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    raise _Gone
+                body = msg.get("body", b"")
+                size += len(body)
+                if size > lim.max_body:
+                    raise _TooLarge
+                chunks.append(body)
+                if not msg.get("more_body"):
+                    return
+
+        try:
+            await asyncio.wait_for(read(), lim.body_timeout)
+        except TimeoutError:
+            return 408, f"body not received within {lim.body_timeout:g} s"
+        except _TooLarge:
+            return 413, f"body exceeds {lim.max_body} bytes"
+        scope["sopctl.body"] = b"".join(chunks)
+        return None
+
+    def _log(self, scope: dict, info: dict[str, Any], dt: float) -> None:
+        route = scope.get("path", "")
+        if self.metrics is not None:
+            self.metrics.request(route, info["status"], dt)
+        if self.access is None:
+            return
+        client = scope.get("client") or ("-", 0)
+        rec = {"client": client[0], "method": scope.get("method", ""), "path": route,
+               "status": info["status"], "bytes": info["bytes"], "ms": round(dt * 1000, 1)}
+        for k in ("error",):
+            if info.get(k):
+                rec[k] = info[k]
+        if scope.get("sopctl.error"):
+            rec["error"] = scope["sopctl.error"]
+        self.access(rec)
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return v.decode("latin-1").strip()
+    return None
+
+
+def _replay(receive: Any) -> Any:
+    """The body was read already; the app sees it as one empty final chunk."""
+    sent = False
+
+    async def again() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return again
+
+
+async def _plain(send: Any, status: int, reason: str, *, close: bool) -> None:
+    body = json.dumps({"error": reason}, ensure_ascii=False).encode()
+    headers = [(b"content-type", b"application/json; charset=utf-8"),
+               (b"content-length", str(len(body)).encode())]
+    if close:  # the unread rest of the request cannot be skipped safely
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+# ----------------------------------------------------------------------------- the app
+
+def build_app(receiver: Receiver, limits: HttpLimits, *, access: AccessLog | None = None,
+              metrics: Any = None) -> Guard:
+    """The routes, behind the guard."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
+    from starlette.routing import Route, Router
+
+    def reply(status: int, body: Any, ctype: str = "application/json") -> Response:
+        if isinstance(body, dict):
+            return JSONResponse(body, status)
+        return PlainTextResponse(body, status, media_type=ctype)
+
+    def refused(request: Request, exc: Rejected) -> Response:
+        receiver.rejected += 1
+        request.scope["sopctl.error"] = exc.reason
+        if metrics is not None:
+            metrics.refused(request.url.path, exc.status)
+        return JSONResponse({"error": exc.reason}, exc.status)
+
+    def body(request: Request) -> bytes:
+        return request.scope.get("sopctl.body", b"")
+
+    async def ingest(request: Request, source: str, events: list) -> int:
+        t0 = time.perf_counter()
+        n = await receiver.ingest(events)
+        receiver.accepted += 1
+        if metrics is not None:
+            metrics.ingested(source, len(events), time.perf_counter() - t0)
+        return n
+
+    async def events(request: Request) -> Response:
+        try:
+            evs = receiver.generic(request.headers, body(request))
+            n = await ingest(request, "generic", evs)
+        except Rejected as exc:
+            return refused(request, exc)
+        return reply(200, {"accepted": len(evs), "actions": n})
+
+    async def wecom_get(request: Request) -> Response:
+        try:
+            return reply(200, receiver.wecom_verify(request.query_params), "text/plain")
+        except Rejected as exc:
+            return refused(request, exc)
+
+    async def wecom_post(request: Request) -> Response:
+        try:
+            evs = receiver.wecom(request.query_params, body(request))
+            receiver.map_groups(evs)  # refuse unknown chats before asking for names
+            evs = await receiver.wecom_named(evs)
+            await ingest(request, "wecom", evs)
+        except Rejected as exc:
+            return refused(request, exc)
+        return reply(200, "success", "text/plain")
+
+    async def telegram(request: Request) -> Response:
+        try:
+            evs = receiver.telegram(request.headers, body(request))
+            n = await ingest(request, "telegram", evs)
+        except Rejected as exc:
+            return refused(request, exc)
+        return reply(200, {"accepted": len(evs), "actions": n})
+
+    async def healthz(request: Request) -> Response:
+        return reply(200, {"ok": True})
+
+    async def metrics_route(request: Request) -> Response:
+        if metrics is None:
+            return JSONResponse({"error": "no such route"}, 404)
+        data, ctype = metrics.exposition()
+        return Response(data, 200, media_type=ctype)
+
+    async def not_found(scope: dict, receive: Any, send: Any) -> None:
+        scope["sopctl.error"] = "no such route"
+        await JSONResponse({"error": "no such route"}, 404)(scope, receive, send)
+
+    router = Router([
+        Route("/events", events, methods=["POST"]),
+        Route("/wecom", wecom_get, methods=["GET"]),
+        Route("/wecom", wecom_post, methods=["POST"]),
+        Route("/telegram", telegram, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
+    ], default=not_found)
+    return Guard(router, limits, access, metrics, receiver)
+
+
+# ----------------------------------------------------------------------------- the server
+
+def _guarded(base: type) -> type:
+    """A uvicorn protocol class that closes a connection whose request head does not arrive
+    within ``header_timeout`` (uvicorn's own keep-alive timer only runs between requests)."""
+
+    class Guarded(base):  # type: ignore[misc, valid-type]
+        header_timeout = 10.0
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.cycle is not None and not self.cycle.response_complete:
+                self._disarm()  # a request is under way: the body has its own timeout
+            elif self._head_timer is None:
+                self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._disarm()  # idle again: uvicorn's keep-alive timer takes over
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._head_timer = self.loop.call_later(self.header_timeout, self._head_late)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_late(self) -> None:
+            self._head_timer = None
+            if (self.cycle is None or self.cycle.response_complete) \
+                    and not self.transport.is_closing():
+                self.transport.close()
+
+    Guarded.__name__ = f"Guarded{base.__name__}"
+    return Guarded
+
+
+def protocol_class(limits: HttpLimits) -> type:
+    """httptools when installed (faster), else h11, each with the head timeout."""
+    try:
+        import httptools  # noqa: F401
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as base
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as base
+    cls = _guarded(base)
+    cls.header_timeout = limits.header_timeout
+    return cls
+
+
+class EventServer:
+    """uvicorn serving :func:`build_app`. :meth:`run` blocks (SIGTERM/SIGINT stop it
+    gracefully, in the main thread); :meth:`start` serves from a background thread."""
+
+    def __init__(self, receiver: Receiver, *, host: str = "127.0.0.1", port: int = 0,
+                 limits: HttpLimits | None = None, access: AccessLog | None = None,
+                 metrics: Any = None, forwarded_allow_ips: str | None = None) -> None:
+        import uvicorn
+
+        self.receiver = receiver
+        self.limits = limits or HttpLimits(max_body=receiver.cfg.max_body)
+        app = build_app(receiver, self.limits, access=access, metrics=metrics)
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        self.config = uvicorn.Config(
+            app, host=host, port=port, http=protocol_class(self.limits), lifespan="off",
+            log_config=None, access_log=False, server_header=False,
+            timeout_keep_alive=max(1, round(self.limits.keep_alive)),
+            limit_concurrency=self.limits.max_connections, backlog=self.limits.backlog,
+            timeout_graceful_shutdown=max(1, round(self.limits.graceful_s)),
+            h11_max_incomplete_event_size=self.limits.max_header,
+            proxy_headers=bool(forwarded_allow_ips), forwarded_allow_ips=forwarded_allow_ips
+            or "")
+        self.server = uvicorn.Server(self.config)
+        self._thread: threading.Thread | None = None
+        self.sock = self._bind(host, port)  # here, so a busy port is an error to report
+
+    def _bind(self, host: str, port: int) -> socket.socket:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.setblocking(False)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    @property
+    def port(self) -> int:
+        return self.sock.getsockname()[1]
+
+    def run(self) -> None:
+        """Serve until SIGTERM/SIGINT, then stop accepting and finish requests in flight."""
+        self.server.run(sockets=[self.sock])
+
+    def start(self, timeout: float = 10.0) -> EventServer:
+        self._thread = threading.Thread(target=self.run, name="sopctl-http", daemon=True)
+        self._thread.start()
+        t_end = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > t_end:
+                raise OSError(f"cannot listen on {self.config.host}:{self.config.port}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 35.0) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
