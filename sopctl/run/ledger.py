@@ -195,6 +195,17 @@ class Ledger:
                 won.extend(conn.execute(self._claim_stmt(), rows).scalars())
         return won
 
+    def claim_in(self, conn: Any, playbook: str, claims: Sequence[Claim], *, now: datetime,
+                 lease_s: float = 600) -> list[str]:
+        """:meth:`claim` inside the caller's open transaction ``conn``, for a writer whose
+        claims must commit with its own records (the event receiver: an event's id, its
+        member and its reactions commit together). Returns the keys won."""
+        if not claims:
+            return []
+        lease = now + timedelta(seconds=lease_s)
+        rows = [self._row(playbook, c, "claimed", now, lease) for c in claims]
+        return list(conn.execute(self._claim_stmt(), rows).scalars())
+
     def record(self, playbook: str, claims: Sequence[Claim], status: str, reason: str, *,
                now: datetime) -> int:
         """Record final rows directly (e.g. ``skipped``) unless someone already has them."""
