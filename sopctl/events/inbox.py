@@ -65,8 +65,12 @@ def _read_file(engine: EventEngine, f: Path, rep: InboxReport) -> None:
 
                 ev = replace(ev, group=group)
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as exc:
-            reason = _("malformed JSON ({why})").format(why=exc) if isinstance(
-                exc, json.JSONDecodeError | UnicodeDecodeError) else str(exc)
+            if isinstance(exc, json.JSONDecodeError):  # where, not Python's English
+                reason = _("malformed JSON (column {col})").format(col=exc.colno)
+            elif isinstance(exc, UnicodeDecodeError):
+                reason = _("not UTF-8 text")
+            else:
+                reason = str(exc)
             log.warning(_("{path}:{line}: skipped: {reason}").format(path=f, line=line_no,
                                                                     reason=reason))
             rep.skipped += 1
