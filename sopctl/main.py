@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "status"),
     "serve": ("serve", "serve"),
     "members": ("members", "app"),
+    "calibrate": ("calibrate", "calibrate"),
 }
 # One-shot commands: their objects are nearly all acyclic and die with the process, yet
 # the cyclic collector's passes over the thousands pydantic and Typer create, during the
@@ -132,8 +133,10 @@ def main() -> None:
         from .console import err_console
         from .i18n import _
 
-        err_console().print(f"[bold red]{_('error:')}[/] {exc.message}\n  "
-                            f"[dim]{_('hint:')}[/] {exc.hint}", highlight=False)
+        # (no _() inside f-strings: the catalogue's extractor does not see them)
+        error, hint = _("error:"), _("hint:")
+        err_console().print(f"[bold red]{error}[/] {exc.message}\n  [dim]{hint}[/] {exc.hint}",
+                            highlight=False)
         sys.exit(exc.exit_code)
     command = _invoked(sys.argv)
     if command not in ONE_SHOT:
@@ -161,9 +164,10 @@ def _run(command: str | None) -> None:
     except SopctlError as exc:
         from .console import err_console
 
-        err_console().print(f"[bold red]{_('error:')}[/] {exc.message}", highlight=False)
+        error, hint = _("error:"), _("hint:")
+        err_console().print(f"[bold red]{error}[/] {exc.message}", highlight=False)
         if exc.hint:
-            err_console().print(f"  [dim]{_('hint:')}[/] {exc.hint}", highlight=False)
+            err_console().print(f"  [dim]{hint}[/] {exc.hint}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -173,7 +177,7 @@ def _run(command: str | None) -> None:
         from .console import err_console
 
         err_console().print(
-            f"[bold red]{_('internal error:')}[/] {type(exc).__name__}: {exc}\n  "
+            "[bold red]" + _("internal error:") + f"[/] {type(exc).__name__}: {exc}\n  "
             + _("set SOPCTL_DEBUG=1 to see the traceback, and please report it."),
             highlight=False)
         sys.exit(EXIT_USAGE)
