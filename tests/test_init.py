@@ -104,3 +104,129 @@ def test_bad_options_are_usage_errors(tmp_path: Path, args: list[str]) -> None:
     proc = _sopctl(["init", "--yes", *args], tmp_path)
     assert proc.returncode == 2 and "error:" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "playbook.yaml").exists()
+
+
+# ---------------------------------------------------------------- channel block per platform
+
+CHANNEL_TYPES = {"wecom": "wecom-robot", "wechat": "console", "feishu": "feishu",
+                 "dingtalk": "dingtalk", "telegram": "telegram", "slack": "slack",
+                 "discord": "discord", "other": "webhook"}
+
+
+def _has_cjk(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.fixture(params=["en", "zh-CN"])
+def lang(request: pytest.FixtureRequest):
+    from sopctl import i18n
+
+    i18n.setup(request.param)
+    yield request.param
+    i18n.setup("en")
+
+
+@pytest.mark.parametrize("platform", sorted(CHANNEL_TYPES))
+def test_channel_block_for_each_platform_and_language(tmp_path: Path, platform: str,
+                                                      lang: str) -> None:
+    from sopctl.commands.init import PLATFORMS, channel_env
+
+    assert set(PLATFORMS) == set(CHANNEL_TYPES)
+    out = tmp_path / "playbook.yaml"
+    result = CliRunner().invoke(app, ["init", "-y", "-t", "product", "--platform", platform,
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    pb = load_playbook(str(out)).playbook
+    assert pb is not None
+    default = pb.channels[pb.channel]
+    assert default.type == CHANNEL_TYPES[platform]
+    assert pb.channels["console"].type == "console"
+    for var in channel_env(platform):
+        assert "${" + var + "}" in text
+    if platform == "telegram":
+        assert default.token == "${TG_BOT_TOKEN}"
+        assert all(g.chat_id for g in pb.groups)
+    if platform == "feishu":
+        assert default.token == "${FEISHU_HOOK_TOKEN}"
+    # clean where the secrets are set (SOP404 on), and where they are not looked at
+    env = {"PATH": "/usr/bin", **{v: "x" for v in channel_env(platform)}}
+    for e in (env, {}):
+        findings, n = lint_paths([str(out)], LintConfig(), env=e)
+        assert n == 1 and [f.short() for f in findings] == []
+    comments, run = [], False  # consecutive comment lines are one comment
+    for line in text.splitlines():
+        is_comment = line.lstrip().startswith("#") and "yaml-language-server" not in line
+        if is_comment and run:
+            comments[-1] += " " + line.split("#", 1)[1]
+        elif is_comment:
+            comments.append(line.split("#", 1)[1])
+        run = is_comment
+    assert comments
+    if lang == "zh-CN":  # every comment is Chinese
+        assert all(_has_cjk(c) for c in comments), [c for c in comments if not _has_cjk(c)]
+        assert "TG_BOT_TOKEN" in result.output or platform != "telegram"
+        assert _has_cjk(result.output)
+    else:
+        assert "secrets are never written here" in text
+        assert "sopctl run --rehearse" in result.output
+
+
+def test_prompts_in_chinese(tmp_path: Path, lang: str) -> None:
+    out = tmp_path / "p.yaml"
+    result = CliRunner().invoke(app, ["init", "-o", str(out)],
+                                input="interest\n\n\ntelegram\n")
+    assert result.exit_code == 0, result.output
+    pb = load_playbook(str(out)).playbook
+    assert pb.channels[pb.channel].type == "telegram"
+    first = result.output.splitlines()[0]
+    assert _has_cjk(first) == (lang == "zh-CN"), first
+
+
+# ---------------------------------------------------------------- interrupting a prompt
+
+def _until_prompt(proc: subprocess.Popen, text: str, timeout: float = 30.0) -> str:
+    """stdout so far, once it shows ``text`` (a prompt ends without a newline)."""
+    import os
+    import select
+    import time
+
+    seen, end = b"", time.monotonic() + timeout
+    fd = proc.stdout.fileno()
+    while text.encode() not in seen:
+        left = end - time.monotonic()
+        assert left > 0 and proc.poll() is None, seen.decode(errors="replace")
+        if select.select([fd], [], [], left)[0]:
+            seen += os.read(fd, 4096)
+    return seen.decode()
+
+
+@pytest.mark.parametrize("answers", [b"", b"knowledge\n", b"knowledge\n\n"])
+def test_ctrl_c_at_a_prompt_exits_130(tmp_path: Path, answers: bytes) -> None:
+    """SIGINT to a real process sitting at the first, second or third question."""
+    import os
+    import signal
+
+    prompts = ["Group type", "Name", "Timezone"]
+    out = tmp_path / "p.yaml"
+    proc = subprocess.Popen([sys.executable, "-m", "sopctl", "init", "-o", str(out)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path,
+                            env={**os.environ, "SOPCTL_LANG": "en", "SOPCTL_DEBUG": ""})
+    try:
+        proc.stdin.write(answers)
+        proc.stdin.flush()
+        _until_prompt(proc, prompts[answers.count(b"\n")])
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+    finally:
+        proc.kill()
+        proc.wait()
+    assert "Traceback" not in proc.stderr.read().decode()
+    assert not out.exists()
+
+
+def test_end_of_input_at_a_prompt_is_not_an_interrupt(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "sopctl", "init", "-o", str(tmp_path / "p.yaml")],
+                          input=b"", capture_output=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1 and not (tmp_path / "p.yaml").exists()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from ..i18n import _
+from ..i18n import N_, _
 
 GROUP_TYPES = ("product", "interest", "knowledge", "resource", "marketing")
 PLATFORMS = ("wecom", "wechat", "feishu", "dingtalk", "telegram", "slack", "discord", "other")
@@ -205,17 +205,76 @@ def render_playbook(kind: str, name: str | None = None, timezone: str = "Asia/Sh
     if kind in ("product", "marketing"):
         text += _FUNNEL.format(end=_("the last stage"),
                                second=_("members who did not convert get a second round"))
-    text += (
-        "# " + _("before going live, replace console by the platform's channel, with "
-                 "secrets written as ${ENV_VAR}, e.g.:") + "\n"
-        "#   wecom: {type: wecom-robot, key: \"${WECOM_ROBOT_KEY}\"}\n"
-        "channels:\n"
-        "  console: {type: console}\n"
-        "channel: console\n"
-        "groups:\n"
-        f"  - {{id: g001, name: {_q(name + '001')}, opened: {opened.isoformat()}, members: 0}}\n"
-    )
+    text += channel_block(platform) + "groups:\n"
+    if platform == "telegram":  # a Telegram bot posts to a chat id, one per group
+        text += "  # " + _("chat_id: the group's Telegram chat id; replace this example") + "\n"
+    chat = ', chat_id: "-1001234567890"' if platform == "telegram" else ""
+    text += (f"  - {{id: g001, name: {_q(name + '001')}, opened: {opened.isoformat()}, "
+             f"members: 0{chat}}}\n")
     return text
+
+
+# platform -> (channel name, the YAML flow mapping, what to set up, the variables it reads)
+_CHANNELS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "wecom": ("wecom", 'type: wecom-robot, key: "${WECOM_ROBOT_KEY}"',
+              N_("WeCom group robot: add a robot to the group and export the key= value of "
+                 "its webhook address as WECOM_ROBOT_KEY"), ("WECOM_ROBOT_KEY",)),
+    "wechat": ("wechat", "type: console, mode: remind",
+               N_("WeChat groups have no bot interface: sopctl reminds the staff member to "
+                  "post by hand (add remind: <a WeCom robot channel> to reach their phone)"),
+               ()),
+    "feishu": ("feishu", 'type: feishu, token: "${FEISHU_HOOK_TOKEN}"',
+               N_("Feishu custom bot: export the token at the end of its webhook address as "
+                  "FEISHU_HOOK_TOKEN; with signature verification on, add "
+                  'secret: "${FEISHU_SIGN_SECRET}"'), ("FEISHU_HOOK_TOKEN",)),
+    "dingtalk": ("dingtalk", 'type: dingtalk, token: "${DINGTALK_TOKEN}"',
+                 N_("DingTalk robot: export the access_token of its webhook address as "
+                    'DINGTALK_TOKEN; with signing on, add secret: "${DINGTALK_SECRET}"'),
+                 ("DINGTALK_TOKEN",)),
+    "telegram": ("telegram", 'type: telegram, token: "${TG_BOT_TOKEN}"',
+                 N_("Telegram bot: export the token from @BotFather as TG_BOT_TOKEN, add the "
+                    "bot to the group and set each group's chat_id"), ("TG_BOT_TOKEN",)),
+    "slack": ("slack", 'type: slack, url: "${SLACK_WEBHOOK_URL}"',
+              N_("Slack incoming webhook: export its URL as SLACK_WEBHOOK_URL"),
+              ("SLACK_WEBHOOK_URL",)),
+    "discord": ("discord", 'type: discord, url: "${DISCORD_WEBHOOK_URL}"',
+                N_("Discord webhook: export its URL as DISCORD_WEBHOOK_URL"),
+                ("DISCORD_WEBHOOK_URL",)),
+    "other": ("webhook", 'type: webhook, url: "${SOPCTL_WEBHOOK_URL}", '
+              'secret: "${SOPCTL_WEBHOOK_SECRET}"',
+              N_("your own service: sopctl POSTs signed JSON to SOPCTL_WEBHOOK_URL "
+                 "(docs/channels.md)"), ("SOPCTL_WEBHOOK_URL", "SOPCTL_WEBHOOK_SECRET")),
+}
+
+
+def channel_env(platform: str) -> tuple[str, ...]:
+    """The environment variables the channel written for ``platform`` reads."""
+    return _CHANNELS[platform][3]
+
+
+def channel_block(platform: str) -> str:
+    """``channels:`` and ``channel:`` for ``platform``, commented in the chosen language: the
+    platform's channel is the default; console stays for trying it out."""
+    from rich.cells import cell_len
+
+    name, spec, how, _env = _CHANNELS[platform]
+
+    def comment(text: str, indent: str) -> str:
+        lines = [""]  # wrapped at spaces by terminal cells: a Chinese character counts two
+        for word in text.split(" "):
+            if lines[-1] and cell_len(f"{lines[-1]} {word}") > 90:
+                lines.append(word)
+            else:
+                lines[-1] = f"{lines[-1]} {word}" if lines[-1] else word
+        return "".join(f"{indent}# {line}\n" for line in lines)
+
+    return (comment(_("secrets are never written here: ${NAME} is read from the environment "
+                      "where sopctl runs"), "")
+            + "channels:\n" + comment(_(how), "  ") + f"  {name}: {{{spec}}}\n"
+            + comment(_("prints to the terminal: `sopctl run --rehearse` replays today on it, "
+                        "`--channel console` sends everything there"), "  ")
+            + "  console: {type: console}\n"
+            f"channel: {name}\n")
 
 
 def init(
@@ -244,10 +303,9 @@ def init(
                          hint=_("one of: {choices}").format(choices=", ".join(GROUP_TYPES)))
     if name is None:
         default = _TEMPLATES[kind]["name"]
-        name = default if yes else typer.prompt(_("Name"), default=default)
+        name = default if yes else _prompt(_("Name"), default=default)
     if timezone is None:
-        timezone = "Asia/Shanghai" if yes else typer.prompt(_("Timezone"),
-                                                            default="Asia/Shanghai")
+        timezone = "Asia/Shanghai" if yes else _prompt(_("Timezone"), default="Asia/Shanghai")
     _check_timezone(timezone)
     if platform is None:
         platform = "wecom" if yes else _choose(_("Platform"), PLATFORMS, "wecom")
@@ -274,12 +332,28 @@ def init(
             path=output, why=exc.strerror or exc)) from None
     typer.echo(_("wrote {path} ({kind}, {platform}); next: sopctl lint {path}").format(
         path=output, kind=kind, platform=platform), err=True)
+    typer.echo(_("see it work now, on the console: sopctl run --rehearse {path}").format(
+        path=output), err=True)
+    if channel_env(platform):
+        typer.echo(_("before `sopctl run`, export {names} where it runs").format(
+            names=", ".join(channel_env(platform))), err=True)
+
+
+def _prompt(text: str, default: str) -> str:
+    """typer.prompt, but Ctrl-C exits 130 as everywhere else: typer turns it into the same
+    Abort as end of input (exit 1), keeping the interrupt only as the Abort's context."""
+    try:
+        return str(typer.prompt(text, default=default))
+    except typer.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise typer.Exit(130) from None
+        raise
 
 
 def _choose(question: str, choices: tuple[str, ...], default: str) -> str:
     """Ask until the answer is one of ``choices``."""
     while True:
-        answer = str(typer.prompt(f"{question} ({', '.join(choices)})", default=default)).strip()
+        answer = _prompt(f"{question} ({', '.join(choices)})", default=default).strip()
         if answer in choices:
             return answer
         typer.echo(_("'{answer}' is not one of: {choices}").format(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,26 +22,12 @@ class LogFormat(StrEnum):
     json = "json"
 
 
-def parse_since(value: str | None, now: datetime) -> datetime | None:
-    """'24h', '90m', '2d' (before now) or an ISO 8601 instant (UTC when no offset)."""
-    if not value:
-        return None
-    v = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?\s*[smhdw]?", v):
-        from ..playbook.timeparse import parse_duration
+def parse_since(value: str | None, now: datetime, tz: str | None = None) -> datetime | None:
+    """'24h', '90m', '2d' (before now), a date, or an ISO 8601 date-time; one without an
+    offset is a wall time in ``tz`` (the playbook's timezone; UTC when None)."""
+    from ..timefmt import parse_instant
 
-        if v[-1] == "w":
-            return now - timedelta(weeks=float(v[:-1]))
-        try:
-            return now - timedelta(seconds=float(parse_duration(v)))
-        except ValueError as exc:
-            raise UsageError(f"--since {value!r}: {exc}") from None
-    try:
-        t = datetime.fromisoformat(v)
-    except ValueError:
-        raise UsageError(f"--since {value!r} is neither a duration (24h, 90m, 2d) nor an ISO "
-                         "date-time (2026-11-24T07:00+08:00)") from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return parse_instant(value, tz=tz, now=now, option="--since")
 
 
 def state_dir_of(state_dir: Path | None) -> Path:
@@ -98,8 +83,9 @@ def run(
     resend_uncertain: bool = typer.Option(False, "--resend-uncertain",
                                           help="Send again what a crash left uncertain "
                                           "(if still inside its grace)."),
-    since: str = typer.Option(None, "--since", help="Catch up from here: 24h, 90m or an ISO "
-                              "date-time (default: the last tick, else now minus the largest "
+    since: str = typer.Option(None, "--since", help="Catch up from here: 24h, 90m, a date or "
+                              "a date-time, read in the playbook's timezone unless it has an "
+                              "offset (default: the last tick, else now minus the largest "
                               "grace)."),
     channel: str = typer.Option(None, "--channel", help="Send everything through this channel "
                                 "(a name from the playbook, or a type such as console)."),
@@ -115,6 +101,10 @@ def run(
     lease: float = typer.Option(60.0, "--lease", envvar="SOPCTL_LEASE", min=1.0,
                                 help="Seconds a claim stays ours without a heartbeat; another "
                                 "runner takes over after that."),
+    rehearse: bool = typer.Option(False, "--rehearse", help="Replay today's timetable on the "
+                                  "console in seconds, with a throwaway ledger: real sends, "
+                                  "real records, no real channel or ledger touched. Works at "
+                                  "any hour; try it first."),
 ) -> None:
     """Run playbooks: claim each due message in the ledger, send it, record the result."""
     import asyncio
@@ -130,13 +120,22 @@ def run(
         raise UsageError(str(exc)) from None
     env = dict(os.environ)
     clock = default_clock()
+    if rehearse:
+        _refuse_with_rehearse(once=once, since=since, dry_run=dry_run, shard=shard,
+                              resend_uncertain=resend_uncertain, metrics_port=metrics_port,
+                              channel=channel)
+        _rehearse(load_books(playbooks, env), clock.now(), env, log_format.value)
+        return
     sd = state_dir_of(state_dir)
-    opts = RunOptions(once=once, since=parse_since(since, clock.now()),
+    books = load_books(playbooks, env)
+    from ..timefmt import shared_zone
+
+    tz = shared_zone({b.name: b.playbook.timezone for b in books})
+    opts = RunOptions(once=once, since=parse_since(since, clock.now(), tz),
                       resend_uncertain=resend_uncertain, channel=channel, dry_run=dry_run,
                       state_dir=sd, lease_s=lease, shard=shard_t)
-    books = load_books(playbooks, env)
     ledger = open_ledger(store, state_dir, f"shard {shard_t[0]}/{shard_t[1]}" if shard_t else None)
-    log = EventLog(log_format.value)
+    log = _event_log(EventLog, log_format.value, tz)
     metrics = Metrics()
     try:
         server = serve_metrics(metrics, metrics_port) if metrics_port else None
@@ -152,6 +151,7 @@ def run(
         client = make_client(concurrency=200)
         channels = ChannelSet(override=channel, env=env, state_dir=sd, ctx=DeliveryContext(),
                               client=client)
+        metrics.watch(channels.ctx.limiter)  # sopctl_rate_limit_wait_seconds_total
         channels.refresh([b.playbook for b in books],
                          where={i: f"{b.path}: " for i, b in enumerate(books)})
         runner = Runner(books, ledger, clock, opts, channels=channels.channels,
@@ -216,6 +216,60 @@ def _print_dry(s: Summary) -> None:
         t.add_row(name, o.local.strftime("%m-%d %H:%M"), o.group, o.slot, o.channel,
                   o.text[:40].replace("\n", " "))
     console().print(t)
+
+
+def _event_log(base: type, fmt: str, tz: str | None) -> Any:
+    """The runner's log; its rich lines stamp the time on the playbook's clock, labelled
+    (JSON lines keep their UTC ``ts``)."""
+
+    class LocalLog(base):  # type: ignore[misc, valid-type]
+        def __call__(self, event: str, message: str, level: str = "info", **fields: Any) -> None:
+            if self.fmt == "json" or level == "debug":
+                return super().__call__(event, message, level, **fields)
+            from datetime import UTC
+
+            from rich.markup import escape
+
+            from ..console import err_console
+            from ..timefmt import clock
+
+            style = {"error": "bold red", "warning": "yellow"}.get(level, "dim")
+            stamp = clock(datetime.now(UTC), tz, seconds=True)
+            err_console().print(f"[{style}]{escape(stamp)} {level:<7}[/] {escape(message)}",
+                                markup=True, highlight=False)
+
+    return LocalLog(fmt)
+
+
+def _refuse_with_rehearse(**given: Any) -> None:
+    """A rehearsal has its own ledger, channel and clock: options about the real ones are
+    refused rather than silently ignored."""
+    from ..i18n import _
+
+    clash = [k for k, v in given.items() if v and not (k == "channel" and v == "console")]
+    if clash:
+        names = ", ".join("--" + k.replace("_", "-") for k in clash)
+        raise UsageError(_("--rehearse cannot be combined with {options}").format(options=names),
+                         hint=_("a rehearsal replays today on the console with a throwaway "
+                                "ledger; drop --rehearse to run for real"))
+
+
+def _rehearse(books: list[Any], now: datetime, env: dict[str, str], fmt: str) -> None:
+    import asyncio
+
+    from ..console import console
+    from ..run.rehearse import banner, rehearsal_day, rehearse_book, summary
+    from ..timefmt import local
+
+    out = console()
+    results = []
+    for book in books:
+        day, _occs = rehearsal_day(book, now)
+        banner(book, day, local(now, book.playbook.timezone).date(), out)
+        log = _event_log(__import__("sopctl.run.metrics", fromlist=["EventLog"]).EventLog, fmt,
+                         book.playbook.timezone)
+        results.append(asyncio.run(rehearse_book(book, now, out, env=env, log=log)))
+    summary(results, out)
 
 
 __all__ = ["EXIT_FINDINGS", "run"]
