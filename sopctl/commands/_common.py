@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import EXIT_FINDINGS, UsageError
+from ..i18n import _
 
 if TYPE_CHECKING:
     from datetime import date
@@ -45,10 +46,11 @@ def check_path(path: str) -> None:
         return
     p = Path(path)
     if p.is_dir():
-        raise UsageError(f"{path}: is a directory; name a playbook file",
-                         hint="name one of the .yaml files in it (`sopctl lint` takes directories)")
+        raise UsageError(_("{path}: is a directory; name a playbook file").format(path=path),
+                         hint=_("name one of the .yaml files in it (`sopctl lint` takes "
+                                "directories)"))
     if not p.exists():
-        raise UsageError(f"{path}: no such file or directory")
+        raise UsageError(_("{path}: no such file or directory").format(path=path))
 
 
 def load_or_exit(path: str | None) -> tuple[str, Loaded]:
@@ -84,11 +86,11 @@ def first_day(value: str | None, option: str, tz: str, days: int = 0) -> date:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        raise UsageError(f"{option} '{value}' is not a date",
-                         hint="write it as YYYY-MM-DD, e.g. 2026-11-24") from None
+        raise UsageError(_("{option} '{value}' is not a date").format(option=option, value=value),
+                         hint=_("write it as YYYY-MM-DD, e.g. 2026-11-24")) from None
     if not date(1900, 1, 1) <= day <= date(9000, 12, 31) - timedelta(days=days):
-        raise UsageError(f"{option} {value}: the {days}-day window must lie within "
-                         "1900-01-01..9000-12-31")
+        raise UsageError(_("{option} {value}: the {n}-day window must lie within "
+                           "1900-01-01..9000-12-31").format(option=option, value=value, n=days))
     return day
 
 
@@ -97,4 +99,5 @@ def write_output(path: Path, text: str) -> None:
     try:
         path.write_bytes(text.encode("utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise UsageError(_("cannot write {path}: {reason}").format(
+            path=path, reason=exc.strerror or exc)) from None

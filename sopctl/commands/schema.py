@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from ..i18n import _
+
 SCHEMA_ID = "https://sopctl.dev/schema/playbook.schema.json"
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 # Models that also accept a bare string (a ``mode="before"`` shorthand), and what it means.
@@ -76,5 +78,6 @@ def schema(
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
-    typer.echo(f"wrote {output}", err=True)
+        raise UsageError(_("{path}: cannot write: {why}").format(
+            path=output, why=exc.strerror or exc)) from None
+    typer.echo(_("wrote {path}").format(path=output), err=True)
