@@ -88,20 +88,56 @@ def translate_error(message: str) -> str:
     return _match(_ERRORS, message) or message
 
 
-_MODULES = ("typer.core", "typer.rich_utils")
-
-
 def localize() -> None:
-    """Point click's and Typer's gettext at sopctl's selected language (idempotent)."""
+    """Point click's and Typer's gettext at sopctl's selected language (idempotent).
+
+    ``typer.rich_utils`` pulls in rich's console, markdown and syntax highlighting (a
+    third of a `sopctl lint` run); Typer imports it only to show help or an error, so
+    it is patched when that happens, not imported here."""
+    import sys
+
     from ..i18n import _, ngettext
 
-    for name in _MODULES:
-        module = import_module(name)
-        if hasattr(module, "_"):
-            module._ = _
-        if hasattr(module, "ngettext"):
-            module.ngettext = ngettext
-    ru = import_module("typer.rich_utils")
+    core = import_module("typer.core")
+    for attr, fn in (("_", _), ("ngettext", ngettext)):
+        if hasattr(core, attr):
+            setattr(core, attr, fn)
+    if "typer.rich_utils" in sys.modules:
+        _patch_rich_utils(sys.modules["typer.rich_utils"])
+    elif not any(isinstance(f, _PatchOnImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _PatchOnImport())
+
+
+class _PatchOnImport:
+    """A meta-path finder that lets ``typer.rich_utils`` load as usual, then patches it."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "typer.rich_utils":
+            return None
+        import sys
+        from importlib.machinery import PathFinder
+
+        sys.meta_path.remove(self)
+        spec = PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        run = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _patch_rich_utils(module)
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _patch_rich_utils(ru: Any) -> None:
+    from ..i18n import _, ngettext
+
+    if hasattr(ru, "_"):
+        ru._ = _
+    if hasattr(ru, "ngettext"):
+        ru.ngettext = ngettext
     ru.DEPRECATED_STRING = _("(deprecated) ")
     ru.DEFAULT_STRING = _("[default: {}]")
     ru.ENVVAR_STRING = _("[env var: {}]")
