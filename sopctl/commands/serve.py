@@ -149,7 +149,7 @@ def serve(
         limits = HttpLimits(header_timeout=header_timeout, body_timeout=body_timeout,
                             keep_alive=keep_alive, max_body=max_body,
                             max_connections=max_connections)
-        receiver = Receiver(engine, cfg, names=deliverer.names())
+        receiver = Receiver(engine, cfg, names=deliverer.names(), metrics=metrics)
         try:
             server = EventServer(receiver, host=host, port=port, limits=limits,
                                  access=AccessLog(access_log.value), metrics=metrics,

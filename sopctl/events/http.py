@@ -322,7 +322,10 @@ def _guarded(base: type) -> type:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            self._disarm()  # idle again: uvicorn's keep-alive timer takes over
+            # idle (uvicorn's keep-alive timer runs), or part of the next head is buffered
+            # already: either way the next head has header_timeout from here
+            if self.cycle is None or self.cycle.response_complete:
+                self._arm()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
@@ -372,6 +375,8 @@ class EventServer:
         self.limits = limits or HttpLimits(max_body=receiver.cfg.max_body)
         app = build_app(receiver, self.limits, access=access, metrics=metrics)
         logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+        access_logger = logging.getLogger("uvicorn.access")  # ours replaces it
+        access_logger.propagate, access_logger.disabled = False, True
         self.config = uvicorn.Config(
             app, host=host, port=port, http=protocol_class(self.limits), lifespan="off",
             log_config=None, access_log=False, server_header=False,

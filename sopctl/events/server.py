@@ -63,9 +63,10 @@ class Writer:
     has queued up in one transaction. Each request is answered only once its events are
     committed. :meth:`stop` processes everything already handed in, then ends."""
 
-    def __init__(self, engine: EventEngine, max_batch: int = 256):
+    def __init__(self, engine: EventEngine, max_batch: int = 256, metrics: Any = None):
         self.engine = engine
         self.max_batch = max_batch
+        self.metrics = metrics
         self.q: queue.Queue[Any] = queue.Queue()
         self.thread = threading.Thread(target=self._loop, name="sopctl-events-writer",
                                        daemon=True)
@@ -126,8 +127,11 @@ class Writer:
                     break
                 jobs.append(nxt)
                 n += len(nxt[0])
+            t0 = time.perf_counter()
             try:
                 res = self.engine.handle_batch([ev for j in jobs for ev in j[0]])
+                if self.metrics is not None:
+                    self.metrics.claim_latency(time.perf_counter() - t0)
             except Exception:
                 for events, resolve in jobs:  # isolate the failing request
                     try:
@@ -145,10 +149,11 @@ class Writer:
 class Receiver:
     """The routes' logic: authenticate, parse, map to groups, store. Used by the HTTP app."""
 
-    def __init__(self, engine: EventEngine, cfg: ServeConfig, names: Any = None):
+    def __init__(self, engine: EventEngine, cfg: ServeConfig, names: Any = None,
+                 metrics: Any = None):
         self.engine = engine
         self.cfg = cfg
-        self.writer = Writer(engine)
+        self.writer = Writer(engine, metrics=metrics)
         self.names = names  # sopctl.events.names.WeComNames, or None
         self.accepted = 0
         self.rejected = 0

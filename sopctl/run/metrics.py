@@ -56,6 +56,8 @@ class Metrics:
     def rate_wait_s(self) -> float:
         return sum(getattr(lim, "waited", 0.0) for lim in self.limiters)
 
+    runner = True  # ticks and reloads are the runner's; the event receiver has neither
+
     def families(self) -> Iterator[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
@@ -68,9 +70,11 @@ class Metrics:
         yield sends
         yield GaugeMetricFamily("sopctl_queue_depth", "Claimed messages waiting for their "
                                 "result.", value=self.queue_depth)
-        yield CounterMetricFamily("sopctl_ticks", "Scheduler ticks.", value=self.ticks)
         yield CounterMetricFamily("sopctl_rate_limit_wait_seconds", "Seconds messages "
                                   "waited for a rate-limit token.", value=self.rate_wait_s)
+        if not self.runner:
+            return
+        yield CounterMetricFamily("sopctl_ticks", "Scheduler ticks.", value=self.ticks)
         reloads = CounterMetricFamily("sopctl_reloads", "Playbook reloads, by result.",
                                       labels=["result"])
         for k, n in sorted(self.reloads.items()):
@@ -87,7 +91,10 @@ class Metrics:
 
 
 class ServeMetrics(Metrics):
-    """The event receiver's: the runner's delivery series plus requests and events."""
+    """The event receiver's: the runner's delivery series (claim latency is the commit of
+    an event batch with its claims) plus requests and events."""
+
+    runner = False
 
     def __init__(self) -> None:
         super().__init__()

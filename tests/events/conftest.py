@@ -53,7 +53,8 @@ def serving(engine: Any, cfg: Any, **kw: Any) -> Iterator[tuple[Any, str]]:
     from sopctl.events.http import EventServer
     from sopctl.events.server import Receiver
 
-    receiver = Receiver(engine, cfg, names=kw.pop("names", None))
+    receiver = Receiver(engine, cfg, names=kw.pop("names", None),
+                        metrics=kw.get("metrics"))
     server = EventServer(receiver, host="127.0.0.1", port=0, **kw).start()
     try:
         yield server, f"http://127.0.0.1:{server.port}"
