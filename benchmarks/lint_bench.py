@@ -149,6 +149,24 @@ def startup(playbook: Path, runs: int, installed: Path | None = None) -> None:
         print(f"    ratio {label}  {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU  (target <= 2x)")
     t_ratio = statistics.median(t[1] for t in times["typer"]) / floor_c
     print(f"    (the do-nothing Typer command alone is {t_ratio:.2f}x the floor in CPU)")
+    catalogue_load()
+
+
+def catalogue_load() -> None:
+    """What selecting Chinese costs in-process: reading and parsing the compiled .mo."""
+    import gettext
+
+    from sopctl.i18n import DOMAIN, LOCALE_DIR
+
+    mo = LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / f"{DOMAIN}.mo"
+    best = float("inf")
+    for _ in range(30):
+        t0 = time.perf_counter()
+        with mo.open("rb") as fh:
+            tr = gettext.GNUTranslations(fh)
+        best = min(best, time.perf_counter() - t0)
+    print(f"    zh-CN catalogue: {len(tr._catalog)} entries, {mo.stat().st_size / 1024:.0f} KiB, "
+          f"parsed in {best * 1000:.2f} ms (best of 30)")
 
 
 def generate(groups: int, slots: int, shape: str = "calendar") -> str:
