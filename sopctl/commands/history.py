@@ -34,6 +34,19 @@ LEDGER_REASONS = (
 )
 
 
+# A delivery's status as a person reads it in a table (JSON and CSV keep the word).
+STATUS_LABELS = {
+    "sent": N_("sent"), "failed": N_("failed"), "skipped": N_("skipped"),
+    "uncertain": N_("uncertain"), "pending-confirmation": N_("pending confirmation"),
+    "claimed": N_("claimed"), "released": N_("released"), "sending": N_("sending"),
+}
+
+
+def status_text(status: str) -> str:
+    """The status word ``status`` in the selected language."""
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
+
+
 def reason_text(reason: str | None) -> str:
     """A ledger reason as a person reads it: translated when it is one of the ledger's own."""
     if not reason:
@@ -183,7 +196,8 @@ def _table(rows: list[dict[str, Any]], zones: dict[str, str]) -> None:
     head = zone_label(one) if one or not zones else _("scheduled")
     cells = [(stamp(r["scheduled_utc"], zones.get(r["playbook"]), label=head == _("scheduled")),
               r["playbook"], r["group_id"], f"{r['slot']}#{r['seq']}" if r["seq"] else r["slot"],
-              r["channel"], (r["status"], style.get(r["status"], "")), str(r["attempts"]),
+              r["channel"], (status_text(r["status"]), style.get(r["status"], "")),
+              str(r["attempts"]),
               reason_text(r["reason"])) for r in rows]
     cols = [Col(head), Col(_("playbook"), under=_("group")), Col(_("group")), Col(_("slot")),
             Col(_("channel"), under=_("slot")), Col(_("status"), under=head),

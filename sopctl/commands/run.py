@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import EXIT_FINDINGS, PlaybookError, UsageError
+from ..i18n import _, ngettext
 from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
 
 if TYPE_CHECKING:
@@ -55,8 +56,8 @@ def load_books(paths: list[str] | None, env: dict[str, str]) -> list[Any]:
 
     for p in targets:
         if p == "-":
-            raise UsageError("run needs playbook files: standard input cannot be watched "
-                             "for changes", hint="save it to a file and name that")
+            raise UsageError(_("run needs playbook files: standard input cannot be watched "
+                               "for changes"), hint=_("save it to a file and name that"))
         check_path(p)
         checked = check_playbook(p)
         if checked.playbook is None:
@@ -66,11 +67,14 @@ def load_books(paths: list[str] | None, env: dict[str, str]) -> list[Any]:
     if bad:
         for f in bad:
             err_console().print(f.short(), highlight=False, markup=False)
-        raise PlaybookError(f"{len(bad)} error(s) in the playbook; nothing was run "
-                            "(fix them, `sopctl lint` shows details)", bad)
+        raise PlaybookError(ngettext("{n} error in the playbook; nothing was run (fix it, "
+                                     "`sopctl lint` shows details)",
+                                     "{n} errors in the playbook; nothing was run (fix them, "
+                                     "`sopctl lint` shows details)", len(bad))
+                            .format(n=len(bad)), bad)
     names = [b.name for b in books]
     if len(set(names)) != len(names):
-        raise UsageError("two playbooks share a name; the ledger tells them apart by name")
+        raise UsageError(_("two playbooks share a name; the ledger tells them apart by name"))
     return books
 
 
@@ -192,11 +196,13 @@ def _print_summary(s: Summary, fmt: str) -> None:
     from rich.table import Table
 
     from ..console import console
+    from .history import status_text
 
     t = Table(title="sopctl run", title_justify="left")
-    for k in (*order, "already handled"):
-        t.add_column(k, justify="right")
-    t.add_row(*(str(counts[k]) for k in order), str(s.already))
+    for k in order:
+        t.add_column(status_text(k), justify="right")
+    t.add_column(_("already handled"), justify="right")
+    t.add_row(*(f"{counts[k]:,}" for k in order), f"{s.already:,}")
     console().print(t)
 
 
@@ -206,11 +212,12 @@ def _print_dry(s: Summary) -> None:
     from ..console import console
 
     if not s.dry:
-        console().print("due now: nothing (dry run, nothing claimed or sent)")
+        console().print(_("due now: nothing (dry run, nothing claimed or sent)"))
         return
-    t = Table(title=f"due now: {len(s.dry)} (dry run, nothing claimed or sent)",
-              title_justify="left")
-    for c in ("playbook", "due (local)", "group", "slot", "channel", "text"):
+    t = Table(title=_("due now: {n} (dry run, nothing claimed or sent)").format(
+        n=f"{len(s.dry):,}"), title_justify="left")
+    for c in (_("playbook"), _("due (local time)"), _("group"), _("slot"), _("channel"),
+              _("text")):
         t.add_column(c)
     for name, o in s.dry[:200]:
         t.add_row(name, o.local.strftime("%m-%d %H:%M"), o.group, o.slot, o.channel,

@@ -101,7 +101,7 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
     from ..i18n import _
     from ..tables import Col, render
     from ..timefmt import shared_zone, stamp, zone_label
-    from .history import reason_text
+    from .history import reason_text, status_text
 
     c = console()
     one = shared_zone(zones)
@@ -128,7 +128,8 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
         cols = [Col(head), Col(_("group")), Col(_("slot")), Col(_("status"), under=head),
                 Col(_("reason"), wrap=True)]
         render(c, cols, [(when(r["scheduled_utc"], r["playbook"]), r["group_id"], r["slot"],
-                          r["status"], reason_text(r["reason"])) for r in got], title=title)
+                          status_text(r["status"]), reason_text(r["reason"])) for r in got],
+               title=title)
     latest = ("; " + _("latest: {reason}").format(
         reason=reason_text(retried[0]["reason"]) or _("retried"))
               if retried else "")
