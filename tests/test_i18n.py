@@ -205,11 +205,11 @@ def test_usage_errors_of_lint_are_chinese(tmp_path: Path) -> None:
 def test_rules_and_rule_are_chinese() -> None:
     table = sopctl("rules", **ZH)
     assert table.returncode == 0
-    assert "代码" in table.stdout and "严重程度" in table.stdout and "警告" in table.stdout
+    assert "编号" in table.stdout and "级别" in table.stdout and "警告" in table.stdout
     assert english_runs(table.stdout) == []
     one = sopctl("rule", "SOP204", **ZH)
-    assert one.returncode == 0 and "反例" in one.stdout and "正例" in one.stdout
-    prose = one.stdout.split("反例")[0]
+    assert one.returncode == 0 and "错误示例" in one.stdout and "正确示例" in one.stdout
+    prose = one.stdout.split("错误示例")[0]
     assert "同一分钟" in prose and english_runs(prose) == []
     as_json = json.loads(sopctl("rules", "--format", "json", **ZH).stdout)
     assert {r["code"] for r in as_json} == {r.code for r in all_rules()}
