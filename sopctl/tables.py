@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-Cell = str | tuple[str, str]  # text, or (text, rich style)
+Cell = Any  # str, (text, rich style), or a rich Text (styled in parts)
 GAP = 3  # " │ " between two columns (no outer edge, no outer padding)
 
 
@@ -35,7 +35,9 @@ class Col:
 
 
 def _text(c: Cell) -> str:
-    return c[0] if isinstance(c, tuple) else c
+    if isinstance(c, tuple):
+        return c[0]
+    return c if isinstance(c, str) else c.plain
 
 
 def _style(c: Cell) -> str | None:
@@ -119,7 +121,9 @@ def render(out: Console, cols: Sequence[Col], rows: Sequence[Sequence[Cell]],
             grid.add_column(width=key_w, no_wrap=True, style="dim")
             grid.add_column(overflow="fold")
             for c, cell in zip(cols, r, strict=True):
-                grid.add_row(c.header, Text(_text(cell), style=_style(cell) or c.style or ""))
+                value = cell if isinstance(cell, Text) else Text(
+                    _text(cell), style=_style(cell) or c.style or "")
+                grid.add_row(c.header, value)
             if n:
                 out.print()
             out.print(grid)
@@ -138,6 +142,9 @@ def render(out: Console, cols: Sequence[Col], rows: Sequence[Sequence[Cell]],
             for k, i in enumerate(g):
                 if k:
                     text.append("\n")
+                if isinstance(r[i], Text):
+                    text.append_text(r[i])
+                    continue
                 style = _style(r[i]) or cols[i].style or ("dim" if k else "")
                 text.append(_text(r[i]), style=style)
             cells.append(text)

@@ -28,6 +28,9 @@ def agenda(
                                     help="Only this group (id or name); repeatable."),
     fmt: AgendaFormat = typer.Option(AgendaFormat.table, "--format", "-f"),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
+    bom: bool = typer.Option(None, "--bom/--no-bom", help="Start CSV with a UTF-8 byte order "
+                             "mark, so Excel reads Chinese right (default: on for a file, off "
+                             "for standard output)."),
 ) -> None:
     """List the planned messages: local time, UTC, group, slot, kind, channel and text."""
     from datetime import timedelta
@@ -67,7 +70,11 @@ def agenda(
     if fmt is AgendaFormat.json:
         text = export.to_json(occs) + "\n"
     elif fmt is AgendaFormat.csv:
-        text = export.to_csv(occs)
+        from ..tables import BOM
+
+        # Excel takes a CSV for UTF-8 only when it starts with a BOM; a pipe gets none
+        with_bom = bom if bom is not None else output is not None
+        text = (BOM if with_bom else "") + export.to_csv(occs)
     else:
         text = export.to_ics(occs, calendar_name=pb.name, group_names=names)
     if output is not None:

@@ -77,18 +77,14 @@ def rules(
 
         typer.echo(json.dumps([r.as_dict() for r in items], ensure_ascii=False, indent=2))
         return
-    from rich.table import Table
-
     from ..console import console
+    from ..tables import Col, render
 
-    table = Table(show_edge=False, header_style="bold")
-    for col in _COLUMNS:
-        table.add_column(_(col))
-    for r in items:
-        # summaries are docstring text: drop its ``literal`` markup, as `sopctl rule` does
-        table.add_row(r.code, r.slug, severity_label(r.severity),
-                      r.local_summary.replace("``", ""))
-    console().print(table)
+    # the summary folds onto more lines; code, slug and severity are never cut
+    cols = [Col(_(c), wrap=c == "summary", min_width=20) for c in _COLUMNS]
+    # summaries are docstring text: drop its ``literal`` markup, as `sopctl rule` does
+    render(console(), cols, [(r.code, r.slug, severity_label(r.severity),
+                              r.local_summary.replace("``", "")) for r in items])
 
 
 _COLUMNS = (N_("code"), N_("slug"), N_("severity"), N_("summary"))
