@@ -52,38 +52,43 @@ def _fmt(v: object) -> str:
 
 
 def print_table(result: dict, title: str) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
     from ..console import console
 
     con = console()
     days = result["days"]
     targets = {f["stage"] for f in result["summary"]["funnel"] if f.get("target")}
     stages = [s for s in (days[0]["conversions"] if days else {}) if s in targets]
-    t = Table(title=escape(title), show_edge=False, header_style="bold", title_justify="left",
-              pad_edge=False, padding=(0, 1))
-    cols = (_("day"), _("date"), _("members"), _("joins"), _("leaves"), _("active"), _("ops"),
-            *(f"→{s}" for s in stages), _("revenue"), _("groups"))
-    for i, col in enumerate(cols):
-        t.add_column(col, justify="left" if i == 1 else "right", no_wrap=True)
+    from rich.text import Text
+
+    from ..tables import Col, render
+
+    # too wide for the terminal: the date stacks under the day, leaves under joins, the
+    # groups under the revenue (tables.render), and nothing is cut
+    day, joins, revenue = _("day"), _("joins"), _("revenue")
+    cols = [Col(day, justify="right"), Col(_("date"), under=day), Col(_("members"),
+            justify="right"), Col(joins, justify="right"),
+            Col(_("leaves"), justify="right", under=joins), Col(_("active"), justify="right"),
+            Col(_("ops"), justify="right"),
+            *(Col(f"→{s}", justify="right") for s in stages), Col(revenue, justify="right"),
+            Col(_("groups"), justify="right", under=revenue)]
     banded = "bands" in days[0] if days else False
+    rows = []
     for d in days:
         active = f"{_fmt(d['active'])} {d['active_rate']:.0%}"
-        members = _fmt(d["members"])
+        members = Text(_fmt(d["members"]))
         if banded:
             lo, hi = d["bands"]["members"]
-            members += f" [dim]{lo:,.0f}–{hi:,.0f}[/]"
-        t.add_row(_fmt(d["day"]), d["date"][5:], members, _fmt(d["joins"]), _fmt(d["leaves"]),
-                  active, _fmt(d["ops_messages"]),
-                  *(_fmt(d["conversions"][s]) for s in stages), f"{d['revenue']:,.0f}",
-                  _fmt(d["groups_open"]))
-    if con.is_terminal:
-        con.print(t)
-    else:  # piped or redirected: no terminal width to respect, keep rows whole
+            members.append(f" {lo:,.0f}–{hi:,.0f}", style="dim")
+        rows.append((_fmt(d["day"]), d["date"][5:], members, _fmt(d["joins"]),
+                     _fmt(d["leaves"]), active, _fmt(d["ops_messages"]),
+                     *(_fmt(d["conversions"][s]) for s in stages), f"{d['revenue']:,.0f}",
+                     _fmt(d["groups_open"])))
+    out = con
+    if not con.is_terminal:  # piped or redirected: no terminal width to respect, keep rows whole
         from rich.console import Console
 
-        Console(width=max(con.width, 140), highlight=False, file=con.file).print(t)
+        out = Console(width=max(con.width, 140), highlight=False, file=con.file)
+    render(out, cols, rows, title=title)
     con.print()
     from rich.cells import cell_len
 
