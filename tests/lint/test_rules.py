@@ -299,7 +299,7 @@ def test_yaml11_values_in_a_bare_list_inventory(tmp_path: Path) -> None:
     good = (EXAMPLES / "SOP004.good.yaml").read_text(encoding="utf-8")
     (tmp_path / "SOP004.inventory.yaml").write_text(
         "- {id: g001, name: 美肌福利群001, stage: pond, opened: 2026-11-02, members: 186,\n"
-        "   tags: [no]}\n", encoding="utf-8")
+        "   tags: [no]}\n- {id: g002, opened: 2026-11-09}\n", encoding="utf-8")
     [f] = lint_text(tmp_path, good)
     assert f.code == "SOP016" and f.path.endswith("SOP004.inventory.yaml")
     assert (f.line, f.column) == (2, 11) and "read as false" in f.message

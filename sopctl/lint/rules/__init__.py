@@ -53,6 +53,7 @@ MODULES: tuple[str, ...] = (
     "sop403_inline_secret",
     "sop404_env_not_set",
     "sop405_channel_missing_field",
+    "sop406_customer_group_too_long",
     "sop501_sub_owner_overload",
     "sop502_auto_reply_caps",
     "sop503_duplicate_keyword",

@@ -24,7 +24,8 @@ MAX_HORIZON = 400
 NOMINAL_OPENING = date(2026, 1, 5)  # a Monday, when the playbook lists no groups
 WEEKDAYS = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"),
             N_("Saturday"), N_("Sunday"))
-_PLATFORM_OF_TYPE = {"wecom-robot": "wecom", "wecom-customer-group": "wecom",
+# customer groups take one mass message a day: their own limits (SOP406), not the robot's
+_PLATFORM_OF_TYPE = {"wecom-robot": "wecom", "wecom-customer-group": "wecom-customer-group",
                      "feishu": "feishu", "dingtalk": "dingtalk", "telegram": "telegram",
                      "slack": "slack", "discord": "discord"}
 

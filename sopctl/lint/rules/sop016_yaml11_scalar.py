@@ -5,6 +5,11 @@ sopctl reads YAML 1.2, where ``7:30`` is the text "7:30" and ``no`` is the word
 YAML 1.1 and read ``7:30`` as the number 450 (sexagesimal) and ``no``, ``off``,
 ``on``, ``yes`` as booleans. Quote such values so every tool agrees.
 
+Every YAML reader takes an unquoted ``0520``, ``1e3`` or ``true`` for a number or a
+boolean. In a text (``variables:``, a slot's ``text``, a keyword) sopctl keeps and sends
+what was typed — ``0520``, not ``520.0`` — but other tools will not, so it is reported
+too; in a number field (a group's ``number: 007``) the leading zeros are lost.
+
 Bad::
 
     timetable:
@@ -44,9 +49,30 @@ def _yaml11_value(raw: str) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
 
+def _number_text(raw: str) -> str:
+    if raw.lower() in ("true", "false"):
+        return raw.lower()
+    value = float(raw)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e16 else repr(value)
+
+
 def check(ctx: Context) -> Iterator[Issue]:
+    import re
+
+    from ...playbook.loader import is_text_path
+
     inv = ctx.loaded.groups_source
     for smap in (ctx.source, inv) if inv is not None else (ctx.source,):
+        for loc, raw in smap.typed.items():
+            if is_text_path(loc):
+                msg = _("unquoted {raw} is {value} to YAML tools; sopctl sends the text as "
+                        "typed, other tools would not")
+            elif re.match(r"[-+]?0[0-9]", raw):
+                msg = _("unquoted {raw} is the number {value}: its leading zeros are lost")
+            else:
+                continue
+            yield Issue(loc, msg.format(raw=raw, value=_number_text(raw)),
+                        hint=_('quote it: "{raw}"').format(raw=raw))
         for loc, raw in smap.yaml11.items():
             if smap is inv and loc[:1] != ("groups",):  # a bare-list inventory file
                 loc = ("groups", *loc)

@@ -28,16 +28,12 @@ SEVERITY = "warning"
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    from ...plan.render import template_variables
+    from ...plan.template import parse, problems
 
     pattern = ctx.playbook.positioning.name_pattern
-    try:
-        names = template_variables(pattern)
-    except ValueError as exc:
-        yield Issue(("positioning", "name_pattern"),
-                    _("broken name pattern: {error}").format(error=exc))
+    if problems(pattern, {"n"}):  # SOP103 (an error) says what is wrong with it
         return
-    if "n" not in names:
+    if "n" not in parse(pattern).names:
         yield Issue(("positioning", "name_pattern"),
                     _("name pattern has no group number {n}"),
                     hint=_('e.g. "美肌福利群{n:03}"'))

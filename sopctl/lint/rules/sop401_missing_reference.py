@@ -1,10 +1,11 @@
-"""A reference to a content item or channel that does not exist.
+"""A reference to a content item, channel or group that does not exist.
 
 Slots, sequence messages, welcome attachments, auto-replies and course lessons name
 items of ``content:``; slots, groups, the welcome, reminders and the top-level
-``channel`` name entries of ``channels:``. A dangling name fails at send time, so it
-is caught here. Course lessons that look like ids (``lesson-03``) are taken as
-references.
+``channel`` name entries of ``channels:``; the owner, experts, sub-owners and admins
+under ``roles:`` name the groups they run. A dangling name fails at send time (or
+leaves a group without the person meant to run it), so it is caught here. Course
+lessons that look like ids (``lesson-03``) are taken as references.
 
 Bad::
 
@@ -59,18 +60,31 @@ def _refs(ctx: Context) -> Iterator[tuple[str, tuple, str | None]]:
         yield "content", ("auto_replies", i, "content"), a.content
     for i, g in enumerate(ctx.groups):
         yield "channel", ("groups", i, "channel"), g.channel
+    if isinstance(pb.groups, list):  # an inventory file that failed to load is reported
+        roles = pb.roles
+        people = [("owner", None, roles.owner)] if roles.owner else []
+        for section in ("experts", "sub_owners", "admins"):
+            people += [(section, i, p) for i, p in enumerate(getattr(roles, section))]
+        for section, i, person in people:
+            base = ("roles", section) if i is None else ("roles", section, i)
+            for j, gid in enumerate(person.groups):
+                yield "group", (*base, "groups", j), gid
 
 
 def check(ctx: Context) -> Iterator[Issue]:
     pb = ctx.playbook
-    tables = {"content": pb.content, "channel": pb.channels}
+    tables = {"content": pb.content, "channel": pb.channels,
+              "group": {g.id: g for g in ctx.groups}}
     for kind, loc, name in _refs(ctx):
         if name is None or name in tables[kind]:
             continue
         known = list(tables[kind])
         close = difflib.get_close_matches(name, known, n=1)
-        section = "content" if kind == "content" else "channels"
-        if kind == "content":
+        section = {"content": "content", "channel": "channels", "group": "groups"}[kind]
+        if kind == "group":
+            msg = (_("no group '{name}' in the inventory; did you mean '{close}'?") if close
+                   else _("no group '{name}' in the inventory"))
+        elif kind == "content":
             msg = (_("no content '{name}' in `content:`; did you mean '{close}'?") if close
                    else _("no content '{name}' in `content:`"))
         else:
