@@ -173,12 +173,15 @@ def serve(
                     log.error(_("reading the inbox failed: {why}").format(why=exc))
 
         threading.Thread(target=poll, name="sopctl-inbox", daemon=True).start()
+    # uvicorn takes SIGTERM/SIGINT while it serves and raises them again once it has
+    # stopped: this handler, not the default one, then receives them, so the flush below
+    # still runs
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_a: stop.set())
     if server is not None:
         log.info(_("listening on http://{host}:{port}").format(host=host, port=server.port))
         server.run()  # until SIGTERM/SIGINT: stops accepting, finishes requests in flight
     else:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_a: stop.set())
         stop.wait()
     stop.set()
     if receiver is not None:
