@@ -62,6 +62,25 @@ def test_catalogue_checks_can_fail() -> None:
     assert cat_tool._mo_bytes(cat) != before
 
 
+def test_update_never_loses_a_translation() -> None:
+    """A message that vanishes for one extraction (a module mid-edit) comes back with its
+    translation on the next one."""
+    cat = Catalog(locale="zh_CN")
+    cat.add("no welcome", "没有欢迎语")
+    cat.add("keep", "保留")
+    without = Catalog(locale="zh_CN")
+    without.add("keep")
+    cat = cat_tool.merge(cat, without)
+    assert cat.get("no welcome") is None and "no welcome" in cat.obsolete
+    assert cat.get("keep").string == "保留"
+    both = Catalog(locale="zh_CN")
+    both.add("keep")
+    both.add("no welcome")
+    cat = cat_tool.merge(cat, both)
+    assert cat.get("no welcome").string == "没有欢迎语" and not cat.obsolete
+    assert cat_tool.untranslated(cat) == []
+
+
 def test_every_rule_doc_is_translated() -> None:
     with using("zh-CN"):
         for rule in all_rules():

@@ -128,18 +128,35 @@ def _write(cat) -> None:
 
 
 def update() -> int:
-    """Merge freshly extracted messages into the .po (translations kept), compile."""
+    """Merge freshly extracted messages into the .po (translations kept), compile.
+
+    A message that disappears (a string being edited, a module that failed to import
+    while someone else works on it) is kept as obsolete (``#~``) and its translation
+    comes back when the message does, so no run of ``update`` loses work."""
     template = extract()
     with _locked():
-        cat = _read()
-        cat.update(template, no_fuzzy_matching=True, update_header_comment=True)
-        cat.obsolete.clear()
-        cat.creation_date = cat.revision_date = template.creation_date
+        cat = merge(_read(), template)
         cat.fuzzy = False
         _write(cat)
     missing = untranslated(cat)
     print(f"{len(cat)} messages, {len(missing)} without a translation")
     return 0
+
+
+def merge(cat, template):  # (babel Catalog, babel Catalog) -> the first, updated
+    """``cat`` updated to the messages of ``template``: translations kept, vanished
+    messages kept as obsolete, and obsolete translations revived when they return."""
+    memory = {m.id: m.string for m in [*cat.obsolete.values(), *cat]
+              if m.id and _complete(m) and not m.fuzzy}
+    cat.update(template, no_fuzzy_matching=True, update_header_comment=True)
+    for msg in cat:
+        if msg.id and not _complete(msg) and msg.id in memory:
+            msg.string = memory[msg.id]
+            msg.flags.discard("fuzzy")
+    for key in [k for k in cat.obsolete if cat.get(k) is not None]:
+        del cat.obsolete[key]
+    cat.creation_date = cat.revision_date = template.creation_date
+    return cat
 
 
 def translate(mapping: dict[str, str | list[str]]) -> int:
@@ -159,6 +176,11 @@ def translate(mapping: dict[str, str | list[str]]) -> int:
         _write(cat)
     print(f"{len(mapping)} translations written")
     return 0
+
+
+def _complete(msg) -> bool:
+    strings = msg.string if isinstance(msg.string, tuple) else (msg.string,)
+    return all(strings)
 
 
 def untranslated(cat) -> list[str]:
