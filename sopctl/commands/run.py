@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import EXIT_FINDINGS, PlaybookError, UsageError
-from ..i18n import _, ngettext
+from ..i18n import N_, _, ngettext
 from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
 
 if TYPE_CHECKING:
@@ -225,6 +225,17 @@ def _print_dry(s: Summary) -> None:
     console().print(t)
 
 
+LEVELS = {"info": N_("info"), "warning": N_("warning"), "error": N_("error")}
+
+
+def level_text(level: str) -> str:
+    """A log line's level in the selected language, padded to a common width."""
+    from rich.cells import cell_len
+
+    word = _(LEVELS[level]) if level in LEVELS else level
+    return word + " " * max(0, 7 - cell_len(word))
+
+
 def _event_log(base: type, fmt: str, tz: str | None) -> Any:
     """The runner's log; its rich lines stamp the time on the playbook's clock, labelled
     (JSON lines keep their UTC ``ts``)."""
@@ -242,7 +253,8 @@ def _event_log(base: type, fmt: str, tz: str | None) -> Any:
 
             style = {"error": "bold red", "warning": "yellow"}.get(level, "dim")
             stamp = clock(datetime.now(UTC), tz, seconds=True)
-            err_console().print(f"[{style}]{escape(stamp)} {level:<7}[/] {escape(message)}",
+            word = level_text(level)
+            err_console().print(f"[{style}]{escape(stamp)} {word}[/] {escape(message)}",
                                 markup=True, highlight=False)
 
     return LocalLog(fmt)

@@ -111,7 +111,8 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
     def when(t: datetime, name: str) -> str:
         return stamp(t, zones.get(name), year=False, label=head == _("time"))
 
-    summary = ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or _("nothing recorded")
+    summary = ", ".join(f"{status_text(k)} {v:,}" for k, v in sorted(counts.items())) \
+        or _("nothing recorded")
     c.print("[bold]" + escape(_("last 24 h:")) + f"[/] {escape(summary)}")
     if upcoming:
         rows = []
