@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ...i18n import _
 from .base import Channel, OutMessage, SendResult
 
 if TYPE_CHECKING:
@@ -48,8 +49,9 @@ def make_channel(name: str, cfg: ChannelCfg, *, env: Mapping[str, str],
 
     mod_name = MODULES.get(cfg.type)
     if mod_name is None:
-        raise SopctlError(f"channel '{name}': unknown type '{cfg.type}'",
-                          hint="one of: " + ", ".join(MODULES))
+        raise SopctlError(_("channel '{name}': unknown type '{type}'").format(
+            name=name, type=cfg.type), hint=_("one of: {choices}").format(
+            choices=", ".join(MODULES)))
     from .remind import RemindChannel
 
     mod = importlib.import_module(f"{__name__}.{mod_name}")
@@ -57,7 +59,8 @@ def make_channel(name: str, cfg: ChannelCfg, *, env: Mapping[str, str],
     if cfg.remind:
         target = (channels or {}).get(cfg.remind)
         if target is None:
-            raise SopctlError(f"channel '{name}': remind channel '{cfg.remind}' is not defined")
+            raise SopctlError(_("channel '{name}': remind channel '{remind}' is not defined")
+                              .format(name=name, remind=cfg.remind))
     else:  # reminders go to the console
         from ...playbook.model import Channel as ChannelModel
         from .console import ConsoleChannel
@@ -88,7 +91,8 @@ def channel_configs(defined: Mapping[str, ChannelCfg], names: set[str],
         c = defined.get(n)
         if c is None:
             if n not in ("console", "file"):
-                raise UsageError(f"{where}channel '{n}' is used but not defined")
+                raise UsageError(where + _("channel '{name}' is used but not defined").format(
+                    name=n))
             c = ChannelModel(type=n)  # type: ignore[arg-type]
         cfgs[n] = c
         if c.remind:
@@ -115,8 +119,8 @@ def make_channels(cfgs: Mapping[str, ChannelCfg], *, env: Mapping[str, str],
     while todo:
         ready = [n for n, c in todo.items() if not c.remind or c.remind in built]
         if not ready:
-            raise SopctlError("channels' `remind` references form a cycle or name unknown "
-                              "channels: " + ", ".join(sorted(todo)))
+            raise SopctlError(_("channels' `remind` references form a cycle or name unknown "
+                                "channels: {names}").format(names=", ".join(sorted(todo))))
         for n in ready:
             built[n] = make_channel(n, todo.pop(n), env=env, client=client,
                                     state_dir=state_dir, ctx=ctx, channels=built)

@@ -9,6 +9,7 @@ import hmac
 import json
 from typing import Any
 
+from ...i18n import _
 from ..secrets import resolve_secret
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
@@ -68,7 +69,7 @@ class WebhookChannel(BaseChannel):
 def _missing(name: str, field: str) -> Exception:
     from ...errors import SopctlError
 
-    return SopctlError(f"channel '{name}': `{field}` is required")
+    return SopctlError(_("channel '{name}': `{field}` is required").format(name=name, field=field))
 
 
 CHANNEL = WebhookChannel

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from ...i18n import _
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
 
@@ -29,7 +30,8 @@ class WeComCustomerGroupChannel(BaseChannel):
         if not self.corp_id:
             from ...errors import SopctlError
 
-            raise SopctlError(f"channel '{self.name}': `corp_id` is required")
+            raise SopctlError(_("channel '{name}': `{field}` is required").format(
+                name=self.name, field="corp_id"))
         self.corp_secret = self.secret("corp_secret")
         self.api = self.base("https://qyapi.weixin.qq.com") + "/cgi-bin"
         self._token: str | None = None
