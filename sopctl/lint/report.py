@@ -232,6 +232,7 @@ def _text(findings: Sequence[Finding], nfiles: int, *, strict: bool,
     texts: dict[str, list[str]] = {}
     lines: list[str] = []
     hint_label = _("hint:")
+    gap = "" if hint_label.endswith("：") else " "  # a full-width colon has its own space
     for f in findings:
         sev = _COLOURS.get(f.severity, "red")
         slug = " " + paint(f"[{f.slug}]", "dim") if f.slug else ""
@@ -245,7 +246,7 @@ def _text(findings: Sequence[Finding], nfiles: int, *, strict: bool,
             lines.append(f"  {paint(f'{gutter} |', 'blue')} {caret_pad(line, column)}"
                          f"{paint('^', 'bold', sev)}")
         if f.hint:
-            lines.append(f"  {paint('=', 'blue')} {paint(hint_label, 'bold')} {clean(f.hint)}")
+            lines.append(f"  {paint('=', 'blue')} {paint(hint_label, 'bold')}{gap}{clean(f.hint)}")
     summary = summary_line(findings, nfiles, strict=strict)
     lines.append(paint(summary, "bold") if findings else paint(summary, "green"))
     _write(out, "\n".join(lines))

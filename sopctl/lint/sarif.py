@@ -58,7 +58,10 @@ def artifact_uri(path: str, cwd: str | None = None) -> str:
 
 def message_with_hint(f: Finding) -> str:
     """The message, and the hint on a second line (GitHub annotations, SARIF)."""
-    return f.message if not f.hint else f"{f.message}\n{_('hint:')} {f.hint}"
+    if not f.hint:
+        return f.message
+    label = _("hint:")
+    return f"{f.message}\n{label}{'' if label.endswith('：') else ' '}{f.hint}"
 
 
 def to_sarif(findings: Sequence[Finding], *, cwd: str | None = None) -> dict[str, object]:
