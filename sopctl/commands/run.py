@@ -207,22 +207,20 @@ def _print_summary(s: Summary, fmt: str) -> None:
 
 
 def _print_dry(s: Summary) -> None:
-    from rich.table import Table
-
     from ..console import console
+    from ..tables import Col, render
+    from ..timefmt import stamp
 
     if not s.dry:
         console().print(_("due now: nothing (dry run, nothing claimed or sent)"))
         return
-    t = Table(title=_("due now: {n} (dry run, nothing claimed or sent)").format(
-        n=f"{len(s.dry):,}"), title_justify="left")
-    for c in (_("playbook"), _("due (local time)"), _("group"), _("slot"), _("channel"),
-              _("text")):
-        t.add_column(c)
-    for name, o in s.dry[:200]:
-        t.add_row(name, o.local.strftime("%m-%d %H:%M"), o.group, o.slot, o.channel,
-                  o.text[:40].replace("\n", " "))
-    console().print(t)
+    # each time on its playbook's clock, labelled (o.local carries the playbook's zone)
+    rows = [(name, stamp(o.at_utc, getattr(o.local.tzinfo, "key", None), year=False), o.group,
+             o.slot, o.channel, o.text[:40].replace("\n", " ")) for name, o in s.dry[:200]]
+    cols = [Col(_("playbook"), under=_("group")), Col(_("due (local time)")), Col(_("group")),
+            Col(_("slot")), Col(_("channel"), under=_("slot")), Col(_("text"), wrap=True)]
+    render(console(), cols, rows, title=_("due now: {n} (dry run, nothing claimed or sent)")
+           .format(n=f"{len(s.dry):,}"))
 
 
 LEVELS = {"info": N_("info"), "warning": N_("warning"), "error": N_("error")}
@@ -277,6 +275,7 @@ def _rehearse(books: list[Any], now: datetime, env: dict[str, str], fmt: str) ->
     import asyncio
 
     from ..console import console
+    from ..run.metrics import EventLog
     from ..run.rehearse import banner, rehearsal_day, rehearse_book, summary
     from ..timefmt import local
 
@@ -285,8 +284,7 @@ def _rehearse(books: list[Any], now: datetime, env: dict[str, str], fmt: str) ->
     for book in books:
         day, _occs = rehearsal_day(book, now)
         banner(book, day, local(now, book.playbook.timezone).date(), out)
-        log = _event_log(__import__("sopctl.run.metrics", fromlist=["EventLog"]).EventLog, fmt,
-                         book.playbook.timezone)
+        log = _event_log(EventLog, fmt, book.playbook.timezone)
         results.append(asyncio.run(rehearse_book(book, now, out, env=env, log=log)))
     summary(results, out)
 
