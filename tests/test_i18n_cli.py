@@ -91,7 +91,7 @@ def test_help_follows_lang_over_the_locale() -> None:
 
 @pytest.mark.parametrize(("args", "expected"), [
     (["init", "--bogus"], "没有这个选项: --bogus"),
-    (["members", "forget"], "缺少参数 'member'"),
+    (["members", "forget"], "缺少参数 'MEMBER'"),
     (["agenda", str(MINIMAL), "--days", "0"], "不能小于 1"),
     (["agenda", str(MINIMAL), "--days", "x"], "应为整数"),
     (["agenda", str(MINIMAL), "--format", "xml"], "不是可选值之一"),

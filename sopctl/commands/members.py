@@ -22,7 +22,8 @@ def _store(playbook: str, store: str | None, state_dir: Path | None):
 
 
 @app.command("export", cls=Command)
-def export(member: str = typer.Argument(..., help="The member's platform user id."),
+def export(member: str = typer.Argument(..., metavar="MEMBER",
+                                         help="The member's platform user id."),
            store: str = STORE_OPTION, state_dir: Path = STATE_DIR_OPTION) -> None:
     """Print, as JSON, everything held about MEMBER in every group."""
     typer.echo(json.dumps(_store("", store, state_dir).export(member), ensure_ascii=False,
@@ -30,7 +31,8 @@ def export(member: str = typer.Argument(..., help="The member's platform user id
 
 
 @app.command("forget", cls=Command)
-def forget(member: str = typer.Argument(..., help="The member's platform user id."),
+def forget(member: str = typer.Argument(..., metavar="MEMBER",
+                                         help="The member's platform user id."),
            yes: bool = typer.Option(False, "--yes", "-y",
                                     help="Delete without asking for confirmation."),
            store: str = STORE_OPTION, state_dir: Path = STATE_DIR_OPTION) -> None:
