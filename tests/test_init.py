@@ -126,14 +126,15 @@ def lang(request: pytest.FixtureRequest):
     i18n.setup("en")
 
 
+@pytest.mark.parametrize("kind", GROUP_TYPES)
 @pytest.mark.parametrize("platform", sorted(CHANNEL_TYPES))
 def test_channel_block_for_each_platform_and_language(tmp_path: Path, platform: str,
-                                                      lang: str) -> None:
+                                                      lang: str, kind: str) -> None:
     from sopctl.commands.init import PLATFORMS, channel_env
 
     assert set(PLATFORMS) == set(CHANNEL_TYPES)
     out = tmp_path / "playbook.yaml"
-    result = CliRunner().invoke(app, ["init", "-y", "-t", "product", "--platform", platform,
+    result = CliRunner().invoke(app, ["init", "-y", "-t", kind, "--platform", platform,
                                       "-o", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
