@@ -8,7 +8,14 @@ Prints, for the full forecast (1000 groups of 200 members, a year):
   same number of members, and their ratio (target: the forecast within 3x);
 - member-days per second of the pure-Python reference model on a smaller input, and of
   the forecast on that same smaller input (target: at least 10x the reference);
-- peak memory of the process (target: under 1 GB).
+- peak memory of the process (target: under 1 GB);
+- the wall time of the what-if suite, tests/simulate/test_what_if.py (limit: 60 s on two
+  cores; ``--no-suite`` skips it).
+
+    python benchmarks/simulate_bench.py --what-if-table [--write]
+
+prints the table "What the forecast answers" of docs/simulation.md, measured on the
+shipped playbooks as the what-if tests measure them, and with ``--write`` puts it there.
 """
 
 from __future__ import annotations
@@ -64,7 +71,22 @@ def main() -> None:
     ap.add_argument("--small-groups", type=int, default=40)
     ap.add_argument("--small-days", type=int, default=30)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--no-suite", action="store_true", help="skip timing the what-if suite")
+    ap.add_argument("--what-if-table", action="store_true",
+                    help="print the what-if table of docs/simulation.md instead")
+    ap.add_argument("--write", action="store_true", help="with --what-if-table: update the docs")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="with --what-if-table: another seed than the tests' (a robustness "
+                         "check: prints the table and any expectation that fails)")
+    ap.add_argument("--calibration", action="store_true",
+                    help="print the calibration figures of docs/simulation.md instead")
     args = ap.parse_args()
+    if args.calibration:
+        calibration()
+        return
+    if args.what_if_table:
+        what_if_table(args.write, args.seed)
+        return
 
     from sopctl.simulate.engine import run
     from sopctl.simulate.forecast import forecast
@@ -111,6 +133,103 @@ def main() -> None:
     print(f"engine, same small input: {fast_small / 1e6:.2f} M/s; full forecast "
           f"{sim_rate / ref_rate:.0f}x the reference (target >= 10x)")
     print(f"peak memory: {peak_mb:,.0f} MB (ru_maxrss; target < 1024 MB)")
+    if not args.no_suite:
+        time_suite()
+
+
+def time_suite() -> None:
+    """Wall time of the what-if suite, run as CI runs it (a fresh pytest process)."""
+    import subprocess
+
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(ROOT / "tests/simulate/test_what_if.py")],
+                          cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
+    print(f"what-if suite: {wall:.1f} s wall (limit 60 s on two cores): {last}")
+
+
+def calibration() -> None:
+    """docs/simulation.md's calibration table, measured as tests/simulate/test_calibration.py
+    measures it: one fresh 200-member group, no joins, averaged over seeds."""
+    from sopctl.simulate.engine import run
+    from sopctl.simulate.model import build_world
+
+    def once(pb: Playbook, days: int, seed: int, track: bool = False):
+        w = build_world(pb, START, days, 1)
+        return run(w, np.random.Generator(np.random.PCG64(seed)), track=track)
+
+    paths = [ROOT / "tests/simulate/standard.yaml",
+             *(ROOT / "playbooks" / f"{n}.yaml" for n in ("skincare", "fruit", "knowledge"))]
+    rows = {k: [] for k in ("active", "quiet", "stay", "never", "top")}
+    for path in paths:
+        pb = load(str(path)).model_copy(update={"acquisition": [], "groups": []})
+        act, quiet, halves, never, top = [], [], [], [], []
+        for seed in range(6):
+            r = once(pb, 28, seed)
+            act.append(np.mean(r.series["active"][7:28] / r.series["members"][7:28]))
+            q = once(pb.model_copy(update={"timetable": []}), 21, seed)
+            quiet.append(np.mean(q.series["active"][14:21] / q.series["members"][14:21]))
+            msgs = np.sort(once(pb, 14, seed, track=True).member_messages)[::-1]
+            never.append(np.mean(msgs == 0))
+            top.append(msgs[: len(msgs) // 10].sum() / msgs.sum())
+        for seed in range(4):
+            m = once(pb.model_copy(update={"funnel": None}), 200, seed).series["members"]
+            halves.append(int(np.argmax(m <= m[0] / 2)) + 1)
+        rows["active"].append(f"{np.mean(act):.1%}")
+        rows["quiet"].append(f"{np.mean(quiet):.2%}")
+        rows["stay"].append(f"{np.median(halves):g} days")
+        rows["never"].append(f"{np.mean(never):.0%}")
+        rows["top"].append(f"{np.mean(top):.0%}")
+    print("| figure | " + " | ".join(p.stem for p in paths) + " |")
+    for k, label in (("active", "members who speak a day, days 8-28"),
+                     ("quiet", "same, timetable emptied, week 3"),
+                     ("stay", "unconverted member's median stay"),
+                     ("never", "members who never post in 14 days"),
+                     ("top", "share of messages by the top 10 % of posters")):
+        print(f"| {label} | " + " | ".join(rows[k]) + " |")
+
+
+def what_if_table(write: bool, seed: int | None) -> None:
+    import re
+
+    from sopctl.playbook.discover import document_kind
+    from sopctl.simulate.whatif import (
+        TABLE_RUNS,
+        TABLE_SEED,
+        TABLE_WINDOW,
+        WHAT_IFS,
+        Bench,
+        table,
+    )
+
+    seed = TABLE_SEED if seed is None else seed
+    paths = sorted(p for p in (ROOT / "playbooks").glob("*.yaml")
+                   if document_kind(p) == "playbook")
+    t0 = time.perf_counter()
+    benches = {p.stem: Bench(str(p), TABLE_WINDOW, TABLE_RUNS, seed) for p in paths}
+    text = table(benches)
+    print(text)
+    failed = [f"{w.id} on {name}: {e.outcome} {e.a} -> {e.b}"
+              for w in WHAT_IFS for name, b in benches.items() for e in b.effects(w) or []
+              if not e.holds]
+    print(f"\n({TABLE_WINDOW.days} days from {TABLE_WINDOW.start}, median of {TABLE_RUNS} "
+          f"runs from seed {seed}; measured in {time.perf_counter() - t0:.1f} s); "
+          f"expectations that fail: {len(failed)}", file=sys.stderr)
+    for f in failed:
+        print("  " + f, file=sys.stderr)
+    if write and seed != TABLE_SEED:
+        sys.exit("--write takes the tests' seed only")
+    if write:
+        doc = ROOT / "docs/simulation.md"
+        old = doc.read_text(encoding="utf-8")
+        new, n = re.subn(r"(<!-- what-if table -->\n).*?(<!-- /what-if table -->)",
+                         lambda m: m.group(1) + text + "\n" + m.group(2), old, flags=re.S)
+        if n != 1:
+            sys.exit("docs/simulation.md: no <!-- what-if table --> block to replace")
+        doc.write_text(new, encoding="utf-8")
+        print(f"written to {doc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -48,6 +48,9 @@ def simulate(
                               help="First day, YYYY-MM-DD (default: today)."),
     param: list[str] = typer.Option(None, "--param",
                                     help="Override a model parameter: name=value; repeatable."),
+    what_if: str = typer.Option(None, "--what-if",
+                                help="Compare with this playbook changed by a named what-if "
+                                     "(e.g. no-welcome; docs/simulation.md lists them)."),
 ) -> None:
     """Forecast members, activity, conversions and revenue day by day."""
     from ..simulate.params import parse_cli_params
@@ -58,6 +61,14 @@ def simulate(
     cli = parse_cli_params(param)
     first = _start(start, pb.timezone, days)
     other = _load(compare) if compare else None
+    other_name = Path(compare).name if compare else ""
+    if what_if:
+        if compare:
+            raise UsageError(_("--what-if and --compare both name the second forecast: "
+                               "use one"))
+        from ..simulate.whatif import Window, edited_playbook
+
+        other, other_name = edited_playbook(path, what_if, Window(first, days))
 
     from ..simulate.forecast import forecast
     from ..simulate.output import (
@@ -96,7 +107,7 @@ def simulate(
             raise UsageError(_("cannot write {path}: {reason}").format(
                 path=report, reason=exc.strerror or exc)) from None
     if other is not None:
-        b = run_one(other, Path(compare).name)
+        b = run_one(other, other_name)
         rows = compare_results(result, b)
         if fmt is SimFormat.json:
             import json
@@ -105,7 +116,7 @@ def simulate(
                                    "delta": {k: v[2] for k, v in rows.items()}},
                                   ensure_ascii=False, indent=2))
         else:
-            print_compare(rows, Path(path).name, Path(compare).name, result, b)
+            print_compare(rows, Path(path).name, other_name, result, b)
         return
     if fmt is SimFormat.json:
         typer.echo(to_json(result))

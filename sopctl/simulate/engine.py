@@ -2,8 +2,9 @@
 
 No Python loop runs per member: every daily update is an array operation over all
 members. Two uniforms per member-day drive everything random: one decides who speaks,
-the other the day's competing events (a violation, a conversion or leaving; at most one).
-Only the few members an event befalls are then handled, as small index arrays.
+the other the day's competing events (a violation, a conversion, leaving or muting the
+group; at most one). Only the few members an event befalls are then handled, as small
+index arrays.
 
 Speed comes from keeping the full-array work minimal: members who left are neutralised
 (zero engagement, zero hazard) and compacted away once they are a sixth of the arrays; the
@@ -11,7 +12,8 @@ leave hazard of ``model.hazard`` is kept expanded into per-member coefficients
 ``h = c0 - c1 * e + max(0, rise * t - g)`` (``g = rise * (joined + onset)``, or huge once
 converted) that change only when a member joins, ends their first week, or converts; with
 the violation and conversion chances folded in, one threshold ``c0 + k1 * e + max(0,
-rise * t - g)`` decides who has an event. Full-array work writes into scratch buffers.
+rise * t - g)`` decides who has an event (plus ``acoef * annoyance`` while anyone is
+annoyed). Full-array work writes into scratch buffers.
 """
 
 from __future__ import annotations
@@ -21,22 +23,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..playbook.model import Group
+from .members import F32, Groups, State
 from .model import (
     EARLY_DAYS,
     INF_DAY,
     World,
+    boosts,
     early_term,
+    read_units,
     referral_rate,
     welcome_batches,
 )
 
 FIELDS = ("members", "joins", "leaves", "removed", "active", "messages", "ops_messages",
           "revenue", "groups_open")
-F32 = np.float32
 _NEVER = F32(1e30)  # a rise-term offset that keeps max(0, rise * t - g) at zero
-# per-day temporaries, not member state
-_SCRATCH = {"buf": F32, "buf2": F32, "rand": F32, "mask": bool}
 
 
 @dataclass(slots=True)
@@ -52,149 +53,85 @@ class RunResult:
     stays: np.ndarray | None = None  # days stayed by unconverted members who left
     member_messages: np.ndarray | None = None  # messages written by each member ever present
     blacklisted: int = 0  # members the ladder removed and barred from every group
-
-
-_ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32,
-           "talk_s": F32, "joined": F32, "g": F32, "c0": F32, "c1": F32,
-           "hmul": F32, "annoy": F32, "k1": F32, "viol": np.int16, "mute_until": np.int32,
-           "due": np.int32, "pconv": F32, "conv": bool, "msgs": F32}
-
-
-class _State:
-    """Member arrays, grown by doubling and compacted when many have left."""
-
-    def __init__(self, size: int):
-        self.n = 0
-        self.n_init = 0  # members present at the start come first; later ones by join day
-        self.dead = 0
-        self.runs: list[list[int]] = [[], []]  # members lie in runs of one group: group, length
-        self._runs: tuple[np.ndarray, np.ndarray] | None = None
-        for name, dt in (_ARRAYS | _SCRATCH).items():
-            setattr(self, name, np.zeros(size, dt))
-
-    def reserve(self, extra: int) -> None:
-        if self.n + extra <= len(self.alive):
-            return
-        size = max(self.n + extra, 2 * len(self.alive))
-        for name in _SCRATCH:
-            setattr(self, name, np.zeros(size, _SCRATCH[name]))
-        for name in _ARRAYS:
-            old = getattr(self, name)
-            new = np.zeros(size, old.dtype)
-            new[: self.n] = old[: self.n]
-            setattr(self, name, new)
-
-    def compact(self) -> None:
-        keep = np.flatnonzero(self.alive[: self.n])
-        for name in _ARRAYS:
-            arr = getattr(self, name)
-            arr[: len(keep)] = arr[keep]
-        self.n_init = int(np.searchsorted(keep, self.n_init))
-        self.alive[len(keep): self.n] = False
-        self.n, self.dead = len(keep), 0
-        grp = self.grp[: self.n]
-        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else \
-            np.zeros(0, np.int64)
-        self.runs = [grp[starts].tolist(), np.diff(np.r_[starts, self.n]).tolist()]
-        self._runs = None
-
-    def add_run(self, gi: int, k: int) -> None:
-        if self.runs[0] and self.runs[0][-1] == gi:
-            self.runs[1][-1] += k
-        else:
-            self.runs[0].append(gi)
-            self.runs[1].append(k)
-        self._runs = None
-
-    def spread(self, per_group: np.ndarray) -> np.ndarray:
-        """A per-group value for every member (runs make this a repeat, not a gather)."""
-        if self._runs is None:
-            self._runs = (np.array(self.runs[0], np.int64), np.array(self.runs[1], np.int64))
-        return np.repeat(per_group[self._runs[0]], self._runs[1])
-
-
-class _Groups:
-    """Group-level arrays; operations come from one plan per distinct opening date."""
-
-    def __init__(self, world: World, stage_of: dict[str, int]):
-        self.world, self.stage_of = world, stage_of
-        self.size = 0
-        cap = max(16, 2 * len(world.groups))
-        self.counts = np.zeros(cap, np.int64)
-        self.stage = np.zeros(cap, np.int16)
-        self.row = np.zeros(cap, np.int64)
-        self.rows: dict = {}
-        self.mats = [np.zeros((8, world.days), dt) for dt in (float, float, bool, np.int64)]
-        for g in world.groups:
-            self.add(g)
-
-    def add(self, g: Group) -> None:
-        if self.size == len(self.counts):
-            for name in ("counts", "stage", "row"):
-                old = getattr(self, name)
-                new = np.zeros(2 * len(old), old.dtype)
-                new[: self.size] = old
-                setattr(self, name, new)
-        i = self.size
-        self.stage[i] = self.stage_of.get(g.stage or "", 0)
-        if g.opened not in self.rows:
-            r = self.rows[g.opened] = len(self.rows)
-            if r == len(self.mats[0]):
-                self.mats = [np.concatenate([m, np.zeros_like(m)]) for m in self.mats]
-            ops = self.world.ops.get(g.opened)
-            for m, f in zip(self.mats, (ops.units, ops.posts, ops.sale, ops.sent), strict=True):
-                m[r] = f
-        self.row[i] = self.rows[g.opened]
-        self.size += 1
-
-    def today(self, t: int) -> tuple[np.ndarray, ...]:
-        r = self.row[: self.size]
-        return tuple(m[:, t][r] for m in self.mats)
+    muted_group: int = 0  # members present at the end who have muted their group
 
 
 def run(world: World, rng: np.random.Generator,
         on_day: Callable[[], None] | None = None, track: bool = False) -> RunResult:
     """Simulate ``world.days`` days once; ``track`` keeps each member's message count
     (``member_messages``, for participation figures)."""
-    p, st, days = world.p, world.stages, world.days
-    S = len(st.ids)
-    nxt, oth = np.array(st.next, np.int16), np.array(st.otherwise, np.int16)
-    cdays, price = np.array(st.convert_days, np.int64), np.array(st.price)
-    pconv_s = np.array(st.pconv, F32)
-    any_deadline = bool((oth >= 0).any())
-    # the shared ladder (events.policy), looked up by violation count
-    last_rung = len(world.ladder_steps) - 1
-    mutes = np.array([x == "mute" for x in world.ladder_steps])
-    removes, bars = np.array(world.ladder_removes), np.array(world.ladder_blacklists)
-    muting = bool(mutes.any())
-    sigma, onset, scale = p["talk_sigma"], p["churn_onset_days"], p["speak_scale"]
-    decay, gain, pv = p["engagement_decay"], p["engagement_gain"], world.violation_p
-    base, quiet, rise = p["churn_base"], p["churn_quiet"], p["churn_rise"]
-    conv_factor = p["churn_converted_factor"]
-    batch_s = _batch_seconds(world)
-    e_join = min(1.0, p["engagement_join"] + (p["welcome_boost"] if world.welcome else 0.0))
-    early = early_term(world.welcome, p)
+    r = _Run(world, rng, track)
+    for t in range(world.days):
+        r.day(t)
+        if on_day is not None:
+            on_day()
+    return r.result()
 
-    s = _State(sum(world.initial) + int(world.join_lam * days * 1.3) + 64)
-    gr = _Groups(world, {sid: i for i, sid in enumerate(st.ids)})
 
-    def add_members(gi: int | np.ndarray, k: int, t: int,
+class _Run:
+    """One run: the constants, the arrays, the series, and the day's steps in order."""
+
+    def __init__(self, world: World, rng: np.random.Generator, track: bool):
+        p, st = world.p, world.stages
+        self.world, self.p, self.rng, self.track = world, p, rng, track
+        self.S = len(st.ids)
+        self.nxt, self.oth = np.array(st.next, np.int16), np.array(st.otherwise, np.int16)
+        self.cdays, self.price = np.array(st.convert_days, np.int64), np.array(st.price)
+        self.pconv_s = np.array(st.pconv, F32)
+        self.any_deadline = bool((self.oth >= 0).any())
+        # the shared ladder (events.policy), looked up by violation count
+        self.last_rung = len(world.ladder_steps) - 1
+        self.mutes = np.array([x == "mute" for x in world.ladder_steps])
+        self.removes = np.array(world.ladder_removes)
+        self.bars = np.array(world.ladder_blacklists)
+        self.muting = bool(self.mutes.any())
+        self.pv = world.violation_p
+        self.early = early_term(world.welcome, p)
+        self.e_join = min(1.0, p["engagement_join"]
+                          + (p["welcome_boost"] if world.welcome else 0.0))
+        # annoyance: a leave hazard for everyone, a chance to mute for those who have not
+        self.a_churn, self.a_mute = F32(p["annoyance_churn"]), F32(p["annoyance_mute"])
+        self.batch_s = _batch_seconds(world)
+        self.boosts = np.array(boosts(p))  # by a day's sale level
+
+        self.s = State(sum(world.initial) + int(world.join_lam * world.days * 1.3) + 64)
+        self.gr = Groups(world, {sid: i for i, sid in enumerate(st.ids)})
+        days = world.days
+        self.series = {f: np.zeros(days) for f in FIELDS}
+        self.conversions = np.zeros((self.S, days), np.int64)
+        self.moved = np.zeros((self.S, days), np.int64)
+        self.full_events: list[tuple[int, str, str]] = []
+        self.stays: list[np.ndarray] = []
+        self.gone_msgs: list[np.ndarray] = []
+        self.member_days = self.barred = self.dnd_n = 0
+        self.annoy_any = False
+        self._initial_members()
+        self.alive_n = self.s.n
+
+    # ------------------------------------------------------------------ members arrive
+
+    def add_members(self, gi: int | np.ndarray, k: int, t: int,
                     joined: np.ndarray | None = None) -> None:
         """``k`` members into group ``gi`` (or one group index per member, in runs)."""
+        s, gr, p = self.s, self.gr, self.p
         s.reserve(k)
         a, b = s.n, s.n + k
         sg = gr.stage[gi]
         j = np.full(k, t, F32) if joined is None else joined
-        talk = rng.lognormal(-sigma * sigma / 2, sigma, k)
+        sigma, rise, quiet = p["talk_sigma"], p["churn_rise"], p["churn_quiet"]
+        talk = self.rng.lognormal(-sigma * sigma / 2, sigma, k)
         recent = j > t - EARLY_DAYS
+        oth, cdays = self.oth, self.cdays
         for name, v in (("alive", True), ("grp", gi), ("stage", sg),
-                        ("talk_s", scale * talk), ("joined", j), ("g", rise * (j + onset)),
-                        ("e", np.where(j > t - 1, e_join, p["engagement_join"])),
-                        ("c0", base + quiet + early * recent + pv), ("c1", quiet),
-                        ("k1", pconv_s[sg] - quiet),
-                        ("hmul", 1.0), ("annoy", 0.0), ("viol", 0), ("mute_until", 0),
+                        ("talk_s", p["speak_scale"] * talk), ("joined", j),
+                        ("g", rise * (j + p["churn_onset_days"])),
+                        ("e", np.where(j > t - 1, self.e_join, p["engagement_join"])),
+                        ("c0", p["churn_base"] + quiet + self.early * recent + self.pv),
+                        ("c1", quiet), ("k1", self.pconv_s[sg] - quiet),
+                        ("hmul", 1.0), ("annoy", 0.0), ("acoef", self.a_churn + self.a_mute),
+                        ("dnd", False), ("viol", 0), ("mute_until", 0),
                         ("due", np.where(oth[sg] >= 0, t + cdays[sg], INF_DAY)),
-                        ("pconv", pconv_s[sg]), ("conv", False), ("msgs", 0)):
+                        ("pconv", self.pconv_s[sg]), ("conv", False), ("msgs", 0)):
             getattr(s, name)[a:b] = v
         s.n = b
         if isinstance(gi, np.ndarray):
@@ -205,75 +142,101 @@ def run(world: World, rng: np.random.Generator,
             s.add_run(gi, k)
             gr.counts[gi] += k
 
-    # members present at the start joined between their group's opening and today
-    sizes = np.array(world.initial, np.int64)
-    lo = np.array([min(0, (g.opened - world.start).days) for g in world.groups], np.int64)
-    gi_all = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-    add_members(gi_all, int(sizes.sum()), 0,
-                rng.integers(np.repeat(lo, sizes), 1).astype(F32))
-    s.n_init = s.n
+    def _initial_members(self) -> None:
+        """Members present at the start joined between their group's opening and today."""
+        w = self.world
+        sizes = np.array(w.initial, np.int64)
+        lo = np.array([min(0, (g.opened - w.start).days) for g in w.groups], np.int64)
+        gi_all = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+        self.add_members(gi_all, int(sizes.sum()), 0,
+                         self.rng.integers(np.repeat(lo, sizes), 1).astype(F32))
+        self.s.n_init = self.s.n
 
-    series = {f: np.zeros(days) for f in FIELDS}
-    conversions = np.zeros((S, days), np.int64)
-    moved = np.zeros((S, days), np.int64)
-    full_events: list[tuple[int, str, str]] = []
-    stays: list[np.ndarray] = []
-    gone_msgs: list[np.ndarray] = []
-    member_days, alive_n, annoy_any, barred = 0, s.n, False, 0
+    # ------------------------------------------------------------------ one day
 
-    for t in range(days):
-        # joins: acquisition plus referrals, placed by the live code
-        lam_ref = float(referral_rate(float(s.e[: s.n].sum(dtype=np.float64)), p))
-        n_join = int(rng.poisson(world.join_lam)) + int(rng.poisson(lam_ref))
-        join_by_group: dict[int, int] = {}
+    def day(self, t: int) -> None:
+        joins, welcomes = self.join(t)
+        n = self.s.n
+        units, posts, sale, sent = self.gr.today(t)
+        sent_open = int(sent[self.gr.counts[: self.gr.size] > 0].sum())
+        if t >= 1:  # the first week ends for those who joined EARLY_DAYS ago
+            _end_first_week(self.s, t - EARLY_DAYS, self.early)
+        self.engage(n, units, posts)
+        active, messages = self.speak(t, n)
+        leavers, removed, revenue = self.events(t, n, self.boosts[sale])
+        self.leave(t, leavers)
+        if self.any_deadline:
+            self.move_past_deadline(t, n)
+        self.member_days += self.alive_n
+        gr = self.gr
+        for f, v in zip(FIELDS, (self.alive_n, joins, len(leavers), removed, active, messages,
+                                 sent_open + welcomes, revenue,
+                                 np.count_nonzero(gr.counts[: gr.size])), strict=True):
+            self.series[f][t] = v
+        if self.s.dead * 6 > self.s.n:
+            self.s.compact()
+
+    def join(self, t: int) -> tuple[int, int]:
+        """Acquisition plus referrals, placed by the live code; (joins, welcome messages)."""
+        w, gr, p = self.world, self.gr, self.p
+        lam_ref = float(referral_rate(float(self.s.e[: self.s.n].sum(dtype=np.float64)), p))
+        n_join = int(self.rng.poisson(w.join_lam)) + int(self.rng.poisson(lam_ref))
+        by_group: dict[int, int] = {}
         while n_join > 0:
-            gi = world.live
-            room = world.capacity - int(gr.counts[gi]) if gi >= 0 else 0
+            gi = w.live
+            room = w.capacity - int(gr.counts[gi]) if gi >= 0 else 0
             if room <= 0:
-                g = world.new_group(t)
+                g = w.new_group(t)
                 if gi >= 0:
-                    old = world.groups[gi]
-                    full_events.append((t + 1, old.name or old.id, g.name or g.id))
+                    old = w.groups[gi]
+                    self.full_events.append((t + 1, old.name or old.id, g.name or g.id))
                 gr.add(g)
                 continue
             k = min(room, n_join)
-            add_members(gi, k, t)
-            join_by_group[gi] = join_by_group.get(gi, 0) + k
+            self.add_members(gi, k, t)
+            by_group[gi] = by_group.get(gi, 0) + k
             n_join -= k
-        joins = sum(join_by_group.values())
-        alive_n += joins
-        welcomes = sum(welcome_batches(k, batch_s) for k in join_by_group.values()) \
-            if world.welcome else 0
-        n = s.n
-        e, grp = s.e[:n], s.grp[:n]
-        units, posts, sale, sent = gr.today(t)
-        sent_open = int(sent[gr.counts[: gr.size] > 0].sum())
+        joins = sum(by_group.values())
+        self.alive_n += joins
+        welcomes = sum(welcome_batches(k, self.batch_s) for k in by_group.values()) \
+            if w.welcome else 0
+        return joins, welcomes
 
-        if t >= 1:  # the first week ends for those who joined EARLY_DAYS ago
-            _end_first_week(s, t - EARLY_DAYS, early)
-
-        # engagement (model.engage) and annoyance
+    def engage(self, n: int, units: np.ndarray, posts: np.ndarray) -> None:
+        """Engagement (model.engage) and annoyance; posts do not reach a member who muted
+        the group, whose engagement only decays."""
+        s, p = self.s, self.p
+        e = s.e[:n]
+        decay = p["engagement_decay"]
+        if self.dnd_n:
+            tuned_out = np.flatnonzero(s.dnd[:n])
+            kept = e[tuned_out]
         # e' = e (1 - d) + c (1 - e (1 - d)) = c + (1 - c)(1 - d) e
-        c_g = 1.0 - np.exp(-gain * units)
+        c_g = 1.0 - np.exp(-p["engagement_gain"] * read_units(units, posts,
+                                                                self.world.cap_per_day))
         e *= s.spread(((1.0 - c_g) * (1.0 - decay)).astype(F32))
         e += s.spread(c_g.astype(F32))
-        excess = np.maximum(0.0, posts - world.cap_per_day)
-        if excess.any() or annoy_any:
+        if self.dnd_n:
+            e[tuned_out] = kept * F32(1.0 - decay)
+        excess = np.maximum(0.0, posts - self.world.cap_per_day)
+        if excess.any() or self.annoy_any:
             s.annoy[:n] *= F32(1 - p["annoyance_decay"])
             if excess.any():
                 s.annoy[:n] += s.spread((p["annoyance_per_excess"] * excess).astype(F32))
-            annoy_any = bool(s.annoy[:n].max() > 1e-4)
+            self.annoy_any = bool(s.annoy[:n].max() > 1e-4)
 
-        # who speaks (model.speak_prob: the scale is folded into talk_s)
-        ps = np.multiply(e, s.talk_s[:n], out=s.buf[:n])
-        u = rng.random(n, F32, out=s.rand[:n])
+    def speak(self, t: int, n: int) -> tuple[int, int]:
+        """Who speaks (model.speak_prob, the scale folded into talk_s) and how much:
+        (speakers, messages). The extra messages are one Poisson draw for the day's total
+        (a sum of Poissons); with ``track``, each speaker is credited with their share."""
+        s, scale = self.s, self.p["speak_scale"]
+        ps = np.multiply(s.e[:n], s.talk_s[:n], out=s.buf[:n])
+        u = self.rng.random(n, F32, out=s.rand[:n])
         spoke = np.less(u, ps, out=s.mask[:n])
-        # extra messages: one Poisson draw for the day's total (a sum of Poissons); with
-        # ``track``, each speaker is credited with their expected share
-        per_ps = p["messages_per_active"] / scale if scale else 0.0
-        if track or muting:
+        per_ps = self.p["messages_per_active"] / scale if scale else 0.0
+        if self.track or self.muting:
             idx = np.flatnonzero(spoke)
-            if muting and len(idx):
+            if self.muting and len(idx):
                 idx = idx[s.mute_until[idx] <= t]
             lam = ps[idx] * F32(per_ps)
             active, lam_sum = len(idx), float(lam.sum(dtype=np.float64))
@@ -281,92 +244,120 @@ def run(world: World, rng: np.random.Generator,
         else:
             active = int(np.count_nonzero(spoke))
             lam_sum = float(np.dot(ps, spoke.astype(F32))) * per_ps  # sum(where=) is slower
-        messages = active + int(rng.poisson(lam_sum))
+        return active, active + int(self.rng.poisson(lam_sum))
 
-        # the day's competing events: violation, conversion, leaving (model.hazard)
-        u = rng.random(n, F32, out=s.rand[:n])
+    def events(self, t: int, n: int, boost: np.ndarray) -> tuple[np.ndarray, int, float]:
+        """The day's competing events (model.hazard, model.mute_chance), in the order
+        violation, conversion, leaving, muting the group: (leavers, removed, revenue)."""
+        s, p, pv = self.s, self.p, self.pv
+        e, grp = s.e[:n], s.grp[:n]
+        u = self.rng.random(n, F32, out=s.rand[:n])
         thr = np.multiply(s.k1[:n], e, out=s.buf[:n])
         thr += s.c0[:n]
-        past = np.subtract(F32(rise * t), s.g[:n], out=s.buf2[:n])
+        past = np.subtract(F32(p["churn_rise"] * t), s.g[:n], out=s.buf2[:n])
         thr += np.maximum(past, F32(0), out=past)
-        boost = np.where(sale, p["sale_boost"], 1.0)
-        if sale.any():
+        if (boost > 1.0).any():
             thr += s.pconv[:n] * e * s.spread((boost - 1.0).astype(F32))
-        if annoy_any:
-            thr += F32(p["annoyance_churn"]) * s.annoy[:n] * s.hmul[:n]
+        if self.annoy_any:
+            thr += s.annoy[:n] * s.acoef[:n]
         cand = np.flatnonzero(np.less(u, thr, out=s.mask[:n]))  # never the departed
         uc = u[cand]
         pc = s.pconv[cand] * e[cand] * boost[grp[cand]]
-        vi = cand[uc < pv]
-        ci = cand[(uc >= pv) & (uc < pv + pc)]
-        li = cand[uc >= pv + pc]
-
+        rest = uc >= pv + pc
+        if self.annoy_any and self.a_mute:  # the last slice of thr is the mute chance
+            mute = s.annoy[cand] * self.a_mute * ~s.dnd[cand]
+            tune = rest & (uc >= thr[cand] - mute)
+            self.tune_out(cand[tune])
+            rest &= ~tune
+        li = cand[rest]
         removed = 0
+        vi = cand[uc < pv]
         if len(vi):
-            s.viol[vi] += 1
-            rung = np.minimum(s.viol[vi], last_rung)
-            s.mute_until[vi[mutes[rung]]] = t + int(p["mute_days"])
-            gone = removes[rung]
-            out = vi[gone]
+            out = self.violate(t, vi)
             li = np.concatenate([li, out])
             removed = len(out)
-            barred += int(np.count_nonzero(bars[rung] & gone))
+        ci = cand[(uc >= pv) & (uc < pv + pc)]
+        revenue = self.convert(t, ci) if len(ci) else 0.0
+        return li, removed, revenue
 
-        revenue = 0.0
-        if len(ci):
-            old = s.stage[ci]
-            new = nxt[old]
-            revenue = float(price[old].sum())
-            s.stage[ci], s.conv[ci], s.g[ci] = new, True, _NEVER
-            s.hmul[ci], s.pconv[ci] = conv_factor, pconv_s[new]
-            recent = s.joined[ci] > t - EARLY_DAYS
-            s.c0[ci] = (base + quiet + early * recent) * conv_factor + pv
-            s.c1[ci] = quiet * conv_factor
-            s.k1[ci] = s.pconv[ci] - s.c1[ci]
-            s.due[ci] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
-            conversions[:, t] = np.bincount(new, minlength=S)
+    def violate(self, t: int, vi: np.ndarray) -> np.ndarray:
+        """One step along the ladder for each violator; returns those it removes."""
+        s = self.s
+        s.viol[vi] += 1
+        rung = np.minimum(s.viol[vi], self.last_rung)
+        s.mute_until[vi[self.mutes[rung]]] = t + int(self.p["mute_days"])
+        gone = self.removes[rung]
+        self.barred += int(np.count_nonzero(self.bars[rung] & gone))
+        return vi[gone]
 
-        # leavers are neutralised now and compacted away later
+    def convert(self, t: int, ci: np.ndarray) -> float:
+        """Converts move to the next stage, pay its price and lose the tenure term."""
+        s, p = self.s, self.p
+        old = s.stage[ci]
+        new = self.nxt[old]
+        factor, quiet = p["churn_converted_factor"], p["churn_quiet"]
+        s.stage[ci], s.conv[ci], s.g[ci] = new, True, _NEVER
+        s.hmul[ci], s.pconv[ci] = factor, self.pconv_s[new]
+        recent = s.joined[ci] > t - EARLY_DAYS
+        s.c0[ci] = (p["churn_base"] + quiet + self.early * recent) * factor + self.pv
+        s.c1[ci] = quiet * factor
+        s.k1[ci] = s.pconv[ci] - s.c1[ci]
+        s.acoef[ci] = self.a_churn * F32(factor) + self.a_mute * ~s.dnd[ci]
+        s.due[ci] = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
+        self.conversions[:, t] = np.bincount(new, minlength=self.S)
+        return float(self.price[old].sum())
+
+    def tune_out(self, idx: np.ndarray) -> None:
+        """Members who mute the group: no more stimulus, no second mute."""
+        if len(idx):
+            s = self.s
+            s.dnd[idx] = True
+            s.acoef[idx] = self.a_churn * s.hmul[idx]
+            self.dnd_n += len(idx)
+
+    def leave(self, t: int, li: np.ndarray) -> None:
+        """Leavers are neutralised now and compacted away later."""
+        s, gr = self.s, self.gr
         unconv = li[~s.conv[li]]
-        stays.append(t - s.joined[unconv])
-        if track:
-            gone_msgs.append(s.msgs[li].copy())
-        gr.counts[: gr.size] -= np.bincount(grp[li], minlength=gr.size)
-        for name in ("alive", "e", "talk_s", "c0", "c1", "pconv", "k1", "annoy"):
+        self.stays.append(t - s.joined[unconv])
+        if self.track:
+            self.gone_msgs.append(s.msgs[li].copy())
+        gr.counts[: gr.size] -= np.bincount(s.grp[li], minlength=gr.size)
+        if self.dnd_n:
+            self.dnd_n -= int(np.count_nonzero(s.dnd[li]))
+        for name in ("alive", "e", "talk_s", "c0", "c1", "pconv", "k1", "annoy", "acoef",
+                     "dnd"):
             getattr(s, name)[li] = 0
         s.g[li] = _NEVER
         s.due[li] = INF_DAY
-        alive_n -= len(li)
+        self.alive_n -= len(li)
         s.dead += len(li)
 
-        if any_deadline:
-            # leavers' deadlines are gone and converts' lie ahead: no one to exclude
-            mi = np.flatnonzero(np.less_equal(s.due[:n], t, out=s.mask[:n]))
-            if len(mi):
-                new = oth[s.stage[mi]]
-                s.stage[mi], s.pconv[mi] = new, pconv_s[new]
-                s.k1[mi] = s.pconv[mi] - s.c1[mi]
-                s.due[mi] = np.where(oth[new] >= 0, t + cdays[new], INF_DAY)
-                moved[:, t] = np.bincount(new, minlength=S)
+    def move_past_deadline(self, t: int, n: int) -> None:
+        """Members past their stage's ``convert_days`` move to its ``otherwise`` stage
+        (leavers' deadlines are gone and converts' lie ahead: no one to exclude)."""
+        s = self.s
+        mi = np.flatnonzero(np.less_equal(s.due[:n], t, out=s.mask[:n]))
+        if len(mi):
+            new = self.oth[s.stage[mi]]
+            s.stage[mi], s.pconv[mi] = new, self.pconv_s[new]
+            s.k1[mi] = s.pconv[mi] - s.c1[mi]
+            s.due[mi] = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
+            self.moved[:, t] = np.bincount(new, minlength=self.S)
 
-        member_days += alive_n
-        for f, v in zip(FIELDS, (alive_n, joins, len(li), removed, active, messages,
-                                 sent_open + welcomes, revenue,
-                                 np.count_nonzero(gr.counts[: gr.size])), strict=True):
-            series[f][t] = v
-        if on_day is not None:
-            on_day()
-        if s.dead * 6 > s.n:
-            s.compact()
-
-    n = s.n
-    stage_members = np.bincount(s.stage[:n][s.alive[:n]], minlength=S)
-    per_member = np.concatenate([*gone_msgs, s.msgs[:n][s.alive[:n]]]) if track else None
-    return RunResult(series, conversions, moved, stage_members, full_events, member_days,
-                     np.concatenate(stays) if stays else np.zeros(0), per_member, barred)
+    def result(self) -> RunResult:
+        s, n = self.s, self.s.n
+        alive = s.alive[:n]
+        stage_members = np.bincount(s.stage[:n][alive], minlength=self.S)
+        per_member = np.concatenate([*self.gone_msgs, s.msgs[:n][alive]]) \
+            if self.track else None
+        stays = np.concatenate(self.stays) if self.stays else np.zeros(0)
+        return RunResult(self.series, self.conversions, self.moved, stage_members,
+                         self.full_events, self.member_days, stays, per_member, self.barred,
+                         int(np.count_nonzero(s.dnd[:n] & alive)))
 
 
-def _end_first_week(s: _State, day: int, early: float) -> None:
+def _end_first_week(s: State, day: int, early: float) -> None:
     """Drop the first-week hazard of members who joined on ``day``."""
     if early == 0:
         return

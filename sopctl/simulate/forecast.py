@@ -102,6 +102,7 @@ def _summary(results: list[RunResult], days_out: list[dict], stage_ids: list[str
         "ops_messages": med([r.series["ops_messages"].sum() for r in results]),
         "revenue": med([r.series["revenue"].sum() for r in results]),
         "active_rate_last_week": round(float(np.mean([d["active_rate"] for d in last])), 4),
+        "active_rate": round(float(np.mean([d["active_rate"] for d in days_out])), 4),
         "median_stay_unconverted": _num(np.median(stays)) if len(stays) else None,
         "member_days": int(np.median([r.member_days for r in results])),
         "funnel": funnel,

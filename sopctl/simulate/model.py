@@ -192,6 +192,19 @@ def closure(units: float, p: dict[str, float]) -> float:
     return 1.0 - math.exp(-p["engagement_gain"] * units)
 
 
+def boosts(p: dict[str, float]) -> list[float]:
+    """Conversion multiplier by a day's sale level (ops.DayOps.sale): none, offer, sale."""
+    return [1.0, p["offer_boost"], p["sale_boost"]]
+
+
+def read_units(units: Num, posts: Num, tolerated: int) -> Num:
+    """Stimulus members take in: past the tolerated number of group posts a day they stop
+    reading, so the day's units count only in the share tolerated / posts."""
+    import numpy as np
+
+    return units * np.minimum(1.0, tolerated / np.maximum(posts, 1))
+
+
 def engage(e: Num, c: Num | float, p: dict[str, float]) -> Num:
     """Decay, then the day's stimulus closes a share ``c`` of the remaining gap."""
     e = e * (1.0 - p["engagement_decay"])
@@ -209,6 +222,12 @@ def hazard(e: Num, past_onset: Num | float, early: Num | float, annoy: Num | flo
     0 for the converted; ``early`` the first-week term; ``hmul`` 1 or the converted factor."""
     return (p["churn_base"] + p["churn_quiet"] * (1.0 - e) + p["churn_rise"] * past_onset
             + early + p["annoyance_churn"] * annoy) * hmul
+
+
+def mute_chance(annoy: Num | float, p: dict[str, float]) -> Num:
+    """Daily chance that an annoyed member who has not yet muted the group mutes it (the
+    last of the day's competing events, after leaving)."""
+    return p["annoyance_mute"] * annoy
 
 
 def early_term(welcomed: bool, p: dict[str, float]) -> float:

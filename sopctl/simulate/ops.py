@@ -24,13 +24,13 @@ class DayOps:
     units: np.ndarray  # stimulus units (kind weights summed)
     posts: np.ndarray  # operations posted to the group (a sequence counts once)
     sent: np.ndarray  # every message sent (group posts, 1:1 mass messages, Moments)
-    sale: np.ndarray  # bool: an offer / flash sale that day
+    sale: np.ndarray  # int8: the day's strongest sale post, params.SALE_KINDS (0: none)
     dropped: np.ndarray  # occurrences the plan's caps or quiet hours dropped
 
 
 def _empty(days: int) -> DayOps:
     return DayOps(np.zeros(days), np.zeros(days, np.int64), np.zeros(days, np.int64),
-                  np.zeros(days, bool), np.zeros(days, np.int64))
+                  np.zeros(days, np.int8), np.zeros(days, np.int64))
 
 
 def _target_weight(target: str, p: dict[str, float]) -> float:
@@ -66,7 +66,7 @@ def plan_ops(playbook: Playbook, opened: date, start: date, days: int,
                 posts[i] += 1
         sent[i] += 1
         if occ.kind in SALE_KINDS:
-            sale[i] = True
+            sale[i] = max(sale[i], SALE_KINDS[occ.kind])
     for occ in gone:
         i = (occ.local.date() - start).days
         if 0 <= i < days:
@@ -92,13 +92,14 @@ def _occurrences(playbook: Playbook, group: Group, first: date, end: date,
 class OpsBook:
     """Plans computed once per distinct opening date, and shared where they must agree.
 
-    A slot depends on the date only through weekdays, unless it uses ``cron`` or
-    ``dates``: then two groups opened on the same weekday get the same operations on the
-    same day of their life, and one plan per opening weekday, indexed by life day, serves
-    every group. Otherwise a slot depends on the life day only through bounded ranges
-    (``life_days``, course length, phases) and ``every_days``: past the largest bound, two
-    groups whose life days differ by a multiple of the period get the same operations on
-    the same date, so a later group plans only its first ``horizon`` days and takes the
+    A slot depends on the date only through weekdays, unless it uses ``dates`` or a
+    ``cron`` that restricts the day of month or the month. Without such slots, two groups
+    opened on the same weekday get the same operations on the same day of their life, and
+    one plan per opening weekday, indexed by life day, serves every group. Otherwise a slot
+    depends on the life day only through bounded ranges (``life_days``, course length,
+    phases) and ``every_days``: past the largest bound, two groups whose life days differ
+    by a multiple of the period get the same operations on the same date, so a later group
+    plans only its first ``horizon`` days and takes the
     rest from an earlier group of its residue class.
     """
 
@@ -107,7 +108,8 @@ class OpsBook:
         self._by_open: dict[date, DayOps] = {}
         self._base: dict[int, tuple[date, DayOps]] = {}
         self.horizon, self.period = _life_structure(playbook)
-        self.weekly = not any(s.cron is not None or s.dates for s in playbook.timetable)
+        self.weekly = not any(s.dates or (s.cron is not None and not _weekday_cron(s.cron))
+                              for s in playbook.timetable)
 
     def get(self, opened: date) -> DayOps:
         ops = self._by_open.get(opened)
@@ -185,6 +187,16 @@ def group_for(playbook: Playbook, number: int, opened: date, proto: Group | None
     return Group(id=f"{prefix}{number:0{width}d}", number=number, opened=opened,
                  name=group_name(playbook.positioning.name_pattern, number))
 
+
+def _weekday_cron(expr: str) -> bool:
+    """Whether a cron expression picks its days by weekday alone (``30 15 * * 6``)."""
+    from ..plan.cron import parse_cron
+
+    try:
+        c = parse_cron(expr)
+    except ValueError:
+        return False  # refused by the plan as well
+    return c.days_any and len(c.days) == 31 and len(c.months) == 12
 
 
 def _life_structure(pb: Playbook) -> tuple[int, int | None]:

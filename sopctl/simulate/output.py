@@ -6,7 +6,9 @@ import csv
 import io
 import json
 
-from ..i18n import N_, _, ngettext
+from ..i18n import _, ngettext
+from .outcomes import OUTCOMES, TOTAL, relative
+from .outcomes import label as outcome_label
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -145,18 +147,9 @@ def print_summary(result: dict) -> None:
             con.print(f"  [yellow]![/] {escape(w)}")
 
 
-COMPARE_KEYS = ("members_end", "joins", "leaves", "removed", "messages", "ops_messages",
-                "active_rate_last_week", "revenue", "groups_end")
-# What a person reads for each figure; JSON keeps the keys.
-COMPARE_LABELS = {
-    "members_end": N_("members at the end"), "joins": N_("joins"), "leaves": N_("leaves"),
-    "removed": N_("removed by the rules"), "messages": N_("messages in the groups"),
-    "ops_messages": N_("messages sent by operations"),
-    "active_rate_last_week": N_("active last week"), "revenue": N_("revenue"),
-    "groups_end": N_("groups at the end"),
-    "converted_in:total": N_("conversions, all stages"),
-}
-TOTAL = "converted_in:total"
+# The figures and what a person reads for each: the names of docs/simulation.md's what-if
+# table (simulate/outcomes.py); JSON keeps the keys.
+COMPARE_KEYS = tuple(OUTCOMES)
 
 
 def compare(a: dict, b: dict) -> dict:
@@ -180,13 +173,8 @@ def compare(a: dict, b: dict) -> dict:
 
 def compare_label(key: str, a: dict, b: dict) -> str:
     """The row label a person reads for the ``compare`` key ``key``."""
-    if key in COMPARE_LABELS:
-        return _(COMPARE_LABELS[key])
-    stage = key.split(":", 1)[1]
     names = {f["stage"]: f["name"] for f in (*b["summary"]["funnel"], *a["summary"]["funnel"])}
-    name = names.get(stage, stage)
-    return _("conversions into {name}").format(
-        name=name if name == stage else f"{name} ({stage})")
+    return outcome_label(key, names)
 
 
 def _delta(a: float, b: float) -> int | float:
@@ -205,13 +193,15 @@ def print_compare(rows: dict, name_a: str, name_b: str, a: dict | None = None,
     t = Table(title=_("Forecast comparison (same seed)"), show_edge=False, header_style="bold",
               title_justify="left")
     t.add_column(_("figure"))
-    for col in (escape(name_a), escape(name_b), _("delta")):
+    for col in (escape(name_a), escape(name_b), _("delta"), _("change")):
         t.add_column(col, justify="right")
     for k, (va, vb, d) in rows.items():
-        if k == "active_rate_last_week":
+        if k.startswith("active_rate"):
             cells = (f"{va:.1%}", f"{vb:.1%}", _("{n} pt").format(n=f"{d * 100:+.1f}"))
         else:
             sign = "+" if d > 0 else ""
             cells = (_fmt(va), _fmt(vb), f"{sign}{_fmt(d)}")
-        t.add_row(escape(compare_label(k, a or empty, b or empty)), *cells)
+        rel = relative(va, vb)  # the size the what-if table of docs/simulation.md reports
+        change = "" if rel is None else f"{rel:+.0%}"
+        t.add_row(escape(compare_label(k, a or empty, b or empty)), *cells, change)
     console().print(t)

@@ -53,13 +53,18 @@ DEFAULTS: dict[str, tuple[float, str]] = {
                              "enforces caps.per_group_per_day; the lower of the two counts)"),
     "annoyance_per_excess": (0.25, "annoyance added per group post above the tolerated number"),
     "annoyance_decay": (0.3, "daily decay of annoyance"),
+    "annoyance_mute": (0.05, "daily chance per unit of annoyance that a member mutes the group: "
+                             "posts stop reaching them and their engagement only decays "
+                             "(seeds 004, 002: posting floods make members stop taking part)"),
     # funnel
     "convert_rate": (0.006, "daily conversion chance to the next stage of a fully engaged "
                             "member for a free step (an assumption: about 10 % of a pond "
                             "buys a low-priced lead product within a month)"),
     "price_ref": (50.0, "price (in the playbook's currency) at which the conversion chance "
                         "halves"),
-    "sale_boost": (2.0, "conversion multiplier on a day with an offer / flash-sale post"),
+    "sale_boost": (2.0, "conversion multiplier on a day with a limited-time sale (flash sale, "
+                        "group buy): scarcity, buy today (seed 000: 限时、限量、限购)"),
+    "offer_boost": (1.3, "conversion multiplier on a day with a routine offer post"),
     # referrals
     "share_rate": (0.01, "daily chance a fully engaged member shares the group's poster"),
     "share_success": (0.2, "chance a share brings anyone: 80 % of shares do nothing (DOMAIN)"),
@@ -75,14 +80,20 @@ DEFAULTS: dict[str, tuple[float, str]] = {
 }
 
 # Stimulus of one post of a content kind (unknown kinds: "default"). Interactive kinds weigh
-# more: members answer a quiz or grab a red packet, they only read a good-morning.
+# more: members answer a quiz, grab a red packet, ask at a Q&A or hand in a task; they only
+# read a good-morning.
 KIND_WEIGHTS: dict[str, float] = {
     "good-morning": 0.35, "check-in": 0.5, "knowledge": 0.5, "testimonial": 0.5,
     "offer": 0.4, "flash-sale": 0.6, "interaction": 1.0, "quiz": 1.0, "vote": 0.8,
     "red-packet": 1.5, "show-off": 1.0, "course": 1.0, "behind-the-scenes": 0.5,
-    "voice": 0.7, "announcement": 0.3, "rules": 0.2, "default": 0.5,
+    "voice": 0.7, "announcement": 0.3, "rules": 0.2, "qa": 1.0, "task": 0.8, "default": 0.5,
 }
-SALE_KINDS = frozenset({"offer", "flash-sale", "group-buy", "sale"})
+# Kinds members take part in (answer, vote, grab, show, ask, hand in), not only read.
+INTERACTIVE_KINDS = frozenset({"interaction", "quiz", "vote", "red-packet", "show-off", "qa",
+                               "task"})
+# Kinds that lift conversion on their day: 1 a routine offer (offer_boost), 2 a limited-time
+# sale (sale_boost); the stronger of a day's posts counts.
+SALE_KINDS = {"offer": 1, "flash-sale": 2, "group-buy": 2, "sale": 2}
 
 
 def resolve(overrides: Mapping[str, float] | None = None,

@@ -17,10 +17,13 @@ from .model import (
     EARLY_DAYS,
     INF_DAY,
     World,
+    boosts,
     closure,
     early_term,
     engage,
     hazard,
+    mute_chance,
+    read_units,
     referral_rate,
     speak_prob,
     welcome_batches,
@@ -41,7 +44,7 @@ def _poisson(rnd: random.Random, lam: float) -> int:
 
 
 class _Member:
-    __slots__ = ("annoy", "conv", "due", "e", "early", "grp", "hmul", "joined", "msgs",
+    __slots__ = ("annoy", "conv", "dnd", "due", "e", "early", "grp", "hmul", "joined", "msgs",
                  "mute_until", "pconv", "rise_from", "spend", "stage", "talk", "viol")
 
 
@@ -58,6 +61,7 @@ def run_reference(world: World, seed: int) -> dict:
     from .engine import _batch_seconds
 
     batch_s = _batch_seconds(world)
+    boost = boosts(p)
     members: list[_Member] = []
     counts: list[int] = []
     gstage: list[int] = []
@@ -74,6 +78,7 @@ def run_reference(world: World, seed: int) -> dict:
         m.early, m.rise_from, m.hmul = early_new, joined + onset, 1.0
         m.annoy = m.spend = 0.0
         m.viol = m.mute_until = m.msgs = 0
+        m.dnd = False  # has muted the group: posts no longer reach them
         m.due, m.pconv, m.conv = due_for(m.stage, t), st.pconv[m.stage], False
         members.append(m)
         counts[gi] += 1
@@ -106,20 +111,21 @@ def run_reference(world: World, seed: int) -> dict:
             n_join -= 1
         ops = [world.ops.get(g.opened) for g in world.groups]
         sent = sum(int(o.sent[t]) for o, k in zip(ops, counts, strict=True) if k > 0)
-        c = [closure(o.units[t], p) for o in ops]
+        c = [closure(float(read_units(o.units[t], o.posts[t], world.cap_per_day)), p)
+             for o in ops]
         excess = [max(0.0, o.posts[t] - world.cap_per_day) for o in ops]
         active = messages = removed = 0
         revenue = 0.0
         survivors = []
         for m in members:
-            m.e = engage(m.e, c[m.grp], p)
+            m.e = engage(m.e, 0.0 if m.dnd else c[m.grp], p)
             m.annoy = m.annoy * (1 - p["annoyance_decay"]) + p["annoyance_per_excess"] * \
                 excess[m.grp]
             if rnd.random() < speak_prob(m.e, m.talk, p) and m.mute_until <= t:
                 n = 1 + _poisson(rnd, p["messages_per_active"] * m.talk * m.e)
                 active, messages, m.msgs = active + 1, messages + n, m.msgs + n
             u = rnd.random()
-            pc = m.pconv * m.e * (p["sale_boost"] if ops[m.grp].sale[t] else 1.0)
+            pc = m.pconv * m.e * boost[ops[m.grp].sale[t]]
             early = m.early if m.joined > t - EARLY_DAYS else 0.0
             h = hazard(m.e, max(0.0, t - m.rise_from), early, m.annoy, m.hmul, p)
             pv = world.violation_p
@@ -141,6 +147,8 @@ def run_reference(world: World, seed: int) -> dict:
                 conversions[new][t] += 1
             elif u < pv + pc + h:
                 gone = True
+            elif not m.dnd and u < pv + pc + h + mute_chance(m.annoy, p):
+                m.dnd = True
             if not gone and not (pv <= u < pv + pc) and m.due <= t:
                 new = st.otherwise[m.stage]
                 m.stage, m.pconv, m.due = new, st.pconv[new], due_for(new, t)
@@ -159,4 +167,5 @@ def run_reference(world: World, seed: int) -> dict:
         for f, v in zip(FIELDS, rec, strict=True):
             out[f][t] = v
     return {"series": out, "conversions": conversions, "stays": stays,
-            "member_messages": [m.msgs for m in members], "blacklisted": barred}
+            "member_messages": [m.msgs for m in members], "blacklisted": barred,
+            "muted_group": sum(m.dnd for m in members)}

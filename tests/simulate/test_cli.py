@@ -162,3 +162,29 @@ def test_groups_beyond_the_inventory_are_full_entry_stage_groups(tmp_path: Path)
     assert doc["days"][0]["groups_open"] == 5
     ends = {f["stage"]: f["members_end"] for f in doc["summary"]["funnel"]}
     assert ends["core"] <= 50 and ends["pond"] >= 700  # new groups take newcomers
+
+
+def test_what_if_compares_with_the_edited_playbook() -> None:
+    code, out = sim("--days", "21", "--what-if", "no-operations", "--format", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["delta"]["active_rate_last_week"] < -0.05  # an emptied timetable goes quiet
+    assert doc["b"]["ops_messages"] < doc["a"]["ops_messages"] / 20  # welcomes only
+    code, out = sim("--days", "7", "--what-if", "no-welcome")
+    assert code == 0 and "no welcome" in out and "members at the end" in out
+    from sopctl.errors import UsageError
+
+    for bad in (["--what-if", "no-such"], ["--what-if", "no-welcome", "--compare",
+                                           str(STANDARD)]):
+        r = CliRunner().invoke(app, [*BASE, *bad])
+        assert isinstance(r.exception, UsageError) and r.exception.exit_code == 2, bad
+
+
+def test_what_if_with_nothing_to_change_is_a_usage_error(tmp_path: Path) -> None:
+    data = standard_data()
+    data.pop("welcome")
+    p = write(tmp_path, "bare.yaml", data)
+    r = CliRunner().invoke(app, ["simulate", str(p), "--what-if", "no-welcome"])
+    from sopctl.errors import UsageError
+
+    assert isinstance(r.exception, UsageError) and "nothing to change" in r.exception.message

@@ -16,7 +16,8 @@ from ._sim import STANDARD, load
 ROOT = Path(__file__).resolve().parents[2]
 START = date(2026, 12, 1)
 CASES = [STANDARD, ROOT / "examples/cron-slots.yaml", ROOT / "examples/lifecycle-phases.yaml",
-         ROOT / "playbooks/skincare.yaml"]
+         ROOT / "playbooks/skincare.yaml", ROOT / "playbooks/fruit.yaml",
+         ROOT / "playbooks/knowledge.yaml"]
 
 
 @pytest.mark.parametrize("path", [c for c in CASES if c.exists()], ids=lambda p: p.name)
@@ -32,6 +33,12 @@ def test_shared_plans_equal_full_plans(path: Path, weekly: bool) -> None:
         got, want = book.get(opened), plan_ops(pb, opened, START, days, p)
         for name in ("units", "posts", "sent", "sale", "dropped"):
             assert np.array_equal(getattr(got, name), getattr(want, name)), (k, name)
+
+
+def test_weekday_crons_share_plans_by_weekday() -> None:
+    # fruit's only cron is "every Saturday": one plan per opening weekday serves every group
+    assert OpsBook(load(ROOT / "playbooks/fruit.yaml"), START, 10, resolve()).weekly
+    assert not OpsBook(load(ROOT / "examples/cron-slots.yaml"), START, 10, resolve()).weekly
 
 
 def test_operations_follow_the_timetable() -> None:

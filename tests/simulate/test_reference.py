@@ -13,33 +13,53 @@ from ._sim import START, load, simulate_once
 RUNS, DAYS = 24, 30
 # joins and rollover into new groups, conversions and violations all take part
 PARAMS = {"default_daily_joins": 12, "violation_rate": 0.01, "convert_rate": 0.05}
+# members take only 3 posts a day: the standard timetable's 4-6 annoy them, some mute the group
+ANNOYED = {**PARAMS, "tolerated_posts": 3}
+EXTRA = ("conversions", "muted_group")
 
 
-def _totals() -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _totals(params: dict[str, float], runs: int = RUNS
+            ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     pb = load().model_copy(update={"acquisition": []})
-    fast = {f: np.zeros(RUNS) for f in (*FIELDS, "conversions")}
-    ref = {f: np.zeros(RUNS) for f in (*FIELDS, "conversions")}
-    for i in range(RUNS):
-        r = simulate_once(pb, DAYS, 1000 + i, params=PARAMS)
-        q = run_reference(build_world(pb, START, DAYS, 1, PARAMS), 1000 + i)
+    fast = {f: np.zeros(runs) for f in (*FIELDS, *EXTRA)}
+    ref = {f: np.zeros(runs) for f in (*FIELDS, *EXTRA)}
+    for i in range(runs):
+        r = simulate_once(pb, DAYS, 1000 + i, params=params)
+        q = run_reference(build_world(pb, START, DAYS, 1, params), 1000 + i)
         for f in FIELDS:
             fast[f][i] = r.series[f].sum()
             ref[f][i] = sum(q["series"][f])
         fast["conversions"][i] = r.conversions.sum()
         ref["conversions"][i] = sum(map(sum, q["conversions"]))
+        fast["muted_group"][i], ref["muted_group"][i] = r.muted_group, q["muted_group"]
     return fast, ref
 
 
-def test_means_agree_within_tolerance() -> None:
-    fast, ref = _totals()
+def _agree(fast: dict[str, np.ndarray], ref: dict[str, np.ndarray]) -> None:
     for f in fast:
         a, b = fast[f], ref[f]
-        se = np.sqrt(a.var(ddof=1) / RUNS + b.var(ddof=1) / RUNS)
+        n = len(a)
+        se = np.sqrt(a.var(ddof=1) / n + b.var(ddof=1) / n)
         gap = abs(a.mean() - b.mean())
         # four standard errors, or 2 % for near-deterministic totals (members, groups)
         assert gap <= max(4 * se, 0.02 * max(a.mean(), b.mean()), 0.5), (f, a.mean(), b.mean())
+
+
+def test_means_agree_within_tolerance() -> None:
+    fast, ref = _totals(PARAMS)
+    _agree(fast, ref)
     assert ref["joins"].mean() > 300 and ref["conversions"].mean() > 20
     assert ref["removed"].mean() > 0.5 and ref["groups_open"].mean() > DAYS  # rollover
+
+
+def test_means_agree_when_members_are_annoyed() -> None:
+    fast, ref = _totals(ANNOYED, runs=16)
+    _agree(fast, ref)
+    # both mute and lose members to annoyance
+    assert ref["muted_group"].mean() > 20 and fast["muted_group"].mean() > 20
+    calm, _ = _totals(PARAMS, runs=4)
+    assert fast["leaves"].mean() > 1.2 * calm["leaves"].mean()
+    assert fast["active"].mean() < 0.9 * calm["active"].mean()
 
 
 def test_reference_changes_with_the_model() -> None:

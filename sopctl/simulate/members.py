@@ -1,0 +1,111 @@
+"""The engine's arrays: one entry per member (grown by doubling, compacted when many have
+left) and one per group (today's operations, looked up from one plan per opening date)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..playbook.model import Group
+from .model import World
+
+F32 = np.float32
+# per-day temporaries, not member state
+SCRATCH = {"buf": F32, "buf2": F32, "rand": F32, "mask": bool}
+# member state; ``acoef`` is the hazard and mute chance per unit of annoyance, ``dnd`` whether
+# the member has muted the group (do-not-disturb: posts no longer reach them)
+ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32,
+          "talk_s": F32, "joined": F32, "g": F32, "c0": F32, "c1": F32,
+          "hmul": F32, "annoy": F32, "acoef": F32, "dnd": bool, "k1": F32, "viol": np.int16,
+          "mute_until": np.int32, "due": np.int32, "pconv": F32, "conv": bool, "msgs": F32}
+
+
+class State:
+    """Member arrays, grown by doubling and compacted when many have left."""
+
+    def __init__(self, size: int):
+        self.n = 0
+        self.n_init = 0  # members present at the start come first; later ones by join day
+        self.dead = 0
+        self.runs: list[list[int]] = [[], []]  # members lie in runs of one group: group, length
+        self._runs: tuple[np.ndarray, np.ndarray] | None = None
+        for name, dt in (ARRAYS | SCRATCH).items():
+            setattr(self, name, np.zeros(size, dt))
+
+    def reserve(self, extra: int) -> None:
+        if self.n + extra <= len(self.alive):
+            return
+        size = max(self.n + extra, 2 * len(self.alive))
+        for name in SCRATCH:
+            setattr(self, name, np.zeros(size, SCRATCH[name]))
+        for name in ARRAYS:
+            old = getattr(self, name)
+            new = np.zeros(size, old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+
+    def compact(self) -> None:
+        keep = np.flatnonzero(self.alive[: self.n])
+        for name in ARRAYS:
+            arr = getattr(self, name)
+            arr[: len(keep)] = arr[keep]
+        self.n_init = int(np.searchsorted(keep, self.n_init))
+        self.alive[len(keep): self.n] = False
+        self.n, self.dead = len(keep), 0
+        grp = self.grp[: self.n]
+        starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else \
+            np.zeros(0, np.int64)
+        self.runs = [grp[starts].tolist(), np.diff(np.r_[starts, self.n]).tolist()]
+        self._runs = None
+
+    def add_run(self, gi: int, k: int) -> None:
+        if self.runs[0] and self.runs[0][-1] == gi:
+            self.runs[1][-1] += k
+        else:
+            self.runs[0].append(gi)
+            self.runs[1].append(k)
+        self._runs = None
+
+    def spread(self, per_group: np.ndarray) -> np.ndarray:
+        """A per-group value for every member (runs make this a repeat, not a gather)."""
+        if self._runs is None:
+            self._runs = (np.array(self.runs[0], np.int64), np.array(self.runs[1], np.int64))
+        return np.repeat(per_group[self._runs[0]], self._runs[1])
+
+
+class Groups:
+    """Group-level arrays; operations come from one plan per distinct opening date."""
+
+    def __init__(self, world: World, stage_of: dict[str, int]):
+        self.world, self.stage_of = world, stage_of
+        self.size = 0
+        cap = max(16, 2 * len(world.groups))
+        self.counts = np.zeros(cap, np.int64)
+        self.stage = np.zeros(cap, np.int16)
+        self.row = np.zeros(cap, np.int64)
+        self.rows: dict = {}
+        self.mats = [np.zeros((8, world.days), dt) for dt in (float, float, np.int8, np.int64)]
+        for g in world.groups:
+            self.add(g)
+
+    def add(self, g: Group) -> None:
+        if self.size == len(self.counts):
+            for name in ("counts", "stage", "row"):
+                old = getattr(self, name)
+                new = np.zeros(2 * len(old), old.dtype)
+                new[: self.size] = old
+                setattr(self, name, new)
+        i = self.size
+        self.stage[i] = self.stage_of.get(g.stage or "", 0)
+        if g.opened not in self.rows:
+            r = self.rows[g.opened] = len(self.rows)
+            if r == len(self.mats[0]):
+                self.mats = [np.concatenate([m, np.zeros_like(m)]) for m in self.mats]
+            ops = self.world.ops.get(g.opened)
+            for m, f in zip(self.mats, (ops.units, ops.posts, ops.sale, ops.sent), strict=True):
+                m[r] = f
+        self.row[i] = self.rows[g.opened]
+        self.size += 1
+
+    def today(self, t: int) -> tuple[np.ndarray, ...]:
+        r = self.row[: self.size]
+        return tuple(m[:, t][r] for m in self.mats)
