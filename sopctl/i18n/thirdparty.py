@@ -89,11 +89,37 @@ def validation_message(err: Any) -> str:
         return msg
     if "error" in ctx:
         detail = str(ctx["error"])
-        ctx["error"] = _(_DETAIL[detail]) if detail in _DETAIL else detail
+        known = next((k for k in _DETAIL if detail.startswith(k)), None)
+        ctx["error"] = _(_DETAIL[known]) if known else detail
     try:
         return _(template).format(**ctx)
     except (KeyError, IndexError, ValueError):
         return msg
+
+
+# Python's ``re`` errors, by the start of their message
+_REGEX = {
+    "missing ), unterminated subpattern": N_("a ( is never closed"),
+    "unbalanced parenthesis": N_("a ) has no matching ("),
+    "unterminated character set": N_("a [ is never closed"),
+    "nothing to repeat": N_("*, + or ? has nothing to repeat"),
+    "multiple repeat": N_("two repeats in a row"),
+    "bad escape": N_("unknown escape after \\"),
+    "bad character range": N_("a character range runs backwards"),
+    "unknown extension": N_("unknown (? group"),
+    "look-behind requires fixed-width pattern": N_("a look-behind must have a fixed width"),
+}
+
+
+def regex_message(exc: re.error) -> str:
+    """Why a regular expression does not compile, in the selected language."""
+    if current() == "en":
+        return str(exc)
+    known = next((k for k in _REGEX if exc.msg.startswith(k)), None)
+    problem = _(_REGEX[known]) if known else exc.msg
+    if exc.pos is None:
+        return problem
+    return _("{problem} (at character {n})").format(problem=problem, n=exc.pos + 1)
 
 
 _ERRNO = {
