@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .i18n import _
@@ -127,10 +128,10 @@ def check_zone(tz: str) -> str:
     return tz
 
 
-def playbook_zones(paths: list[str] | None = None) -> dict[str, str]:
-    """Playbook name -> timezone, for the named playbook files, else the one found here
-    (none: an empty map, and times are shown in UTC). A path that cannot be read is skipped:
-    the zone only labels times, it never decides what is shown."""
+def known_playbooks(paths: list[str] | None = None) -> dict[str, Any]:
+    """Playbook name -> Playbook, for the named files, else the one found here (none: an
+    empty map). A file that cannot be read is skipped: these only label what the ledger
+    says (zones, group names), they never decide what is shown."""
     from .playbook.discover import find_playbook
     from .playbook.loader import load_playbook
 
@@ -138,14 +139,33 @@ def playbook_zones(paths: list[str] | None = None) -> dict[str, str]:
     if not targets:
         found = find_playbook(required=False)
         targets = [found] if found else []
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     for p in targets:
         try:
             pb = load_playbook(p).playbook
         except Exception:  # a label source, never a reason to stop
             continue
         if pb is not None:
-            out[pb.name] = pb.timezone
+            out[pb.name] = pb
+    return out
+
+
+def playbook_zones(paths: list[str] | None = None) -> dict[str, str]:
+    """Playbook name -> timezone (see :func:`known_playbooks`); empty: times shown in UTC."""
+    return {n: pb.timezone for n, pb in known_playbooks(paths).items()}
+
+
+def group_labels(books: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(playbook name, group id) -> the group's name as operators know it (美肌福利群001)."""
+    from .plan.groups import group_display_name, playbook_groups
+
+    out: dict[tuple[str, str], str] = {}
+    for name, pb in books.items():
+        try:
+            groups = playbook_groups(pb)
+        except Exception:  # an inventory file gone missing: ids will do
+            continue
+        out.update({(name, g.id): group_display_name(pb, g) for g in groups})
     return out
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from ..i18n import N_, _
+from ..i18n import _
+from ._words import reason_text, status_text
 from ._common import STATE_DIR_OPTION, STORE_OPTION
 
 
@@ -23,36 +24,6 @@ COLUMNS = ("scheduled_utc", "playbook", "group_id", "slot", "seq", "channel", "s
            "attempts", "reason", "key", "finished_at")
 # appended after the stable columns: the same instant on the playbook's clock, for people
 LOCAL_COLUMNS = ("scheduled_local", "timezone")
-
-# The ledger records its own fixed reasons in English (a stable record, read by scripts);
-# a person reads them translated. tests/test_i18n_cli.py keeps them equal to sopctl/run's.
-LEDGER_REASONS = (
-    N_("missed while down"),
-    N_("the runner stopped between claim and result; the message may or may not have been "
-       "sent"),
-    N_("handed back, never sent, by a runner that stopped; the next runner sends it"),
-)
-
-
-# A delivery's status as a person reads it in a table (JSON and CSV keep the word).
-STATUS_LABELS = {
-    "sent": N_("sent"), "failed": N_("failed"), "skipped": N_("skipped"),
-    "uncertain": N_("uncertain"), "pending-confirmation": N_("pending confirmation"),
-    "claimed": N_("claimed"), "released": N_("released"), "sending": N_("sending"),
-}
-
-
-def status_text(status: str) -> str:
-    """The status word ``status`` in the selected language."""
-    return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
-
-
-def reason_text(reason: str | None) -> str:
-    """A ledger reason as a person reads it: translated when it is one of the ledger's own."""
-    if not reason:
-        return ""
-    return _(reason) if reason in LEDGER_REASONS else reason
-
 
 def history(
     since: str = typer.Option(None, "--since", help="24h, 7d, today, a date or a date-time; "
@@ -81,7 +52,7 @@ def history(
     """List deliveries from the ledger, oldest first."""
     from ..errors import UsageError
     from ..run.ledger import STATUSES
-    from ..timefmt import parse_instant, shared_zone
+    from ..timefmt import group_labels, parse_instant, shared_zone
     from .run import open_ledger
 
     statuses = list(status or [])
@@ -91,7 +62,8 @@ def history(
         if s not in STATUSES:
             raise UsageError(_("--status {status}: unknown status").format(status=s),
                              hint=", ".join(STATUSES))
-    zones, name = _zones(playbook)
+    books, name = _books(playbook)
+    zones = {n: pb.timezone for n, pb in books.items()}
     tz = zones.get(name) if name else shared_zone(zones)
     start = parse_instant(since, tz=tz, now=datetime.now(UTC), option="--since")
     if output is not None and fmt is HistoryFormat.table:
@@ -112,7 +84,7 @@ def history(
     if output is None:
         if bom and fmt is HistoryFormat.csv:
             sys.stdout.write(BOM)
-        render_rows(rows, fmt.value, zones)
+        render_rows(rows, fmt.value, zones, labels=group_labels(books))
         return
     import io
 
@@ -124,17 +96,17 @@ def history(
     write_output(output, (BOM if fmt is HistoryFormat.csv and bom is not False else "") + text)
 
 
-def _zones(playbook: str | None) -> tuple[dict[str, str], str | None]:
-    """(playbook name -> timezone, the name to filter on). ``--playbook`` is a name or a
-    file; without it the playbook found here, if any, lends its timezone."""
-    from ..timefmt import playbook_zones
+def _books(playbook: str | None) -> tuple[dict[str, Any], str | None]:
+    """(playbook name -> Playbook, the name to filter on). ``--playbook`` is a name or a
+    file; without it the playbook found here, if any, lends its timezone and group names."""
+    from ..timefmt import known_playbooks
 
     if playbook and (playbook.endswith((".yaml", ".yml")) or Path(playbook).is_file()):
         from ._common import load_or_exit
 
         pb = load_or_exit(playbook)[1].playbook
-        return {pb.name: pb.timezone}, pb.name
-    return playbook_zones(), playbook
+        return {pb.name: pb}, pb.name
+    return known_playbooks(), playbook
 
 
 def _cell(v: Any) -> str:
@@ -153,7 +125,7 @@ def _local(r: dict[str, Any], zones: dict[str, str]) -> tuple[str, str]:
 
 
 def render_rows(rows: list[dict[str, Any]], fmt: str, zones: dict[str, str] | None = None,
-                out: Any = None) -> None:
+                out: Any = None, labels: dict[tuple[str, str], str] | None = None) -> None:
     """Print ledger rows as a table, JSON lines or CSV. Times in the table are on each row's
     playbook clock (``zones``: name -> timezone), labelled; JSON and CSV keep UTC and add the
     local time after the stable fields."""
@@ -177,10 +149,11 @@ def render_rows(rows: list[dict[str, Any]], fmt: str, zones: dict[str, str] | No
         for r in rows:
             w.writerow([_cell(r.get(c)) for c in COLUMNS] + list(_local(r, zones)))
         return
-    _table(rows, zones)
+    _table(rows, zones, labels or {})
 
 
-def _table(rows: list[dict[str, Any]], zones: dict[str, str]) -> None:
+def _table(rows: list[dict[str, Any]], zones: dict[str, str],
+           labels: dict[tuple[str, str], str]) -> None:
     from ..console import console
     from ..i18n import ngettext
     from ..tables import Col, render
@@ -195,12 +168,13 @@ def _table(rows: list[dict[str, Any]], zones: dict[str, str]) -> None:
     # one zone for all rows: it heads the time column; several: each time names its own
     head = zone_label(one) if one or not zones else _("scheduled")
     cells = [(stamp(r["scheduled_utc"], zones.get(r["playbook"]), label=head == _("scheduled")),
-              r["playbook"], r["group_id"], f"{r['slot']}#{r['seq']}" if r["seq"] else r["slot"],
+              r["playbook"], labels.get((r["playbook"], r["group_id"]), r["group_id"]),
+              f"{r['slot']}#{r['seq']}" if r["seq"] else r["slot"],
               r["channel"], (status_text(r["status"]), style.get(r["status"], "")),
               str(r["attempts"]),
               reason_text(r["reason"])) for r in rows]
     cols = [Col(head), Col(_("playbook"), under=_("group")), Col(_("group")), Col(_("slot")),
             Col(_("channel"), under=_("slot")), Col(_("status"), under=head),
             Col(_("tries"), justify="right"), Col(_("reason"), wrap=True)]
-    title = ngettext("{n} delivery", "{n} deliveries", len(rows)).format(n=len(rows))
+    title = ngettext("{n} delivery", "{n} deliveries", len(rows)).format(n=f"{len(rows):,}")
     render(console(), cols, cells, title=title)

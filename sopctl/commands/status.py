@@ -34,7 +34,8 @@ def status(
 
     now = default_clock().now()
     zones: dict[str, str] = {}
-    upcoming = _upcoming(playbooks, now, next_n, zones)
+    labels: dict[tuple[str, str], str] = {}  # (playbook, group id) -> the group's name
+    upcoming = _upcoming(playbooks, now, next_n, zones, labels)
     ledger = open_ledger(store, state_dir)
     try:
         day = now - timedelta(hours=24)
@@ -67,11 +68,11 @@ def status(
             "last_sends": [row(r) for r in last], "failures": [row(r) for r in failures],
             "rate_limited_or_retried": len(retried)}, ensure_ascii=False))
         return
-    _render(now, counts, upcoming, last, failures, retried, zones)
+    _render(now, counts, upcoming, last, failures, retried, zones, labels)
 
 
-def _upcoming(paths: list[str] | None, now: datetime, n: int,
-              zones: dict[str, str]) -> list[tuple[str, Any]]:
+def _upcoming(paths: list[str] | None, now: datetime, n: int, zones: dict[str, str],
+              labels: dict[tuple[str, str], str]) -> list[tuple[str, Any]]:
     from ..plan import iter_plan
     from ..playbook.discover import find_playbook
     from ._common import load_or_exit
@@ -85,6 +86,9 @@ def _upcoming(paths: list[str] | None, now: datetime, n: int,
         # a named playbook that is missing or broken says so, never vanishes from the list
         loaded = load_or_exit(p)[1]
         zones[loaded.playbook.name] = loaded.playbook.timezone
+        from ..timefmt import group_labels
+
+        labels.update(group_labels({loaded.playbook.name: loaded.playbook}))
         for i, o in enumerate(iter_plan(loaded.playbook, now, now + timedelta(days=8))):
             if i >= n:
                 break
@@ -94,14 +98,15 @@ def _upcoming(paths: list[str] | None, now: datetime, n: int,
 
 
 def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, failures: list,
-            retried: list, zones: dict[str, str]) -> None:
+            retried: list, zones: dict[str, str],
+            labels: dict[tuple[str, str], str] | None = None) -> None:
     from rich.markup import escape
 
     from ..console import console
     from ..i18n import _
     from ..tables import Col, render
     from ..timefmt import shared_zone, stamp, zone_label
-    from .history import reason_text, status_text
+    from ._words import reason_text, status_text
 
     c = console()
     one = shared_zone(zones)
@@ -118,7 +123,8 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
         rows = []
         for name, o in upcoming:
             mins = int((o.at_utc - now).total_seconds() // 60)
-            rows.append((when(o.at_utc, name), f"{mins // 60}h{mins % 60:02d}m", name, o.group,
+            group = (labels or {}).get((name, o.group), o.group)
+            rows.append((when(o.at_utc, name), f"{mins // 60}h{mins % 60:02d}m", name, group,
                          o.slot, o.channel))
         cols = [Col(head), Col(_("in"), under=head), Col(_("playbook"), under=_("group")),
                 Col(_("group")), Col(_("slot")), Col(_("channel"), under=_("slot"))]
@@ -128,11 +134,13 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
             continue
         cols = [Col(head), Col(_("group")), Col(_("slot")), Col(_("status"), under=head),
                 Col(_("reason"), wrap=True)]
-        render(c, cols, [(when(r["scheduled_utc"], r["playbook"]), r["group_id"], r["slot"],
+        render(c, cols, [(when(r["scheduled_utc"], r["playbook"]),
+                          (labels or {}).get((r["playbook"], r["group_id"]), r["group_id"]),
+                          r["slot"],
                           status_text(r["status"]), reason_text(r["reason"])) for r in got],
                title=title)
     latest = ("; " + _("latest: {reason}").format(
         reason=reason_text(retried[0]["reason"]) or _("retried"))
               if retried else "")
-    c.print(escape(_("rate-limit waits and retries (24 h): {n}").format(n=len(retried))
+    c.print(escape(_("rate-limit waits and retries (24 h): {n}").format(n=f"{len(retried):,}")
                    + latest))
