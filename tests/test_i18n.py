@@ -207,6 +207,28 @@ def test_machine_surfaces_stay_and_messages_follow_the_language() -> None:
                for r in rules if r["id"].startswith("SOP") and "fullDescription" in r)
 
 
+BROKEN = {  # what libyaml, pydantic, re and the OS say, each in its own words
+    "tab.yaml": "name: x\n\tbad: 1\n", "quote.yaml": 'name: "x\n', "colon.yaml": "a: b: c\n",
+    "list.yaml": "name: x\n- y\n", "alias.yaml": "name: *nope\n", "flow.yaml": "a: [1, 2\nb: 3\n",
+    "escape.yaml": 'a: "\\q"\n', "indent.yaml": "a:\n  b: 1\n c: 2\n", "token.yaml": "@x: 1\n",
+    "types.yaml": "version: x\nname: [1]\ntimezone: Asia/Shanghai\npositioning: {type: shop, "
+                  "purpose: p, name_pattern: '群{n}', capacity: -5, planned_days: 1.5}\n"
+                  "timetable:\n  - {id: j, kind: offer, at: '07:00', dates: [2026-13-01]}\n"
+                  "groups: [{id: g1, opened: tomorrow}]\n"
+                  "rules: {items: [{id: r, text: t, detect: {regex: '(open'}}]}\n",
+    "inventory.yaml": "name: x\ntimezone: UTC\ngroups: missing.yaml\n",
+}
+
+
+def test_third_party_messages_are_chinese(tmp_path: Path) -> None:
+    for name, text in BROKEN.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    proc = sopctl("lint", *BROKEN, cwd=tmp_path, **ZH)
+    assert proc.returncode == 1, proc.stderr
+    assert len(re.findall(r"^\S+\.yaml:\d+:\d+: SOP0", proc.stdout, re.M)) >= len(BROKEN)
+    assert english_runs(proc.stdout) == []
+
+
 def test_usage_errors_of_lint_are_chinese(tmp_path: Path) -> None:
     proc = sopctl("lint", "no-such.yaml", **ZH)
     assert proc.returncode == 2 and "文件或目录不存在" in proc.stderr

@@ -168,6 +168,17 @@ _YAML = {m: m for m in (
     N_("found undefined alias"), N_("found duplicate anchor"),
     N_("control characters are not allowed"), N_("invalid leading UTF-8 octet"),
     N_("invalid trailing UTF-8 octet"),
+    N_("while scanning for the next token"), N_("while parsing a quoted scalar"),
+    N_("while parsing a block scalar"), N_("while parsing a tag"),
+    N_("while scanning a %YAML directive"), N_("while scanning a %TAG directive"),
+    N_("found unexpected ':'"), N_("found invalid Unicode character escape code"),
+    N_("did not find expected hexdecimal number"),
+    N_("did not find expected whitespace or line break"),
+    N_("found an indentation indicator equal to 0"), N_("did not find expected tag URI"),
+    N_("did not find expected '!'"), N_("found unknown directive name"),
+    N_("found incompatible YAML document"), N_("found duplicate %YAML directive"),
+    N_("found duplicate %TAG directive"), N_("found a tab character that violate indentation"),
+    N_("did not find URI escaped octet"), N_("found extra characters after the alias"),
 )}
 
 
