@@ -211,7 +211,7 @@ def test_status_is_chinese(ledger_dir: Path) -> None:
 
 
 def test_ledger_reasons_in_the_catalogue_are_the_ledgers_own() -> None:
-    from sopctl.commands.history import LEDGER_REASONS
+    from sopctl.commands._words import LEDGER_REASONS
     from sopctl.run import schema
     from sopctl.run.runner import SKIP_REASON
 

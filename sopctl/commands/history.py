@@ -10,8 +10,8 @@ from typing import Any
 import typer
 
 from ..i18n import _
-from ._words import reason_text, status_text
 from ._common import STATE_DIR_OPTION, STORE_OPTION
+from ._words import reason_text, status_text
 
 
 class HistoryFormat(StrEnum):

@@ -196,7 +196,7 @@ def _print_summary(s: Summary, fmt: str) -> None:
     from rich.table import Table
 
     from ..console import console
-    from .history import status_text
+    from ._words import status_text
 
     t = Table(title="sopctl run", title_justify="left")
     for k in order:
