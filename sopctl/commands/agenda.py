@@ -99,7 +99,7 @@ def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int)
         return
     title = ngettext("{n} message, {days} from {first} ({tz})",
                      "{n} messages, {days} from {first} ({tz})", len(occs)).format(
-        n=len(occs), days=n_days, first=first, tz=tz)
+        n=f"{len(occs):,}", days=n_days, first=first, tz=tz)
     week = WEEKDAYS_ZH if current() == "zh-CN" else ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
                                                       "Sun")
     rows = []

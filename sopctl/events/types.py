@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from ..i18n import _
+
 _LINK = re.compile(r"(https?://|www\.)\S+|\b[\w-]+\.(com|cn|net|org|io|cc|top|xyz)\b", re.I)
 
 
@@ -80,7 +82,7 @@ _ALIASES = {"joined": "join", "member_joined": "join", "left": "leave", "member_
 def parse_when(value: object) -> datetime:
     """Epoch seconds (or milliseconds) or ISO 8601; naive ISO is taken as UTC."""
     if isinstance(value, bool) or value is None:
-        raise ValueError("missing or invalid `at`")
+        raise ValueError(_("missing or invalid `at`"))
     if isinstance(value, int | float):
         ts = float(value) / (1000 if value > 1e11 else 1)
         return datetime.fromtimestamp(ts, UTC)
@@ -90,24 +92,24 @@ def parse_when(value: object) -> datetime:
             return parse_when(float(s))
         dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
         return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    raise ValueError(f"invalid time {value!r}")
+    raise ValueError(_("invalid time {value}").format(value=repr(value)))
 
 
 def event_from_dict(d: Any, now: datetime | None = None) -> Event:
     """The generic JSON form: {"id", "type", "group", "member", "at", ...}. Raises ValueError
     with a message fit for a log line."""
     if not isinstance(d, dict):
-        raise ValueError("an event must be a JSON object")
+        raise ValueError(_("an event must be a JSON object"))
     kind = str(d.get("type", "")).lower()
     kind = _ALIASES.get(kind, kind)
     cls = KINDS.get(kind)
     if cls is None:
-        raise ValueError(f"unknown event type {d.get('type')!r} (expected one of "
-                         f"{', '.join(KINDS)})")
+        raise ValueError(_("unknown event type {type} (expected one of {kinds})").format(
+            type=repr(d.get("type")), kinds=", ".join(KINDS)))
     for name in ("id", "group", "member"):
         v = d.get(name)
         if v is None or (isinstance(v, str) and not v.strip()) or isinstance(v, dict | list):
-            raise ValueError(f"event field `{name}` is missing")
+            raise ValueError(_("event field `{name}` is missing").format(name=name))
     at = parse_when(d["at"]) if "at" in d else (now or datetime.now(UTC))
     base = {"id": str(d["id"]), "group": str(d["group"]), "member": str(d["member"]), "at": at}
     if cls is MemberJoined:
@@ -119,7 +121,7 @@ def event_from_dict(d: Any, now: datetime | None = None) -> Event:
         text = str(d.get("text") or "")
         mentions = d.get("mentions") or ()
         if not isinstance(mentions, list | tuple):
-            raise ValueError("`mentions` must be a list")
+            raise ValueError(_("`mentions` must be a list"))
         link = d.get("has_link")
         return MessagePosted(**base, text=text,
                              has_link=bool(link) if link is not None else has_link(text),
@@ -129,9 +131,9 @@ def event_from_dict(d: Any, now: datetime | None = None) -> Event:
         try:
             amount = float(d.get("amount", 0))
         except (TypeError, ValueError):
-            raise ValueError("`amount` must be a number") from None
+            raise ValueError(_("`amount` must be a number")) from None
         if amount < 0 or amount != amount:
-            raise ValueError("`amount` must be a non-negative number")
+            raise ValueError(_("`amount` must be a non-negative number"))
         return Purchase(**base, amount=amount, product=_opt(d.get("product")))
     return CheckIn(**base)
 
