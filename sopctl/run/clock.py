@@ -1,9 +1,10 @@
-"""Time for the runner, injectable so tests never wait for real minutes.
+"""Time for the runner and its channels, injectable so tests never wait for real minutes.
 
-Everything in `run` asks a ``Clock`` for "now" (aware UTC). ``SystemClock`` is the wall
-clock, optionally shifted so that "now" starts at a given instant (``SOPCTL_NOW``, used by
-end-to-end tests and demos that must see a 07:30 slot come due); ``FakeClock`` only moves
-when told to.
+One ``Clock`` serves both sides: the runner asks it for "now" (aware UTC) and when that is on
+the wall; the delivery loop asks it for ``time()`` (signatures), ``monotonic()`` (rate
+windows, deadlines) and to ``sleep``. ``SystemClock`` is the real one, optionally shifted so
+that "now" starts at a given instant (``SOPCTL_NOW``, used by end-to-end tests and demos that
+must see a 07:30 slot come due); ``FakeClock`` only moves when told to (or when slept on).
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ class Clock(Protocol):
         """The real wall-clock instant at which this clock will read ``t``."""
         ...
 
+    def time(self) -> float:
+        """Epoch seconds (request signatures, timestamps written out)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds that never go back (rate windows and deadlines)."""
+        ...
+
     async def sleep(self, seconds: float) -> None: ...
 
 
@@ -39,6 +48,12 @@ class SystemClock:
     def to_wall(self, t: datetime) -> datetime:
         return t - self.offset
 
+    def time(self) -> float:
+        return time.time()  # signatures must carry the real time, whatever "now" reads
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
@@ -50,12 +65,19 @@ class FakeClock:
         if start.tzinfo is None:
             raise ValueError("FakeClock needs an aware datetime")
         self._now = start.astimezone(UTC)
+        self._t0 = self._now
 
     def now(self) -> datetime:
         return self._now
 
     def to_wall(self, t: datetime) -> datetime:
         return datetime.now(UTC) + (t - self._now)
+
+    def time(self) -> float:
+        return self._now.timestamp()
+
+    def monotonic(self) -> float:
+        return (self._now - self._t0).total_seconds()
 
     def set(self, t: datetime) -> None:
         self._now = t.astimezone(UTC)
@@ -78,7 +100,3 @@ def default_clock() -> Clock:
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
     return SystemClock(t)
-
-
-def monotonic() -> float:
-    return time.monotonic()

@@ -1,18 +1,25 @@
 """Delivery: retries, splitting and a concurrent dispatcher (rate limits: ``ratelimit``).
 
-Contract for the runner
------------------------
-Build the channels once, with one shared HTTP client and one delivery context::
+Contract for the runner (and the event receiver)
+------------------------------------------------
+Build the channels once, with one shared HTTP client and one delivery context, and give the
+dispatcher a :class:`Gate`, the ledger's side of each message (``burst.LedgerGate``)::
 
     client = make_client(concurrency=200)
     ctx = DeliveryContext()                  # system clock, shared rate limiter
     channels = make_channels(playbook.channels, env=os.environ, client=client,
                              state_dir=state_dir, ctx=ctx)   # sopctl.run.channels
-    dispatcher = Dispatcher(channels, concurrency=200)
+    dispatcher = Dispatcher(channels, concurrency=200, gate=gate)
     async for job, result in dispatcher.stream(jobs):        # Job(channel, msg, budget_s)
-        ledger.record(job.msg.key, result)                   # record each one at once
+        ...                                                  # already recorded by the gate
     await dispatcher.aclose()                                # closes channels, not the client
     await client.aclose()
+
+A message is *in flight* from the moment its first request is about to be written until
+its result is recorded: the gate's ``begin`` runs right then (after every rate-limit wait),
+its ``end`` before the message frees its slot, and at most ``concurrency`` messages are in
+flight. So a message waiting for a rate-limit window has not begun, and a crash can leave
+unrecorded at most ``concurrency`` messages, all of which had a request written.
 
 ``result.status`` is final: ``sent`` | ``failed`` | ``pending-confirmation`` | ``uncertain``
 (never ``retry``). ``uncertain`` means a request left and its outcome is unknown (a timeout
@@ -20,9 +27,8 @@ after sending); it is not retried unless the channel is idempotent. ``result.par
 many parts were posted (a split message can fail half way), ``result.attempts`` counts HTTP
 attempts. ``budget_s`` is how long the message may still take (the occurrence's remaining
 grace): retries and rate-limit waits that would pass it give up with ``failed``.
-``dispatcher.stop()`` stops taking new jobs; jobs already taken (at most ``max_pending``,
-default 4 × concurrency) finish (for SIGTERM). ``concurrency`` bounds requests in flight;
-messages waiting for a rate-limit token hold no connection.
+``dispatcher.stop()`` takes no new jobs and drops the ones that have not begun (the gate
+hears ``end(job, None)``: nothing was sent); messages in flight finish (for SIGTERM).
 A message with ``delivery="remind"`` (or ``remind_to``) is never posted: the staff member
 gets a reminder through the channel's ``remind`` channel, else the console.
 """
@@ -31,13 +37,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .channels.base import Channel, OutMessage, SendResult
-from .ratelimit import Clock, DeadlineExceeded, Limit, RateLimiter, SystemClock
+from .clock import Clock, SystemClock
+from .ratelimit import DeadlineExceeded, RateLimiter, Slots
 
 if TYPE_CHECKING:
     import httpx
@@ -117,24 +124,47 @@ class DeliveryContext:
             self.limiter = RateLimiter(self.clock)
 
 
-# the Dispatcher's bound on requests in flight, seen by the delivery loop of its tasks
-INFLIGHT: ContextVar[asyncio.Semaphore | None] = ContextVar("sopctl_inflight", default=None)
+class Gate(Protocol):
+    """The bookkeeping side of a dispatcher: told when a message begins and how it ended."""
+
+    async def begin(self, job: Job) -> bool:
+        """Right before the message's first request is written; False: do not send it."""
+        ...
+
+    async def end(self, job: Job, result: SendResult | None) -> None:
+        """The message is over (``None``: it never began, nothing was sent); returns once
+        the result is safely recorded, and only then is the message's slot free."""
+        ...
 
 
-class PartChannel(Protocol):
-    """What the delivery loop needs from a channel (sopctl.run.channels._common.BaseChannel)."""
-
-    name: str
-    idempotent: bool
-
-    def parts(self, msg: OutMessage) -> list[Any]: ...
-
-    def limits(self, part: Any) -> Sequence[Limit]: ...
-
-    async def attempt(self, part: Any) -> SendResult: ...
+class NotStarted(Exception):
+    """The gate refused a message at its first request: nothing was sent."""
 
 
-async def _deliver_part(ch: PartChannel, part: Any, ctx: DeliveryContext,
+class _Flight:
+    """One message as the dispatcher tracks it: waiting (no slot), beginning, started."""
+
+    __slots__ = ("gate", "holds_slot", "job", "slots", "state")
+
+    def __init__(self, job: Job, gate: Gate | None, slots: Slots) -> None:
+        self.job, self.gate, self.slots = job, gate, slots
+        self.state = "waiting"
+        self.holds_slot = False
+
+    async def begin(self) -> bool:
+        """Called holding a slot, right before the first request."""
+        self.holds_slot = True
+        self.state = "beginning"
+        ok = self.gate is None or await self.gate.begin(self.job)
+        self.state = "started" if ok else "refused"
+        return ok
+
+
+# the message a dispatcher task is delivering, seen by the delivery loop below
+FLIGHT: ContextVar[_Flight | None] = ContextVar("sopctl_flight", default=None)
+
+
+async def _deliver_part(ch: Channel, part: Any, ctx: DeliveryContext,
                         deadline: float | None) -> SendResult:
     clock, pol, limiter = ctx.clock, ctx.policy, ctx.limiter
     assert limiter is not None
@@ -142,18 +172,18 @@ async def _deliver_part(ch: PartChannel, part: Any, ctx: DeliveryContext,
     attempt = 0
     while True:
         attempt += 1
-        try:
-            lease = await limiter.acquire(limits, deadline)
+        flight = FLIGHT.get()
+        first = flight is not None and flight.state == "waiting"
+        try:  # a message's first request takes its slot with its tokens, in one step
+            lease = await limiter.acquire(limits, deadline, flight.slots if first else None)
         except DeadlineExceeded as e:
             return SendResult("failed", f"rate-limit wait of {e.args[0]:.0f}s would pass the "
                               "grace deadline", attempts=attempt - 1)
-        sem = INFLIGHT.get()
+        if first and not await flight.begin():  # type: ignore[union-attr]
+            lease.cancel()
+            raise NotStarted
         try:
-            if sem is None:
-                res = await ch.attempt(part)
-            else:
-                async with sem:
-                    res = await ch.attempt(part)
+            res = await ch.attempt(part)
         finally:
             lease.release()
         res.attempts = attempt
@@ -173,7 +203,7 @@ async def _deliver_part(ch: PartChannel, part: Any, ctx: DeliveryContext,
         await clock.sleep(wait)
 
 
-async def deliver(ch: PartChannel, msg: OutMessage, ctx: DeliveryContext,
+async def deliver(ch: Channel, msg: OutMessage, ctx: DeliveryContext,
                   deadline: float | None = None) -> SendResult:
     """Send every part of ``msg`` in order; stop at the first part that does not go out."""
     try:
@@ -226,30 +256,56 @@ def make_client(concurrency: int = 200, timeout: float = 10.0) -> httpx.AsyncCli
                              timeout=httpx.Timeout(timeout, connect=5.0), follow_redirects=False)
 
 
+def _paced(ch: Any) -> bool:
+    """True when ``ch`` sends through :func:`deliver`, which begins a message at its first
+    request; for any other channel the dispatcher begins it before calling ``send``."""
+    return bool(getattr(ch, "paced", False))  # channels/base.py: Channel.paced
+
+
 class Dispatcher:
     """Sends many messages concurrently across channels and yields each result as soon as
-    it is known."""
+    it is recorded (see the module docstring for ``gate`` and what "in flight" means)."""
 
     def __init__(self, channels: Mapping[str, Channel], *, concurrency: int = 200,
-                 clock: Clock | None = None, max_pending: int | None = None) -> None:
+                 clock: Clock | None = None, max_pending: int | None = None,
+                 gate: Gate | None = None) -> None:
         self.channels = channels
-        self.concurrency = concurrency
-        self.max_pending = max_pending or 4 * concurrency
-        self._sem = asyncio.Semaphore(max(1, concurrency))
+        self.concurrency = max(1, concurrency)
+        self.max_pending = max_pending or 2 * self.concurrency
         self.clock = clock or SystemClock()
+        self.gate = gate
+        self._slots = Slots(self.concurrency)
+        self._flights: dict[asyncio.Task[Any], _Flight] = {}
         self._stopping = False
 
-    def stop(self) -> None:
-        """Take no new jobs; jobs already started finish and are yielded."""
-        self._stopping = True
+    @property
+    def in_flight(self) -> int:
+        """Messages between their first request and their recorded result."""
+        return self._slots.used
 
-    async def send_one(self, job: Job) -> SendResult:
+    def stop(self) -> None:
+        """Take no new jobs and drop those that have not begun; messages in flight finish
+        and are yielded."""
+        self._stopping = True
+        for t, f in self._flights.items():
+            if f.state == "waiting":
+                t.cancel()
+
+    async def send_one(self, job: Job) -> SendResult | None:
+        """Deliver ``job``; None when it never began (refused by the gate, or stopped)."""
         ch = self.channels.get(job.channel)
         if ch is None:
             return SendResult("failed", f"unknown channel '{job.channel}'", parts=0, attempts=0)
+        flight = FLIGHT.get()
+        if flight is not None and not _paced(ch):  # begin here: its requests are its own
+            await flight.slots.acquire()
+            if not await flight.begin():
+                return None
         deadline = None if job.budget_s is None else self.clock.monotonic() + job.budget_s
         try:
             return await ch.send(job.msg, deadline=deadline)  # type: ignore[call-arg]
+        except NotStarted:
+            return None
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug must not lose the result of the other jobs
@@ -258,17 +314,34 @@ class Dispatcher:
             return SendResult("uncertain", redact(reason) if redact else reason,
                               parts=0, attempts=0)
 
-    async def _task(self, job: Job) -> tuple[Job, SendResult]:
-        INFLIGHT.set(self._sem)  # this task's own context: bounds requests, not waits
-        return job, await self.send_one(job)
+    async def _task(self, job: Job) -> tuple[Job, SendResult | None]:
+        flight = _Flight(job, self.gate, self._slots)
+        FLIGHT.set(flight)  # this task's own context
+        task = asyncio.current_task()
+        assert task is not None
+        self._flights[task] = flight
+        try:
+            try:
+                res = None if self._stopping else await self.send_one(job)
+            except asyncio.CancelledError:
+                if flight.state != "waiting":
+                    raise
+                res = None  # stopped before it began: nothing was sent
+            if self.gate is not None:
+                await self.gate.end(job, res)
+            return job, res
+        finally:
+            del self._flights[task]
+            if flight.holds_slot:
+                self._slots.give()
 
     async def stream(self, jobs: Iterable[Job] | AsyncIterator[Job],
                      ) -> AsyncIterator[tuple[Job, SendResult]]:
-        """Each message is its own task; at most ``concurrency`` requests are in flight, and
-        at most ``max_pending`` messages are taken from ``jobs`` ahead of their results, so
-        messages waiting for a throttled robot do not hold connections others could use.
-        ``jobs`` may be an async iterator: its database work then need not block the loop
-        that carries the requests in flight."""
+        """Each message is its own task; at most ``concurrency`` are in flight, and at most
+        ``max_pending`` are taken from ``jobs`` ahead of their results, so messages waiting
+        for a throttled robot do not hold slots others could use. ``jobs`` may be an async
+        iterator: its database work then need not block the loop that carries the requests
+        in flight. A job that never began is not yielded (the gate heard of it)."""
         if isinstance(jobs, AsyncIterator):
             source = jobs
 
@@ -279,9 +352,8 @@ class Dispatcher:
 
             async def take() -> Job | None:
                 return next(it, None)
-        self._sem = asyncio.Semaphore(max(1, self.concurrency))
-        tasks: set[asyncio.Task[tuple[Job, SendResult]]] = set()
-        finished: asyncio.Queue[asyncio.Task[tuple[Job, SendResult]]] = asyncio.Queue()
+        tasks: set[asyncio.Task[tuple[Job, SendResult | None]]] = set()
+        finished: asyncio.Queue[asyncio.Task[tuple[Job, SendResult | None]]] = asyncio.Queue()
         more = True
         try:
             while True:
@@ -297,13 +369,12 @@ class Dispatcher:
                     break
                 t = await finished.get()
                 tasks.discard(t)
-                yield t.result()
+                job, res = t.result()
+                if res is not None:
+                    yield job, res
         finally:
             for t in tasks:
                 t.cancel()
-
-    async def run(self, jobs: Iterable[Job]) -> list[tuple[Job, SendResult]]:
-        return [item async for item in self.stream(jobs)]
 
     async def aclose(self) -> None:
         for ch in self.channels.values():

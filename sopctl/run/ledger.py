@@ -1,15 +1,28 @@
 """The delivery ledger: one row per occurrence, the single truth of what was sent.
 
-A row is *claimed* (inserted, committed) before anything happens, flipped to *sending* (one
-UPDATE per batch, committed) right before its request leaves, and *finished* after. Claims
-are ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (playbook, key) pair: any number of
-runners, on one host or many sharing PostgreSQL, compute the same plan and exactly one wins
-each occurrence. Every claim carries a lease the holder renews while it works:
+The life of a row, and the API each step uses (the runner's burst and the event receiver
+both go through it; ``burst.LedgerGate`` does steps 2 and 3 for a dispatcher):
 
-* an expired ``claimed`` row was never sent, so another runner takes it over
-  (``UPDATE ... WHERE status='claimed' AND lease_until < now``: atomic, one winner);
-* an expired ``sending`` row may or may not have reached the platform: it becomes
-  ``uncertain`` and is not sent again unless asked.
+1. :meth:`claim` — ``INSERT ... ON CONFLICT DO NOTHING`` on the unique (playbook, key), a
+   chunk per commit: any number of runners, on one host or many sharing PostgreSQL, compute
+   the same plan and exactly one wins each occurrence. The row is ``claimed``, with a lease.
+2. :meth:`start_sending` — flips ``claimed`` to ``sending``, committed, right before the
+   message's first request is written; only the keys it returns may be sent.
+3. :meth:`finish` — records the final status (``sent``, ``failed``, ``uncertain``,
+   ``pending-confirmation``) and reason.
+
+A row is never deleted. One that will not be sent by its holder is handed on, not lost:
+
+* :meth:`release` — a runner that stops hands back rows it holds and never sent: they
+  become ``released``;
+* an expired ``claimed`` row was never sent either (its holder died or lost the database);
+* :meth:`abandoned` lists both kinds, whatever any runner's last tick says, and
+  :meth:`take_over` gives each to exactly one runner (``UPDATE ... WHERE``: PostgreSQL
+  re-checks the condition on the locked row), which sends it or records it ``skipped``;
+* an expired ``sending`` row may or may not have reached the platform: :meth:`recover` makes
+  it ``uncertain``, and it is not sent again unless asked (:meth:`reclaim_uncertain`).
+
+Holders renew their leases (:meth:`renew`) while they work.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from sqlalchemy.engine import Engine
 from ..errors import UsageError
 from .schema import (  # noqa: F401 - re-exported: the ledger's public names
     FINAL,
+    HANDED_BACK,
     HELD,
     SCHEMA_VERSION,
     STATUSES,
@@ -262,16 +276,19 @@ class Ledger:
                     .returning(c.key)).scalars())
         return out
 
-    def release(self, playbook: str, keys: Sequence[str]) -> int:
-        """Give back rows this runner claimed but will not send (it is stopping): they
-        were never sent, so deleting them lets any runner claim them again."""
+    def release(self, playbook: str, keys: Sequence[str], *, now: datetime) -> int:
+        """Hand back rows this runner holds and knows it never sent (it is stopping, or a
+        flip's commit went unconfirmed): they become ``released``, which any runner's next
+        tick takes over (:meth:`abandoned`). Committed on return; returns the rows handed
+        back."""
         c = deliveries.c
         n = 0
         for i in range(0, len(keys), _CHUNK):
             with self.engine.begin() as conn:
-                n += conn.execute(deliveries.delete().where(
+                n += conn.execute(deliveries.update().where(
                     c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]),
-                    c.status == "claimed", c.claimed_by == self.runner_id)).rowcount
+                    c.status.in_(HELD), c.claimed_by == self.runner_id).values(
+                    status="released", lease_until=now, reason=HANDED_BACK)).rowcount
         return n
 
     def renew(self, *, now: datetime, lease_s: float = 60) -> int:
@@ -296,27 +313,44 @@ class Ledger:
                 out.append(by)
         return out
 
+    def _gone(self, conn: Any, now: datetime) -> Any:
+        """The rows nobody is going to send unless taken over: ``released``, or ``claimed``
+        by another runner whose lease ran out or who is a dead process of this host."""
+        c = deliveries.c
+        dead = self._dead_holders(conn, "claimed")
+        gone = c.lease_until < now
+        if dead:
+            gone = sa.or_(gone, c.claimed_by.in_(dead))
+        return sa.or_(c.status == "released",
+                      sa.and_(c.status == "claimed", c.claimed_by != self.runner_id, gone))
+
+    def abandoned(self, playbook: str, *, now: datetime) -> list[dict[str, Any]]:
+        """Rows of ``playbook`` that were claimed and never sent and that nobody holds any
+        more (``released``, or ``claimed`` with the holder gone), however old: ``key``,
+        ``group_id``, ``scheduled_utc``, ``status``. Take them with :meth:`take_over`."""
+        c = deliveries.c
+        with self.engine.connect() as conn:
+            q = sa.select(c.key, c.group_id, c.scheduled_utc, c.status).where(
+                c.playbook == playbook, self._gone(conn, now))
+            return [dict(r) for r in conn.execute(q).mappings()]
+
     def take_over(self, playbook: str, keys: Sequence[str], *, now: datetime,
                   lease_s: float = 60) -> list[str]:
-        """Take ``claimed`` (never sent) rows among ``keys`` whose holder is gone: lease
-        expired, or a dead process of this host. One UPDATE per chunk, so of several runners
-        trying at once exactly one wins each row (PostgreSQL re-checks the WHERE clause on
-        the locked row). Returns the keys won, still ``claimed``, now held by this runner."""
+        """Take the rows among ``keys`` that nobody holds (see :meth:`abandoned`). One UPDATE
+        per chunk, so of several runners trying at once exactly one wins each row
+        (PostgreSQL re-checks the WHERE clause on the locked row). Returns the keys won,
+        now ``claimed`` by this runner (never sent: flip and send them, or finish them)."""
         if not keys:
             return []
         c = deliveries.c
         won: list[str] = []
-        with self.engine.begin() as conn:
-            dead = self._dead_holders(conn, "claimed")
-        gone = c.lease_until < now
-        if dead:
-            gone = sa.or_(gone, c.claimed_by.in_(dead))
+        with self.engine.connect() as conn:
+            gone = self._gone(conn, now)
         for i in range(0, len(keys), _CHUNK):
             with self.engine.begin() as conn:
                 won.extend(conn.execute(deliveries.update().where(
-                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]),
-                    c.status == "claimed", c.claimed_by != self.runner_id, gone).values(
-                    claimed_by=self.runner_id, claimed_at=now,
+                    c.playbook == playbook, c.key.in_(keys[i:i + _CHUNK]), gone).values(
+                    status="claimed", claimed_by=self.runner_id, claimed_at=now,
                     lease_until=now + timedelta(seconds=lease_s)).returning(c.key)).scalars())
         return won
 
@@ -344,12 +378,16 @@ class Ledger:
                 attempts=c.attempts + 1,  # it may have gone out once
                 reason=UNCERTAIN_REASON)).rowcount
 
-    def next_expiry(self) -> datetime | None:
-        """When the earliest lease held by another runner runs out (work to take over)."""
+    def next_expiry(self, playbooks: Sequence[str] | None = None) -> datetime | None:
+        """When the earliest lease held by another runner runs out, or since when a row has
+        been ``released``: work to take over (of ``playbooks`` when given)."""
         c = deliveries.c
+        q = sa.select(sa.func.min(c.lease_until)).where(sa.or_(
+            c.status == "released", sa.and_(c.status.in_(HELD), c.claimed_by != self.runner_id)))
+        if playbooks is not None:
+            q = q.where(c.playbook.in_(list(playbooks)))
         with self.engine.connect() as conn:
-            return conn.execute(sa.select(sa.func.min(c.lease_until)).where(
-                c.status.in_(HELD), c.claimed_by != self.runner_id)).scalar()
+            return conn.execute(q).scalar()
 
     def reclaim_uncertain(self, playbook: str, keys: Sequence[str], *, now: datetime,
                           lease_s: float = 600) -> list[str]:

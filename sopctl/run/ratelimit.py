@@ -11,31 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import math
-import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
-
-class Clock(Protocol):
-    def time(self) -> float: ...  # wall clock, epoch seconds (signatures, jitter)
-
-    def monotonic(self) -> float: ...  # rate windows and deadlines
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def time(self) -> float:
-        return time.time()
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(0.0, seconds))
-
+from .clock import Clock, SystemClock
 
 # ----------------------------------------------------------------------------- rate limits
 
@@ -50,6 +30,39 @@ class Limit:
 
 class DeadlineExceeded(Exception):
     pass
+
+
+class Slots:
+    """A count of messages in flight that :meth:`RateLimiter.acquire` takes together with a
+    message's first tokens, or not at all: nothing waits for a slot while holding a token,
+    so a throttled endpoint never keeps a slot from the others (and nothing deadlocks)."""
+
+    __slots__ = ("_freed", "size", "used")
+
+    def __init__(self, size: int) -> None:
+        self.size, self.used = max(1, size), 0
+        self._freed = asyncio.Event()
+
+    @property
+    def free(self) -> bool:
+        return self.used < self.size
+
+    def take(self) -> None:
+        self.used += 1
+
+    def give(self) -> None:
+        self.used -= 1
+        self._freed.set()
+        self._freed = asyncio.Event()
+
+    async def wait(self) -> None:
+        """Until a slot is given back (then look again: another waiter may take it)."""
+        await self._freed.wait()
+
+    async def acquire(self) -> None:
+        while not self.free:
+            await self.wait()
+        self.take()
 
 
 class _Window:
@@ -83,13 +96,21 @@ class Lease:
         self._limiter, self._windows, self.done = limiter, windows, False
 
     def release(self) -> None:
+        """The request completed: its tokens come back one window from now."""
+        self._end(self._limiter.clock.monotonic())
+
+    def cancel(self) -> None:
+        """No request was made with these tokens: they are free again at once."""
+        self._end(None)
+
+    def _end(self, now: float | None) -> None:
         if self.done:
             return
         self.done = True
-        now = self._limiter.clock.monotonic()
         for ep, w in self._windows:
             w.busy -= 1
-            w.returns.append(now + w.period)
+            if now is not None:
+                w.returns.append(now + w.period)
             ep.released.set()
             ep.released = asyncio.Event()
 
@@ -115,7 +136,10 @@ class RateLimiter:
         ep = self._ep(key)
         ep.blocked_until = max(ep.blocked_until, self.clock.monotonic() + seconds)
 
-    async def acquire(self, limits: Sequence[Limit], deadline: float | None = None) -> Lease:
+    async def acquire(self, limits: Sequence[Limit], deadline: float | None = None,
+                      slots: Slots | None = None) -> Lease:
+        """Tokens of every window of ``limits`` (and one of ``slots``, when given, taken in
+        the same step); raises DeadlineExceeded when the wait would pass ``deadline``."""
         pairs = []
         for lim in limits:
             ep = self._ep(lim.key)
@@ -132,8 +156,13 @@ class RateLimiter:
                     busy_ep = ep
                 wait = max(wait, ww)
             if wait <= 0:
+                if slots is not None and not slots.free:
+                    await slots.wait()
+                    continue
                 for _, w in pairs:
                     w.busy += 1
+                if slots is not None:
+                    slots.take()
                 return Lease(self, pairs)
             if deadline is not None and wait != math.inf and now + wait > deadline:
                 raise DeadlineExceeded(wait)

@@ -329,12 +329,11 @@ class Runner:
             s.dry.extend((n, o) for o in occs if o.key not in known
                          and (now - o.at_utc).total_seconds() <= o.grace_s)
             return s
-        adopted = self._adopt(book, now, s)
+        adopted, mine = self._adopt(book, now, s)
         if self.opts.resend_uncertain:  # uncertain rows may predate the last tick
             start = min(start, now - timedelta(seconds=book.max_grace_s))
         occs = [o for o in book.plan.window(start, now) if self._mine(o.group)]
         known = self.ledger.statuses(n, [o.key for o in occs]) if occs else {}
-        mine = {o.key for o in adopted}
         due, late, resend = [], [], []
         for o in occs:
             st = known.get(o.key)
@@ -374,7 +373,8 @@ class Runner:
             self.ledger.set_tick(n, now)
         return s
 
-    def _adopt(self, book: Book, now: datetime, s: Summary) -> list[Occurrence]:
+    def _adopt(self, book: Book, now: datetime, s: Summary) -> tuple[list[Occurrence],
+                                                                        set[str]]:
         """The one place that keeps the promise for rows nobody holds any more.
 
         Every occurrence that came due has a row, and rows are never deleted; a row that
@@ -383,14 +383,15 @@ class Runner:
         is gone — is taken over here, by the first tick of any runner that covers its
         group, however long ago it was due and whatever the last tick says. Returns those
         still inside their grace (to send); the others are recorded ``skipped`` with the
-        reason, as are handed-back rows the playbook no longer has."""
+        reason, as are handed-back rows the playbook no longer has. Also returns every key
+        taken over."""
         n = book.name
-        keys = self.unsent.pop(n, set())
-        if keys:  # a previous burst could not hand these back: they were never sent
-            self.ledger.release(n, sorted(keys), now=now)
+        if self.unsent.get(n):  # a previous burst could not hand these back (never sent)
+            self.ledger.release(n, sorted(self.unsent[n]), now=now)
+            del self.unsent[n]
         rows = [r for r in self.ledger.abandoned(n, now=now) if self._mine(r["group_id"])]
         if not rows:
-            return []
+            return [], set()
         occ: dict[str, Occurrence] = {}
         for t in {r["scheduled_utc"] for r in rows}:
             occ.update((o.key, o) for o in book.plan.window(t, t))
@@ -399,7 +400,7 @@ class Runner:
         take = [r["key"] for r in rows if r["key"] in occ or r["status"] == "released"]
         won = set(self.ledger.take_over(n, take, now=now, lease_s=self.opts.lease_s))
         if not won:
-            return []
+            return [], won
         out: list[Occurrence] = []
         stale: list[Outcome] = []
         for k in sorted(won):
@@ -422,7 +423,7 @@ class Runner:
             "took over {n} messages of {playbook} that their runners handed back or stopped "
             "renewing (never sent)", len(won)).format(n=len(won), playbook=n),
                  "warning", playbook=n, count=len(won))
-        return out
+        return out, won
 
     def claim_of(self, o: Occurrence) -> Claim:
         return Claim(o.key, o.group, o.slot, o.seq, o.at_utc, content_hash(o),

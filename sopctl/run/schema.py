@@ -14,10 +14,15 @@ from ..errors import UsageError
 
 SCHEMA_VERSION = 1
 FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
-STATUSES = ("claimed", "sending", *FINAL)
+# "released": handed back, never sent, by a runner that stopped; the next tick of any runner
+# takes it over
+STATUSES = ("claimed", "released", "sending", *FINAL)
 HELD = ("claimed", "sending")
 UNCERTAIN_REASON = ("the runner stopped between claim and result; the message may or may not "
                     "have been sent")
+HANDED_BACK = "handed back, never sent, by a runner that stopped; the next runner sends it"
+
+
 class UTCDateTime(sa.types.TypeDecorator):
     """Aware UTC in and out, whatever the backend keeps (SQLite has no time zones)."""
 
