@@ -46,12 +46,22 @@ def forget(member: str = typer.Argument(..., metavar="MEMBER",
         typer.echo(ngettext("{member} is held in {n} group: {groups}",
                             "{member} is held in {n} groups: {groups}", len(groups))
                    .format(member=member, n=len(groups), groups=", ".join(groups)))
-        if not typer.confirm(_("Delete these rows for good? This cannot be undone")):
+        if not _yes(_("Delete these rows for good? This cannot be undone")):
             typer.echo(_("nothing deleted"))
             raise typer.Exit(1)
     n = held.forget(member)
     typer.echo(ngettext("deleted {n} member row for {member}",
                         "deleted {n} member rows for {member}", n).format(n=n, member=member))
+
+
+def _yes(question: str) -> bool:
+    """Ask; only y/yes (是) is yes, anything else (Enter, end of input) is no. Unlike
+    click's confirm, no answer is "invalid": nothing is said in English."""
+    try:
+        answer = typer.prompt(f"{question} [y/N]", default="", show_default=False)
+    except typer.Abort:  # end of input
+        return False
+    return answer.strip().lower() in ("y", "yes", "是", "是的", "确定")
 
 
 @app.command("dedup", cls=Command)
