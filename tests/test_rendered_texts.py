@@ -258,3 +258,24 @@ def test_the_runner_refuses_a_broken_template_even_without_lint(tmp_path: Path) 
         assert rows[slot]["status"] == "failed"
         assert rows[slot]["reason"].startswith("refused: ")
     assert "attribute" in rows["bad"]["reason"] and "single braces" in rows["jinja"]["reason"]
+
+
+def test_reactions_refuse_rather_than_send_a_gap_or_braces() -> None:
+    from sopctl.events.reactions import welcome_action
+    from sopctl.playbook.model import Playbook
+
+    base = {"name": "测试", "timezone": "Asia/Shanghai",
+            "positioning": {"type": "product", "purpose": "测试", "name_pattern": "测试群{n:03}"},
+            "groups": [{"id": "g001", "opened": "2026-11-01"}]}
+    gap = Playbook.model_validate({**base, "welcome": {
+        "template": "欢迎 {nickname}! 群内禁止: {prohibited}, {penalty}", "penalty": "第一次提醒"}})
+    a = welcome_action(gap, "g001", [("e1", "m1", "小美")])
+    assert a.text == "" and a.data["refused"] == "refused: {prohibited} is empty here: the text " \
+        "would show a gap"
+    jinja = Playbook.model_validate({**base, "welcome": {"template": "欢迎 {{nickname}}"}})
+    a = welcome_action(jinja, "g001", [("e1", "m1", "小美")])
+    assert a.text == "" and "single braces" in a.data["refused"]
+    ok = Playbook.model_validate({**base, "variables": {"coupon": "0520"}, "welcome": {
+        "template": "欢迎 {newcomers} 来到{group_name}, 券码{coupon}", "theme": "{group_name}"}})
+    a = welcome_action(ok, "g001", [("e1", "m1", "小美")])
+    assert a.text == "欢迎 @小美 来到测试群001, 券码0520" and "refused" not in a.data
