@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from ..errors import UsageError
+from ..i18n import _
 from .schema import (  # noqa: F401 - re-exported: the ledger's public names
     FINAL,
     HANDED_BACK,
@@ -141,8 +142,8 @@ class Ledger:
                 return eng
             return sa.create_engine(url, pool_pre_ping=True)
         except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            raise UsageError(f"cannot use store {url!r}: {exc}",
-                             hint="e.g. --store postgresql://user@host/db") from None
+            raise UsageError(_("cannot use store {url}: {why}").format(url=repr(url), why=exc),
+                             hint=_("e.g. --store postgresql://user@host/db")) from None
 
     # ------------------------------------------------------------------ schema
     def apply_schema(self) -> None:
@@ -158,11 +159,12 @@ class Ledger:
                     conn.execute(schema_version.insert().values(
                         version=SCHEMA_VERSION, applied_at=datetime.now(UTC)))
                 elif have > SCHEMA_VERSION:
-                    raise UsageError(f"the ledger has schema version {have}, newer than this "
-                                     f"sopctl ({SCHEMA_VERSION})", hint="upgrade sopctl")
+                    raise UsageError(_("the ledger has schema version {have}, newer than this "
+                                       "sopctl ({ours})").format(have=have, ours=SCHEMA_VERSION),
+                                     hint=_("upgrade sopctl"))
         except sa.exc.OperationalError as exc:
-            raise UsageError(f"cannot open the ledger at {self._safe_url()}: "
-                             f"{str(exc.orig).strip().splitlines()[0]}") from None
+            raise UsageError(_("cannot open the ledger at {url}: {why}").format(
+                url=self._safe_url(), why=str(exc.orig).strip().splitlines()[0])) from None
 
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)

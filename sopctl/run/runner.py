@@ -103,9 +103,11 @@ def parse_shard(value: str | None) -> tuple[int, int] | None:
     try:
         i, n = (int(x) for x in value.split("/"))
     except ValueError:
-        raise ValueError(f"--shard {value!r}: expected I/N, e.g. 2/3") from None
+        raise ValueError(_("--shard {value}: expected I/N, e.g. 2/3").format(
+            value=repr(value))) from None
     if not 1 <= i <= n:
-        raise ValueError(f"--shard {value!r}: I must be between 1 and N")
+        raise ValueError(_("--shard {value}: I must be between 1 and N").format(
+            value=repr(value)))
     return i, n
 
 

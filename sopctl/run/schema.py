@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..errors import UsageError
+from ..i18n import _
 
 SCHEMA_VERSION = 1
 FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
@@ -97,5 +98,6 @@ def store_url(store: str | None, state_dir: Path | str | None) -> str:
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create state directory {d}: {exc.strerror or exc}") from None
+        raise UsageError(_("cannot create state directory {path}: {why}").format(
+            path=d, why=exc.strerror or exc)) from None
     return f"sqlite:///{(d / 'ledger.db').resolve()}"
