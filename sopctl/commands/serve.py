@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..errors import PlaybookError, UsageError
-from ..i18n import _
+from ..i18n import N_, _
 from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
 
 
@@ -125,6 +125,10 @@ def serve(
             path=inbox), err=True)
     logging.basicConfig(level=os.environ.get("SOPCTL_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(message)s")
+    # level names as the operator reads them (SOPCTL_LOG_LEVEL=INFO still works)
+    for level, word in ((logging.DEBUG, N_("DEBUG")), (logging.INFO, N_("INFO")),
+                        (logging.WARNING, N_("WARNING")), (logging.ERROR, N_("ERROR"))):
+        logging.addLevelName(level, _(word))
     log = logging.getLogger("sopctl.events")
     engine, ledger = open_engine(playbook, store, state_dir)
     metrics = ServeMetrics()
