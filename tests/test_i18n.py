@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog
+from babel.messages.catalog import Catalog, Message
 
 from sopctl.i18n import LANGS, _, detect, normalize, paragraphs, using
 from sopctl.i18n import catalog as cat_tool
@@ -76,8 +76,11 @@ def test_update_never_loses_a_translation() -> None:
     both = Catalog(locale="zh_CN")
     both.add("keep")
     both.add("no welcome")
+    both.add(("{n} file", "{n} files"))
+    cat.obsolete["{n} file"] = Message("{n} file", "{n} 个文件")  # translated before extracted
     cat = cat_tool.merge(cat, both)
     assert cat.get("no welcome").string == "没有欢迎语" and not cat.obsolete
+    assert cat.get("{n} file").string == ("{n} 个文件",)
     assert cat_tool.untranslated(cat) == []
 
 

@@ -146,13 +146,12 @@ def update() -> int:
 def merge(cat, template):  # (babel Catalog, babel Catalog) -> the first, updated
     """``cat`` updated to the messages of ``template``: translations kept, vanished
     messages kept as obsolete, and obsolete translations revived when they return."""
-    memory = {m.id: m.string for m in [*cat.obsolete.values(), *cat]
+    memory = {_singular(m.id): m.string for m in [*cat.obsolete.values(), *cat]
               if m.id and _complete(m) and not m.fuzzy}
     cat.update(template, no_fuzzy_matching=True, update_header_comment=True)
     for msg in cat:
-        if msg.id and not _complete(msg) and msg.id in memory:
-            msg.string = memory[msg.id]
-            msg.flags.discard("fuzzy")
+        if msg.id and not _complete(msg) and _singular(msg.id) in memory:
+            _set(msg, memory[_singular(msg.id)])
     for key in [k for k in cat.obsolete if cat.get(k) is not None]:
         del cat.obsolete[key]
     cat.creation_date = cat.revision_date = template.creation_date
@@ -160,22 +159,43 @@ def merge(cat, template):  # (babel Catalog, babel Catalog) -> the first, update
 
 
 def translate(mapping: dict[str, str | list[str]]) -> int:
-    """Set translations; a key not yet in the .po is added (run ``update`` to locate it)."""
+    """Set translations. A key that is not (yet) a message is kept as obsolete: the next
+    ``update`` that extracts it gives it this translation."""
+    from babel.messages.catalog import Message
+
+    unknown = []
     with _locked():
         cat = _read()
         for msgid, text in mapping.items():
             msg = cat.get(msgid)
             if msg is None:
-                cat.add(msgid, text if isinstance(text, str) else tuple(text))
+                cat.obsolete[msgid] = Message(msgid, text if isinstance(text, str) else text[0])
+                unknown.append(msgid)
                 continue
-            if isinstance(msg.id, tuple):
-                msg.string = (text,) if isinstance(text, str) else tuple(text)
-            else:
-                msg.string = text if isinstance(text, str) else text[0]
-            msg.flags.discard("fuzzy")
+            _set(msg, text)
         _write(cat)
-    print(f"{len(mapping)} translations written")
+    print(f"{len(mapping) - len(unknown)} translations written")
+    for msgid in unknown:
+        print(f"not a message (yet), kept for the next update: {msgid!r}")
     return 0
+
+
+def _set(msg, text: str | list[str] | tuple[str, ...]) -> None:
+    if isinstance(msg.id, tuple):
+        msg.string = (text,) if isinstance(text, str) else tuple(text)
+    else:
+        msg.string = text if isinstance(text, str) else text[0]
+    msg.flags.discard("fuzzy")
+
+
+def _singular(msgid: str | tuple[str, ...]) -> str:
+    return msgid if isinstance(msgid, str) else msgid[0]
+
+
+def _where(cat, msgid: str) -> str:
+    msg = cat.get(msgid) or next((m for m in cat if _singular(m.id) == msgid), None)
+    locs = [f"{f}:{n}" if n else f for f, n in (msg.locations if msg else [])]
+    return ", ".join(locs[:2]) or "?"
 
 
 def _complete(msg) -> bool:
@@ -234,7 +254,7 @@ def problems() -> list[str]:
             continue
         if cat.get(key) is None:
             found.append(f"not in {PO.name}: {key!r} (run update)")
-    found += [f"untranslated: {m!r}" for m in untranslated(cat)]
+    found += [f"untranslated: {m!r} ({_where(cat, m)})" for m in untranslated(cat)]
     found += placeholder_mismatches(cat)
     if not MO.exists() or MO.read_bytes() != _mo_bytes(cat):
         found.append(f"{MO.name} is stale: run `python -m sopctl.i18n.catalog update`")
