@@ -24,6 +24,7 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 _translation: _gettext.NullTranslations = _gettext.NullTranslations()
 _lang = "en"
+_loaded: dict[str, _gettext.NullTranslations] = {}
 
 
 def normalize(value: str | None) -> str | None:
@@ -56,11 +57,10 @@ def setup(lang: str | None = None) -> str:
     """Select the language for this process (``lang`` None: detect it). Returns it."""
     global _translation, _lang
     _lang = normalize(lang) or detect()
-    if _lang == "en":
-        _translation = _gettext.NullTranslations()
-    else:
-        _translation = _gettext.translation(
+    if _lang not in _loaded:  # parsed once: import selects, then main() may select again
+        _loaded[_lang] = _gettext.NullTranslations() if _lang == "en" else _gettext.translation(
             DOMAIN, LOCALE_DIR, languages=[_lang.replace("-", "_")], fallback=True)
+    _translation = _loaded[_lang]
     return _lang
 
 
