@@ -270,3 +270,14 @@ def test_excel_reads_the_bom_file_as_utf8(tmp_path: Path, monkeypatch: pytest.Mo
     text = raw.decode("utf-8-sig")
     assert "美肌福利群" in text
     assert raw.decode("gb18030", errors="replace") != text  # why the BOM matters
+
+
+def test_without_a_playbook_times_say_utc(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                          ledger_dir: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # no playbook here
+    for cmd in (["status"], ["history"]):
+        out = _cli(monkeypatch, 80, *cmd, "--state-dir", str(ledger_dir),
+                   env={"SOPCTL_NOW": "2026-12-02T03:10:00Z"})
+        _fits(out, 80)
+        assert "UTC" in _headers(out) and "Asia/Shanghai" not in out
+        assert "12-02 03:00" in out  # 11:00 Shanghai, shown as what it is in UTC
