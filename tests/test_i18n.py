@@ -268,5 +268,21 @@ def test_english_is_unchanged_and_the_detector_sees_it() -> None:
     assert len(english_runs(proc.stdout)) >= 5
 
 
+def test_chinese_lint_stays_light() -> None:
+    """Translating costs a parsed .mo, nothing more: Babel is for the catalogue tool, and
+    Typer's rich help machinery (rich's console, markdown, pygments) waits for --help."""
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "sopctl", "lint",
+                           "examples/rules/SOP204.bad.yaml", "--no-env"], cwd=ROOT,
+                          capture_output=True, text=True, encoding="utf-8", timeout=120,
+                          env={**os.environ, "LANG": "zh_CN.UTF-8", "SOPCTL_LANG": "zh-CN"})
+    assert "提示：" in proc.stdout, proc.stderr[-2000:]
+    names = {ln.rsplit("|", 1)[1].strip() for ln in proc.stderr.splitlines()
+             if ln.startswith("import time:") and "|" in ln}
+    assert "gettext" in names and "sopctl.lint.engine" in names
+    heavy = sorted(n for n in names if n.split(".")[0] in ("babel", "pygments", "markdown_it")
+                   or n in ("rich.console", "rich.markdown", "typer.rich_utils"))
+    assert not heavy, heavy
+
+
 def test_languages_listed() -> None:
     assert LANGS == ("en", "zh-CN")
