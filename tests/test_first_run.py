@@ -175,3 +175,32 @@ def test_readme_first_command_shows_deliveries_on_a_fresh_checkout(tmp_path: Pat
     assert sent is not None and int(sent.group(1)) > 20, proc.stdout[-2000:]
     assert proc.stdout.count("(console") == int(sent.group(1))
     assert not (tmp_path / ".sopctl").exists()
+
+
+def test_several_playbooks_in_different_zones(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    text = (ROOT / "examples" / "minimal.yaml").read_text(encoding="utf-8")
+    berlin = tmp_path / "berlin.yaml"
+    berlin.write_text(text.replace("name: 美肌福利群", "name: 柏林群")
+                      .replace("timezone: Asia/Shanghai", "timezone: Europe/Berlin"),
+                      encoding="utf-8")
+    # 03:00 in Shanghai is 20:00 the day before in Berlin: each is rehearsed on its own day
+    code, out = _rehearse(tmp_path, monkeypatch, "2026-12-02T03:00", str(SKINCARE),
+                          str(berlin))
+    assert code == 0, out
+    assert "07:30 Europe/Berlin · rehearsal" in out
+    assert re.search(r"^柏林群 .*2026-12-01 Europe/Berlin", out, re.M)
+    assert re.search(r"^美肌福利群 .*2026-12-02 Asia/Shanghai", out, re.M)
+    total = _planned(SKINCARE, "2026-12-02") + 1
+    assert f"{total} messages were delivered to the console and recorded" in out
+
+
+def test_readme_first_command_in_chinese(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "playbooks", tmp_path / "playbooks")
+    args = _first_command().split("&& sopctl ", 1)[1].split()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SOPCTL_", "LC_", "LANG"))}
+    env.update(SOPCTL_NOW="2026-12-01T19:00:00Z", LANG="zh_CN.UTF-8", COLUMNS="100")
+    proc = subprocess.run([sys.executable, "-m", "sopctl", *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, encoding="utf-8", timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert "演练结束" in proc.stdout and "条消息已送达终端并记入演练台账" in proc.stdout
