@@ -2,26 +2,15 @@
 
 The calendar half of the plan, pure and dependency-free so `lint` can use it without
 building occurrences: ``fires_on`` answers "does slot S run on day D of group G",
-``slot_minutes`` answers "at which minutes of that day".
+``slot_minutes`` answers "at which minutes of that day". It reads the model's typed
+values (``Slot.window``, ``Slot.weekdays``, ...); nothing here parses playbook text.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
 
 from ..playbook.model import Funnel, Slot
-from ..playbook.timeparse import (
-    parse_day_range,
-    parse_duration_range,
-    parse_weekday,
-    parse_window,
-)
-from .cron import CronSpec, parse_cron
-
-_WEEKDAYS = frozenset(range(5))
-_WEEKENDS = frozenset((5, 6))
-_ALL_DAYS = frozenset(range(7))
 
 
 def life_day(opened: date, local_date: date) -> int:
@@ -29,28 +18,9 @@ def life_day(opened: date, local_date: date) -> int:
     return (local_date - opened).days + 1
 
 
-@lru_cache(maxsize=4096)
-def _weekday_set(days: str | tuple[str | int, ...]) -> frozenset[int]:
-    if days == "daily":
-        return _ALL_DAYS
-    if days == "weekdays":
-        return _WEEKDAYS
-    if days == "weekends":
-        return _WEEKENDS
-    if isinstance(days, str):
-        return frozenset((parse_weekday(days),))
-    return frozenset(parse_weekday(d) for d in days)
-
-
 def weekdays_of(slot: Slot) -> frozenset[int]:
     """Monday=0 weekdays the slot's ``days`` allows."""
-    d = slot.days
-    return _weekday_set(d if isinstance(d, str) else tuple(d))
-
-
-@lru_cache(maxsize=4096)
-def _cron(expr: str) -> CronSpec:
-    return parse_cron(expr)
+    return slot.weekdays
 
 
 def phase_of(funnel: Funnel | None, day: int) -> str | None:
@@ -58,7 +28,7 @@ def phase_of(funnel: Funnel | None, day: int) -> str | None:
     if funnel is None:
         return None
     for ph in funnel.phases:
-        lo, hi = parse_day_range(ph.days)
+        lo, hi = ph.span
         if day >= lo and (hi is None or day <= hi):
             return ph.name
     return None
@@ -73,8 +43,9 @@ def fires_on(slot: Slot, local_date: date, opened: date, funnel: Funnel | None =
         return False
     if slot.dates and local_date not in slot.dates:
         return False
-    if slot.life_days is not None:
-        lo, hi = parse_day_range(slot.life_days)
+    life = slot.life
+    if life is not None:
+        lo, hi = life
         if day < lo or (hi is not None and day > hi):
             return False
     if slot.course and day > len(slot.course):
@@ -83,9 +54,10 @@ def fires_on(slot: Slot, local_date: date, opened: date, funnel: Funnel | None =
         return False
     if slot.every_days is not None and (day - 1) % slot.every_days != 0:
         return False
-    if slot.cron is not None:
-        return _cron(slot.cron).matches_day(local_date)
-    return local_date.weekday() in weekdays_of(slot)
+    cron = slot.cron_spec
+    if cron is not None:
+        return cron.matches_day(local_date)
+    return local_date.weekday() in slot.weekdays
 
 
 def stable_fraction(*parts: object) -> float:
@@ -103,11 +75,12 @@ def slot_minutes(slot: Slot, group_id: str, local_date: date) -> list[int]:
     day, so a plan is reproducible and groups spread over the window. Cron slots may
     fire several times a day.
     """
-    if slot.cron is not None:
-        return [h * 60 + m for h, m in _cron(slot.cron).times()]
-    assert slot.at is not None
-    start, end = parse_window(slot.at)
-    lo, hi = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+    cron = slot.cron_spec
+    if cron is not None:
+        return [h * 60 + m for h, m in cron.times()]
+    window = slot.window
+    assert window is not None
+    lo, hi = window
     if hi == lo:
         return [lo]
     frac = stable_fraction(group_id, slot.id, local_date.isoformat())
@@ -123,14 +96,11 @@ def sequence_offsets(slot: Slot, group_id: str, local_date: date) -> list[int]:
     n = max(1, len(slot.sequence))
     if n == 1:
         return [0]
-    from ..playbook.timeparse import parse_duration
-
-    lo, hi = parse_duration_range(slot.spacing)
+    lo, hi = slot.spacing_s
     out, t = [0], 0
     for i, msg in enumerate(slot.sequence[1:], start=1):
-        if msg.wait is not None:
-            gap = parse_duration(msg.wait)
-        else:
+        gap = msg.wait_s
+        if gap is None:
             gap = lo + int(stable_fraction(group_id, slot.id, local_date.isoformat(), i)
                            * (hi - lo + 1)) if hi > lo else lo
         t += gap

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from ..playbook.model import ContentItem, Group, Playbook, Slot
-from ..playbook.timeparse import parse_duration, parse_window
-from .calendar import _cron, fires_on, sequence_offsets, stable_fraction, weekdays_of
+from .calendar import fires_on, sequence_offsets, stable_fraction
 from .groups import group_channel, group_display_name, group_number
 from .render import render, rules_summary
 from .template import TemplateError, parse
@@ -33,31 +32,26 @@ class _SlotInfo:
 
     def __init__(self, idx: int, slot: Slot, pb: Playbook):
         self.idx, self.slot, self.id = idx, slot, slot.id
-        self.grace_s = parse_duration(slot.grace)
+        self.grace_s = slot.grace_s
         self.cron_minutes: list[int] | None = None
         self.lo = self.hi = 0
-        if slot.cron is not None:
-            self.cron_minutes = [h * 60 + m for h, m in _cron(slot.cron).times()]
-        else:
-            start, end = parse_window(slot.at)
-            self.lo, self.hi = start.hour * 60 + start.minute, end.hour * 60 + end.minute
+        cron, window = slot.cron_spec, slot.window
+        if cron is not None:
+            self.cron_minutes = [h * 60 + m for h, m in cron.times()]
+        elif window is not None:
+            self.lo, self.hi = window
         self.per_day = len(self.cron_minutes) if self.cron_minutes is not None else 1
         self.multi = self.per_day > 1  # keys then carry the time of day
-        self.weekdays = weekdays_of(slot)
+        self.weekdays = slot.weekdays
         self.every = slot.every_days
         self.simple = not (slot.dates or slot.life_days is not None or slot.phases
                            or slot.course or slot.cron is not None)
         self.fixed_offsets: list[int] | None = None
         if len(slot.sequence) <= 1:
             self.fixed_offsets = [0]
-        elif all(m.wait is not None for m in slot.sequence[1:]):
+        elif (all(m.wait is not None for m in slot.sequence[1:])
+              or slot.spacing_s[0] == slot.spacing_s[1]):
             self.fixed_offsets = sequence_offsets(slot, "", date(2000, 1, 1))
-        else:
-            from ..playbook.timeparse import parse_duration_range
-
-            lo, hi = parse_duration_range(slot.spacing)
-            if lo == hi:
-                self.fixed_offsets = sequence_offsets(slot, "", date(2000, 1, 1))
         refs = [m.content for m in slot.sequence] + list(slot.course) + [slot.content]
         self.rotates = any(len(_pool(pb.content[r])) > 1 for r in refs if r in pb.content)
         self.cap_kind = slot.target
@@ -380,8 +374,6 @@ def _offsets_hint(si: _SlotInfo) -> list[int]:
     """Longest possible sequence span of a slot, for how far back a window must look."""
     if si.fixed_offsets is not None:
         return si.fixed_offsets
-    from ..playbook.timeparse import parse_duration_range
-
-    _lo, hi = parse_duration_range(si.slot.spacing)
-    waits = [parse_duration(m.wait) if m.wait is not None else hi for m in si.slot.sequence[1:]]
+    hi = si.slot.spacing_s[1]
+    waits = [hi if m.wait_s is None else m.wait_s for m in si.slot.sequence[1:]]
     return [sum(waits)]

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..playbook.model import QuietHours
-from ..playbook.timeparse import parse_clock
 
 _DAY = 86400
 
@@ -80,7 +79,7 @@ class Quiet:
     __slots__ = ("crosses", "end", "label", "start")
 
     def __init__(self, qh: QuietHours):
-        s, e = parse_clock(qh.start), parse_clock(qh.end)
+        s, e = qh.span
         self.start = s.hour * 3600 + s.minute * 60
         self.end = e.hour * 3600 + e.minute * 60
         self.crosses = self.start > self.end

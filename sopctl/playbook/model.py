@@ -6,14 +6,24 @@ module. Empty lists and dicts are plain defaults (Pydantic copies them per insta
 field while building the schema. Annotations are evaluated at class creation (no
 ``from __future__ import annotations``), so Pydantic need not evaluate strings.
 Field docs become the JSON Schema's descriptions.
+
+Parse once: time-language fields (clock times, windows, durations, day ranges, weekdays,
+cron) keep the text the operator wrote, which messages and the schema show, and are
+parsed by their validators as the playbook loads, where a bad value is refused with its
+location. Typed properties (``Slot.window``, ``Slot.grace_s``, ``Slot.cron_spec``, ...)
+give the parsed values, held by the instance from the first read on (``_typed``); the
+parsers are memoized by value, so that first read takes the validator's result rather
+than parsing again. The plan reads only these properties.
 """
 
-from datetime import date
-from typing import Annotated, Literal
+from datetime import date, time
+from functools import cached_property
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .timeparse import (
+    memoized,
     parse_clock,
     parse_day_range,
     parse_duration,
@@ -22,11 +32,20 @@ from .timeparse import (
     parse_window,
 )
 
+if TYPE_CHECKING:
+    from ..plan.cron import CronSpec
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True,
                               validate_default=False, use_attribute_docstrings=False,
                               defer_build=True)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Any:
+        copied = super().model_copy(update=update, deep=deep)
+        if update:  # typed values held for the old field values would be stale
+            copied.__dict__.pop("_typed", None)
+        return copied
 
 
 Duration = Annotated[str | int, Field(description='A duration: "90s", "30m", "2h", "1d".')]
@@ -45,6 +64,25 @@ def _check_duration(v: str | int | None) -> str | int | None:
     if v is not None:
         parse_duration(v)
     return v
+
+
+@memoized
+def cron_spec(expr: str) -> "CronSpec":
+    """A cron expression parsed (memoized like the other time languages)."""
+    from ..plan.cron import parse_cron  # not at import: most playbooks have no cron
+
+    return parse_cron(expr)
+
+
+_WEEK_SETS = {"daily": frozenset(range(7)), "weekdays": frozenset(range(5)),
+              "weekends": frozenset((5, 6))}
+
+
+@memoized
+def _weekday_set(days: str | tuple[str | int, ...]) -> frozenset[int]:
+    if isinstance(days, str):
+        return _WEEK_SETS.get(days) or frozenset((parse_weekday(days),))
+    return frozenset(parse_weekday(d) for d in days)
 
 
 # ----------------------------------------------------------------------------- who and why
@@ -130,6 +168,15 @@ class Welcome(_Model):
 
     _v = field_validator("batch_window")(_check_duration)
 
+    @cached_property
+    def _typed(self) -> int:
+        return parse_duration(self.batch_window)
+
+    @property
+    def batch_window_s(self) -> int:
+        """``batch_window`` in seconds."""
+        return self._typed
+
 
 class Flood(_Model):
     messages: int = Field(ge=2)
@@ -156,9 +203,10 @@ class Detect(_Model):
                 re.compile(v)
             except re.error as exc:
                 from ..i18n import _
+                from ..i18n.thirdparty import regex_message
 
                 raise ValueError(_("invalid regular expression: {error}").format(
-                    error=exc)) from None
+                    error=regex_message(exc))) from None
         return v
 
 
@@ -199,6 +247,15 @@ class AutoReply(_Model):
 
     _v = field_validator("cooldown")(_check_duration)
 
+    @cached_property
+    def _typed(self) -> int:
+        return parse_duration(self.cooldown)
+
+    @property
+    def cooldown_s(self) -> int:
+        """``cooldown`` in seconds."""
+        return self._typed
+
 
 # ----------------------------------------------------------------------------- content
 
@@ -228,6 +285,24 @@ class Message(_Model):
     wait: Duration | None = Field(None, description="Pause before this message (else spacing).")
 
     _v = field_validator("wait")(_check_duration)
+
+    @cached_property
+    def _typed(self) -> int | None:
+        return None if self.wait is None else parse_duration(self.wait)
+
+    @property
+    def wait_s(self) -> int | None:
+        """``wait`` in seconds; None when the slot's spacing applies."""
+        return self._typed
+
+
+class _SlotTimes(NamedTuple):
+    window: tuple[int, int] | None
+    cron: "CronSpec | None"
+    weekdays: frozenset[int]
+    life: tuple[int, int | None] | None
+    spacing: tuple[int, int]
+    grace: int
 
 
 class Slot(_Model):
@@ -269,21 +344,14 @@ class Slot(_Model):
     @field_validator("days")
     @classmethod
     def _days(cls, v: str | list[str | int]) -> str | list[str | int]:
-        if isinstance(v, str):
-            if v not in ("daily", "weekdays", "weekends"):
-                parse_weekday(v)
-        else:
-            for d in v:
-                parse_weekday(d)
+        _weekday_set(v if isinstance(v, str) else tuple(v))
         return v
 
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
         if v is not None:
-            from ..plan.cron import parse_cron
-
-            parse_cron(v)
+            cron_spec(v)
         return v
 
     @field_validator("life_days")
@@ -300,6 +368,49 @@ class Slot(_Model):
         return v
 
     _g = field_validator("grace")(_check_duration)
+
+    # ---- the typed values (see the module docstring: parsed once, as the playbook loads)
+    @cached_property
+    def _typed(self) -> "_SlotTimes":
+        window = None
+        if self.at is not None:
+            start, end = parse_window(self.at)
+            window = (start.hour * 60 + start.minute, end.hour * 60 + end.minute)
+        d = self.days
+        return _SlotTimes(
+            window, None if self.cron is None else cron_spec(self.cron),
+            _weekday_set(d if isinstance(d, str) else tuple(d)),
+            None if self.life_days is None else parse_day_range(self.life_days),
+            parse_duration_range(self.spacing), parse_duration(self.grace))
+
+    @property
+    def window(self) -> tuple[int, int] | None:
+        """``at`` as (first, last) minute after local midnight; None for a cron slot."""
+        return self._typed.window
+
+    @property
+    def cron_spec(self) -> "CronSpec | None":
+        return self._typed.cron
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        """The Monday=0 weekdays ``days`` allows."""
+        return self._typed.weekdays
+
+    @property
+    def life(self) -> tuple[int, int | None] | None:
+        """``life_days`` as (first, last) day of a group's life (last None: open-ended)."""
+        return self._typed.life
+
+    @property
+    def spacing_s(self) -> tuple[int, int]:
+        """``spacing`` as a (shortest, longest) gap in seconds."""
+        return self._typed.spacing
+
+    @property
+    def grace_s(self) -> int:
+        """``grace`` in seconds."""
+        return self._typed.grace
 
     @model_validator(mode="after")
     def _when(self) -> "Slot":
@@ -325,6 +436,15 @@ class QuietHours(_Model):
     def _clock(cls, v: object) -> object:
         parse_clock(v)
         return v
+
+    @cached_property
+    def _typed(self) -> tuple[time, time]:
+        return parse_clock(self.start), parse_clock(self.end)
+
+    @property
+    def span(self) -> tuple[time, time]:
+        """(start, end) as clock times."""
+        return self._typed
 
 
 class Caps(_Model):
@@ -367,6 +487,15 @@ class Phase(_Model):
     days: DayRange
 
     _d = field_validator("days")(lambda v: (parse_day_range(v), v)[1])
+
+    @cached_property
+    def _typed(self) -> tuple[int, int | None]:
+        return parse_day_range(self.days)
+
+    @property
+    def span(self) -> tuple[int, int | None]:
+        """``days`` as (first, last) day of a group's life (last None: open-ended)."""
+        return self._typed
 
 
 class Funnel(_Model):

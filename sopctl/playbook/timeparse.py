@@ -1,13 +1,18 @@
 """Parsing of the small time languages playbooks use: clock times, windows, durations.
 
-Pure functions, no imports beyond the standard library: the linter and the planner
-both call them on hot paths.
+Pure functions, no imports beyond the standard library. The model's validators call them
+once per value as a playbook loads (and hold the result); they are memoized because a
+timetable repeats the same few strings ("30m", "daily", "1-2m") across many slots, and
+the model both checks a field and keeps its typed value.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import time
+from functools import lru_cache, wraps
+from typing import TypeVar
 
 from ..i18n import _
 
@@ -28,6 +33,28 @@ _DAY_ALIASES = {
 }
 
 
+_R = TypeVar("_R")
+
+
+def memoized(fn: Callable[..., _R]) -> Callable[..., _R]:
+    """``fn`` memoized on hashable values (by type too: 1, 1.0 and True differ). Only
+    results are kept: a refusal is raised again, in the language of the moment."""
+    cached = lru_cache(maxsize=1 << 14, typed=True)(fn)
+
+    @wraps(fn)
+    def call(value: object, **kw: str) -> _R:
+        try:
+            hash(value)
+        except TypeError:  # a list or mapping where a scalar belongs: refused by fn
+            return fn(value, **kw)
+        return cached(value, **kw)
+
+    call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    call.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return call
+
+
+@memoized
 def parse_clock(value: object) -> time:
     """'07:30' or '7:30' -> time(7, 30). Integers are refused with the fix spelled out,
     because YAML 1.1 tools turn an unquoted 7:30 into 450."""
@@ -52,6 +79,7 @@ def parse_clock(value: object) -> time:
     return time(int(m.group(1)), int(m.group(2)))
 
 
+@memoized
 def parse_window(value: object) -> tuple[time, time]:
     """'13:00-16:00' -> (13:00, 16:00). A window may not cross midnight."""
     if not isinstance(value, str) or not any(sep in value for sep in "-~–"):
@@ -65,6 +93,7 @@ def parse_window(value: object) -> tuple[time, time]:
     return start, end
 
 
+@memoized
 def parse_duration(value: object, *, default_unit: str = "m") -> int:
     """'30m', '2h', '1d', '90s' or a bare number (in ``default_unit``) -> seconds."""
     if isinstance(value, bool):
@@ -82,6 +111,7 @@ def parse_duration(value: object, *, default_unit: str = "m") -> int:
     return int(float(m.group(1)) * _UNIT[m.group(2) or default_unit])
 
 
+@memoized
 def parse_duration_range(value: object, *, default_unit: str = "m") -> tuple[int, int]:
     """'1-2m' -> (60, 120) seconds; a single duration gives (d, d)."""
     if isinstance(value, str):
@@ -99,6 +129,7 @@ def parse_duration_range(value: object, *, default_unit: str = "m") -> tuple[int
     return d, d
 
 
+@memoized
 def parse_weekday(value: object) -> int:
     """'wed', 'Wednesday', '周三' or 0-6 (Monday=0) -> 0-6."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
@@ -111,6 +142,7 @@ def parse_weekday(value: object) -> int:
                        "sun").format(value=value))
 
 
+@memoized
 def parse_day_range(value: object) -> tuple[int, int | None]:
     """'1-14' -> (1, 14); '15-' or '15+' -> (15, None); 7 -> (7, 7). Days count from 1."""
     if isinstance(value, int) and not isinstance(value, bool):
