@@ -152,6 +152,14 @@ class _Run:
                          self.rng.integers(np.repeat(lo, sizes), 1).astype(F32))
         self.s.n_init = self.s.n
 
+    def uniform(self, n: int) -> np.ndarray:
+        """``n`` uniforms in [0, 1), float32 with 24 random bits as ``Generator.random``
+        makes them, but from the bit generator's raw output in bulk: a third cheaper, and
+        the two draws a day over every member are most of the engine's time."""
+        raw = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
+        raw >>= 8
+        return np.multiply(raw, F32(2.0 ** -24), out=self.s.rand[:n])
+
     # ------------------------------------------------------------------ one day
 
     def day(self, t: int) -> None:
@@ -231,7 +239,7 @@ class _Run:
         (a sum of Poissons); with ``track``, each speaker is credited with their share."""
         s, scale = self.s, self.p["speak_scale"]
         ps = np.multiply(s.e[:n], s.talk_s[:n], out=s.buf[:n])
-        u = self.rng.random(n, F32, out=s.rand[:n])
+        u = self.uniform(n)
         spoke = np.less(u, ps, out=s.mask[:n])
         per_ps = self.p["messages_per_active"] / scale if scale else 0.0
         if self.track or self.muting:
@@ -251,7 +259,7 @@ class _Run:
         violation, conversion, leaving, muting the group: (leavers, removed, revenue)."""
         s, p, pv = self.s, self.p, self.pv
         e, grp = s.e[:n], s.grp[:n]
-        u = self.rng.random(n, F32, out=s.rand[:n])
+        u = self.uniform(n)
         thr = np.multiply(s.k1[:n], e, out=s.buf[:n])
         thr += s.c0[:n]
         past = np.subtract(F32(p["churn_rise"] * t), s.g[:n], out=s.buf2[:n])
