@@ -118,6 +118,21 @@ def _lang_arg(argv: list[str]) -> str | None:
     return None
 
 
+def _without_lang(argv: list[str]) -> list[str]:
+    """``argv`` without the ``--lang`` option (before ``--``), wherever it was written."""
+    out: list[str] = [argv[0]]
+    rest = iter(argv[1:])
+    for arg in rest:
+        if arg == "--":
+            out += [arg, *rest]
+            break
+        if arg == "--lang":
+            next(rest, None)
+        elif not arg.startswith("--lang="):
+            out.append(arg)
+    return out
+
+
 def main() -> None:
     """Entry point of the `sopctl` script and `python -m sopctl`."""
     from .i18n import setup
@@ -129,6 +144,7 @@ def main() -> None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         setup(_lang_arg(sys.argv))
+        sys.argv[:] = _without_lang(sys.argv)  # read: `sopctl lint x.yaml --lang en` works too
     except SopctlError as exc:
         from .console import err_console
         from .i18n import _

@@ -159,6 +159,14 @@ def test_language_of_a_run(args: list[str], env: dict[str, str], want: str) -> N
     assert _summary(proc) == want
 
 
+@pytest.mark.parametrize("args", [["lint", "examples/minimal.yaml", "--lang", "zh-CN"],
+                                  ["lint", "--lang=zh-CN", "examples/minimal.yaml"]])
+def test_lang_after_the_command(args: list[str]) -> None:
+    proc = sopctl(*args, "--no-env", "--select", "SOP0", LANG="en_US.UTF-8")
+    assert proc.returncode == 0, proc.stderr
+    assert _summary(proc) == "全部检查通过（1 个文件）。"
+
+
 def test_unknown_lang_is_a_usage_error() -> None:
     proc = sopctl("--lang", "fr", "lint", "examples/minimal.yaml")
     assert proc.returncode == 2
