@@ -108,10 +108,7 @@ class Template:
     parts: tuple[str | Field, ...]  # literal text and fields, in order
     problems: tuple[Problem, ...]  # whatever the names in scope
     jinja: tuple[tuple[str, int, int], ...]  # (name, start, end) of {{name}}
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(p.name for p in self.parts if isinstance(p, Field)))
+    names: tuple[str, ...]  # the fields' names, each once, in order
 
 
 def _problem(kind: str, start: int, end: int, **args: str) -> Problem:
@@ -169,7 +166,9 @@ def parse(text: str) -> Template:
         parts.append(field)  # type: ignore[arg-type]
     if buf:
         parts.append("".join(buf))
-    return Template(text, tuple(p for p in parts if p != ""), tuple(problems), tuple(jinja))
+    kept = tuple(p for p in parts if type(p) is not str or p)
+    names = tuple(dict.fromkeys(p.name for p in kept if type(p) is Field))
+    return Template(text, kept, tuple(problems), tuple(jinja), names)
 
 
 def _field(body: str, start: int, end: int) -> tuple[Field | None, Problem | None]:
@@ -277,6 +276,18 @@ def _format(f: Field, value: object) -> str:
 
 def _looks_numeric(s: str) -> bool:
     return bool(re.fullmatch(r"[-+]?[0-9]+(\.[0-9]+)?", s))
+
+
+_SIMPLE = re.compile(r"\{([^\W\d]\w*)\}")
+
+
+def simple_names(text: str) -> list[str] | None:
+    """The names of ``text`` when it is only literals and bare ``{name}`` fields (the
+    common case, checked without building a Template); None otherwise."""
+    rest = _SIMPLE.sub("", text)
+    if "{" in rest or "}" in rest:
+        return None
+    return _SIMPLE.findall(text)
 
 
 def uses(text: str) -> tuple[str, ...]:

@@ -127,3 +127,14 @@ def test_parse_never_raises_and_render_is_exact_or_refused(text: str) -> None:
 @given(st.text(max_size=20).filter(lambda s: "{" not in s and "}" not in s))
 def test_text_without_braces_is_itself(text: str) -> None:
     assert render(text, {}) == text and problems(text, set()) == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(TEXT)
+def test_the_fast_path_agrees_with_the_parser(text: str) -> None:
+    from sopctl.plan.template import simple_names
+
+    simple = simple_names(text)
+    if simple is not None:
+        t = parse(text)
+        assert not t.problems and not t.jinja and tuple(dict.fromkeys(simple)) == t.names

@@ -89,16 +89,21 @@ def _texts(ctx: Context) -> Iterator[tuple[tuple, str | None, str]]:
 
 def check(ctx: Context) -> Iterator[Issue]:
     from ...plan.render import SCOPES, WELCOME_PARTS, scope_names
-    from ...plan.template import problems
+    from ...plan.template import problems, simple_names
 
     pb = ctx.playbook
     w = pb.welcome
     empty = [p for p in WELCOME_PARTS if w is not None and not getattr(w, p)]
+    names = {scope: scope_names(pb, scope) for scope in SCOPES}
     seen: set[tuple] = set()
     for loc, text, scope in _texts(ctx):
         if not text or ("{" not in text and "}" not in text):
             continue
-        found = problems(text, scope_names(pb, scope), where=_(SCOPES[scope][0]),
+        simple = simple_names(text)  # no Template built for plain {name} texts
+        if simple is not None and not (scope == "welcome" and empty) and names[
+                scope].issuperset(simple):
+            continue
+        found = problems(text, names[scope], where=_(SCOPES[scope][0]),
                          empty=empty if scope == "welcome" else ())
         for p in found:
             key = (loc, p.start, p.kind)
