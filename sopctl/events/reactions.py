@@ -61,6 +61,14 @@ def _rendered(make: Callable[[], str], data: dict[str, Any] | None = None
         return "", data
 
 
+def _rule_label(pb: Playbook, rule: Rule) -> str:
+    """The rule as staff read it in a reminder: rendered, else its id (never raw braces)."""
+    try:
+        return rule_text(pb, rule)
+    except TemplateError:
+        return rule.id
+
+
 def _seconds(v: str | int) -> float:
     return float(parse_duration(v))  # seconds
 
@@ -150,15 +158,16 @@ def violation_actions(pb: Playbook, ev: MessagePosted, member: MemberState, rule
                                data={"step": step}))
         elif step == "mute":
             acts.append(Action("remind", f"mute/{base}", ev.group, ev.member,
-                               f"请将 {nick} 禁言 ({rule.text})", slot, data={"to": admin}))
+                               f"请将 {nick} 禁言 ({_rule_label(pb, rule)})", slot,
+                               data={"to": admin}))
         return acts
     if can_remove:
         acts.append(Action("remove", f"remove/{base}", ev.group, ev.member, "", slot,
                            data={"step": step}))
     else:  # the platform has no removal API: the admin does it by hand
         acts.append(Action("remind", f"remove/{base}", ev.group, ev.member,
-                           f"请将 {nick} 移出群聊: 第{count}次违反群规 ({rule.text})", slot,
-                           data={"to": admin, "step": step}))
+                           f"请将 {nick} 移出群聊: 第{count}次违反群规 ({_rule_label(pb, rule)})",
+                           slot, data={"to": admin, "step": step}))
     announce = rule.announce if rule.announce is not None else pb.rules.announce
     if announce:
         text, data = _rendered(lambda: ladder_text(pb.rules.remove_text or DEFAULT_REMOVE))
