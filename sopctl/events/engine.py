@@ -33,6 +33,7 @@ from ..playbook.timeparse import parse_duration
 from ..run.ledger import Claim, Ledger, deliveries
 from . import policy
 from . import reactions as r
+from .batch import StoreBatch
 from .store import MemberStore, outbox, welcome_queue
 from .types import Action, CheckIn, Event, MemberJoined, MemberLeft, MessagePosted, Purchase
 
@@ -126,21 +127,24 @@ class EventEngine:
         for ev in events:
             if ev.group not in self.groups:
                 raise UnknownGroup(f"unknown group {ev.group!r}")
-        out: list[list[Action]] = []
+        out: dict[int, list[Action]] = {}
         recorded: list[Recorded] = []
         with self.lock, self.ledger.engine.begin() as conn:
-            for ev in events:
-                if not self.store.mark_processed(conn, ev.id, ev.kind, ev.at):
-                    log.info(_("event {id} already processed; ignored").format(id=ev.id))
-                    out.append([])
-                    continue
-                acts = self._react(conn, ev)
-                out.append(acts)
+            db = StoreBatch(self.store, conn)
+            fresh = db.fresh(events)
+            db.prefetch((ev.group, ev.member) for ev in fresh)
+            for ev in fresh:
+                acts = self._react(db, ev)
+                out[id(ev)] = acts
                 recorded += [Recorded(a, self.channel_of(a.group), ev.at) for a in acts
                              if a.kind in OUTGOING]
+            db.flush()
             recorded = self._claim(conn, recorded)
+        for ev in events:
+            if id(ev) not in out:
+                log.info(_("event {id} already processed; ignored").format(id=ev.id))
         self._notify(recorded)
-        return out
+        return [out.get(id(ev), []) for ev in events]
 
     def tick(self, now: datetime | None = None, *, force: bool = False) -> list[Action]:
         """Form the welcomes whose batch window closed (call every second or so). Each
@@ -196,23 +200,23 @@ class EventEngine:
                         self.store.save(conn, m, True)
         return acts
 
-    def _join(self, conn: Connection, ev: MemberJoined) -> tuple[list[Action], dict]:
+    def _join(self, db: StoreBatch, ev: MemberJoined) -> tuple[list[Action], dict]:
         acts: list[Action] = []
         if ev.source:
             acts.append(Action("tag", f"tag/{ev.group}/{ev.id}", ev.group, ev.member,
                                data={"tag": f"source:{ev.source}"}))
         if not policy.welcome_applies(self.pb):
             return acts, {"left_at": None, "welcomed": True}
-        wq = welcome_queue.c
-        conn.execute(welcome_queue.delete().where(  # a rejoin before the welcome: once
-            wq.playbook == self.name, wq.group_id == ev.group, wq.member_id == ev.member))
-        conn.execute(welcome_queue.insert().values(
-            playbook=self.name, group_id=ev.group, member_id=ev.member, event_id=ev.id,
-            nickname=ev.nickname or "", joined_at=ev.at))
+        if self.batch_s <= 0:  # no batching: the welcome goes with the join's transaction
+            db.unqueue_welcome(ev.group, ev.member)
+            acts.append(r.welcome_action(self.pb, ev.group,
+                                         [(ev.id, ev.member, ev.nickname or "")]))
+            return acts, {"left_at": None, "welcomed": True}
+        db.queue_welcome(ev.group, ev.member, ev.id, ev.nickname or "", ev.at)
         return acts, {"left_at": None, "welcomed": False}
 
-    def _react(self, conn: Connection, ev: Event) -> list[Action]:
-        m, exists = self.store.load(conn, ev.group, ev.member)
+    def _react(self, db: StoreBatch, ev: Event) -> list[Action]:
+        m, exists = db.load(ev.group, ev.member)
         acts: list[Action] = []
         extra: dict[str, Any] = {}
         if isinstance(ev, MemberJoined):
@@ -223,14 +227,12 @@ class EventEngine:
             m.joined_at, m.last_active = ev.at, ev.at
             if m.stage is None and g.stage:
                 m.stage, m.stage_at = g.stage, ev.at
-            acts, extra = self._join(conn, ev)
+            acts, extra = self._join(db, ev)
         elif isinstance(ev, MemberLeft):
             if not exists:
                 return []
             extra = {"left_at": ev.at}
-            wq = welcome_queue.c  # left before the shared welcome: leave them out of it
-            conn.execute(welcome_queue.delete().where(
-                wq.playbook == self.name, wq.group_id == ev.group, wq.member_id == ev.member))
+            db.unqueue_welcome(ev.group, ev.member)  # left before the shared welcome
         elif isinstance(ev, MessagePosted):
             m.nickname = ev.nickname or m.nickname
             m.last_active = ev.at
@@ -255,21 +257,11 @@ class EventEngine:
             elif a.kind == "promote":
                 m.stage, m.stage_at = a.data["to"], ev.at
             elif a.kind == "blacklist":
-                self.store.add_blacklist(conn, ev.member, ev.at, a.slot)
+                db.add_blacklist(ev.member, ev.at, a.slot)
             elif a.kind == "remove":
                 extra["left_at"] = ev.at
-        self.store.save(conn, m, exists, **extra)
-        if self.batch_s <= 0 and isinstance(ev, MemberJoined) and not extra.get("welcomed"):
-            acts += self._welcome_now(conn, ev)
+        db.save(m, exists, **extra)
         return acts
-
-    def _welcome_now(self, conn: Connection, ev: MemberJoined) -> list[Action]:
-        """batch_window 0: the welcome goes with the join's own transaction."""
-        wq = welcome_queue.c
-        conn.execute(welcome_queue.delete().where(
-            wq.playbook == self.name, wq.group_id == ev.group, wq.member_id == ev.member))
-        self.store.mark_welcomed(conn, ev.group, [ev.member])
-        return [r.welcome_action(self.pb, ev.group, [(ev.id, ev.member, ev.nickname or "")])]
 
     # ------------------------------------------------------------------ ledger
     def _claim(self, conn: Connection, recorded: list[Recorded]) -> list[Recorded]:

@@ -35,7 +35,7 @@ roles:
   owner: {{name: 王老师, userid: wang}}
 welcome:
   template: "欢迎 {{newcomers}} 加入{{group_name}}!"
-  batch_window: 2s
+  batch_window: 5s
 rules:
   items:
     - id: no-ads
@@ -138,19 +138,27 @@ def test_two_processes_one_store_react_once(tmp_path, store):
                              "member": f"spam{i}", "text": "加我 www.ads.cn"})
             _to_both(bases, {"id": f"q-{i}", "type": "message", "group": "g002",
                              "member": f"q{i}", "text": "这个多少钱"})
-        expected = 2 + 6 + 6  # one welcome per group, six warnings, six replies
-        end = time.monotonic() + 30
-        while len(_outbox(out)) < expected and time.monotonic() < end:
+        def welcomed() -> list[str]:
+            return [m for x in _outbox(out) if x["key"].startswith("welcome/")
+                    for m in x["mentions"]]
+
+        end = time.monotonic() + 60
+        while (len(welcomed()) < len(members) or len(_outbox(out)) < 2 + 12) \
+                and time.monotonic() < end:
             time.sleep(0.2)
         time.sleep(1.5)  # a second welcome or a duplicate would show up by now
     finally:
         errs = [_stop(p) for p, _b in procs]
     lines = _outbox(out)
     keys = [x["key"] for x in lines]
-    assert len(keys) == len(set(keys)) == expected, (keys, errs)
+    assert len(keys) == len(set(keys)), (keys, errs)
+    assert sorted(k for k in keys if k.startswith(("warn/", "reply/"))) == sorted(
+        [f"warn/g001/ad-{i}" for i in range(6)] + [f"reply/g002/q-{i}" for i in range(6)])
+    # each newcomer in exactly one welcome: a batch is formed once, by one process (on a
+    # slow machine the joins may span more than one batch window: then two batches)
     welcomes = [x for x in lines if x["key"].startswith("welcome/")]
     assert sorted(m for w in welcomes for m in w["mentions"]) == sorted(members)
-    assert sorted(w["group_id"] for w in welcomes) == ["g001", "g002"]  # once per group
+    assert {w["group_id"] for w in welcomes} == {"g001", "g002"}
     led = Ledger(store)
     try:
         rows = [r for r in led.rows(playbook=name)]
