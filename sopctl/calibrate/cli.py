@@ -29,11 +29,11 @@ def _day(value: str | None, option: str) -> date | None:
 
 
 def read_source(pb: Any, path: str, source: str, *, since: date | None, until: date | None,
-                channel: str | None, owners: list[str], state_dir: Path | None) -> Observed:
+                channel: str | None, owners: list[str]) -> Observed:
     if source == "wecom":
         from .wecom import fetch
 
-        return fetch(_wecom_channel(pb, path, channel, state_dir), since=since, until=until,
+        return fetch(_wecom_channel(pb, path, channel), since=since, until=until,
                      owners=owners)
     from .observed import read_table
 
@@ -46,8 +46,9 @@ def read_source(pb: Any, path: str, source: str, *, since: date | None, until: d
     return obs
 
 
-def _wecom_channel(pb: Any, path: str, name: str | None, state_dir: Path | None) -> Any:
+def _wecom_channel(pb: Any, path: str, name: str | None) -> Any:
     from ..run.channels import make_channel
+    from ..run.ledger import default_state_dir
 
     found = {n: c for n, c in pb.channels.items() if c.type == "wecom-customer-group"}
     if name is not None:
@@ -64,13 +65,13 @@ def _wecom_channel(pb: Any, path: str, name: str | None, state_dir: Path | None)
             _("add a channel of type wecom-customer-group with corp_id and corp_secret"))
     (n, cfg), = found.items()
     return make_channel(n, cfg, env=os.environ, client=None,
-                        state_dir=state_dir or Path(".sopctl"))
+                        state_dir=default_state_dir())
 
 
 def run_calibrate(playbook: str | None, *, source: str, since: str | None, until: str | None,
                   holdout: int | None, write: bool, report: Path | None,
-                  channel: str | None, owners: list[str], runs: int, seed: int, fmt: str,
-                  state_dir: Path | None) -> None:
+                  channel: str | None, owners: list[str], runs: int, seed: int,
+                  fmt: str) -> None:
     from ..commands._common import load_or_exit, write_output
     from ..console import console, err_console
 
@@ -80,8 +81,7 @@ def run_calibrate(playbook: str | None, *, source: str, since: str | None, until
     path, loaded = load_or_exit(playbook)
     pb = loaded.playbook
     obs = read_source(pb, path, source, since=_day(since, "--since"),
-                      until=_day(until, "--until"), channel=channel, owners=owners,
-                      state_dir=state_dir)
+                      until=_day(until, "--until"), channel=channel, owners=owners)
     for note in obs.notes:
         err_console().print(_("note: {text}").format(text=note), highlight=False)
     if holdout is not None:

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import typer
 
-from ._common import STATE_DIR_OPTION
-
 
 class CalibrateFormat(StrEnum):
     table = "table"
@@ -41,11 +39,10 @@ def calibrate(
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated histories."),
     fmt: CalibrateFormat = typer.Option(CalibrateFormat.table, "--format", "-f",
                                         help="table or json."),
-    state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """Fit the forecast's parameters to your own groups' history."""
     from ..calibrate.cli import run_calibrate
 
     run_calibrate(playbook, source=source, since=since, until=until, holdout=holdout,
                   write=write, report=report, channel=channel, owners=list(owner or []),
-                  runs=runs, seed=seed, fmt=fmt.value, state_dir=state_dir)
+                  runs=runs, seed=seed, fmt=fmt.value)
