@@ -195,11 +195,12 @@ def _field(body: str, start: int, end: int) -> tuple[Field | None, Problem | Non
 
 
 def problems(text: str, names: Collection[str], *, where: str = "",
-             empty: Collection[str] = ()) -> list[Problem]:
+             empty: Collection[str] = (), variables: bool = True) -> list[Problem]:
     """Every problem of ``text`` when ``names`` are the variables in scope.
 
     ``empty``: names in scope whose value is empty (a welcome part left out); using one is a
-    problem. ``where`` names the text's kind for "not available in ..." messages."""
+    problem. ``where`` names the text's kind for "not available in ..." messages;
+    ``variables`` False: the playbook's variables do not apply there (a name pattern)."""
     t = parse(text)
     out = list(t.problems)
     for f in t.parts:
@@ -207,17 +208,17 @@ def problems(text: str, names: Collection[str], *, where: str = "",
             if f.name in empty:
                 out.append(_problem("empty-value", f.start, f.end, name=f.name))
             elif f.name not in names:
-                out.append(_unknown(f, names, where))
+                out.append(_unknown(f, names, where, variables))
     for name, start, end in t.jinja:
         if name in names:
             out.append(_problem("jinja", start, end, name=name))
     return sorted(out, key=lambda p: p.start)
 
 
-def _unknown(f: Field, names: Collection[str], where: str) -> Problem:
+def _unknown(f: Field, names: Collection[str], where: str, variables: bool = True) -> Problem:
     from .render import ALL_BUILTINS
 
-    if where and f.name in ALL_BUILTINS:
+    if where and (f.name in ALL_BUILTINS or not variables):
         shown = ", ".join("{" + n + "}" for n in sorted(names) if n in ALL_BUILTINS)
         return _problem("unavailable", f.start, f.end, name=f.name, where=where, names=shown)
     import difflib

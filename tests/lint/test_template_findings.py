@@ -105,6 +105,8 @@ def test_a_name_pattern_with_an_unknown_field_is_an_error(tmp_path: Path) -> Non
     found = lint(tmp_path, text)
     f = only(found, "SOP103")
     assert f.severity == "error" and at(text, f).startswith("{num:03}")
+    assert "not available in a group name pattern" in f.message and f.hint == (
+        "available here: {n}")
     assert "SOP109" not in {x.code for x in found}  # one finding, not a warning as well
 
 

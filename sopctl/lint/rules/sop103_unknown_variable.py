@@ -104,7 +104,8 @@ def check(ctx: Context) -> Iterator[Issue]:
                 scope].issuperset(simple):
             continue
         found = problems(text, names[scope], where=_(SCOPES[scope][0]),
-                         empty=empty if scope == "welcome" else ())
+                         empty=empty if scope == "welcome" else (),
+                         variables=scope != "name_pattern")
         for p in found:
             key = (loc, p.start, p.kind)
             if key in seen:  # a content item rendered in two places: once per problem
