@@ -90,7 +90,7 @@ def test_help_follows_lang_over_the_locale() -> None:
 # ----------------------------------------------------------------------------- usage errors
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["init", "--bogus"], "没有这个选项: --bogus"),
+    (["init", "--bogus"], "没有这个选项：--bogus"),
     (["members", "forget"], "缺少参数 'MEMBER'"),
     (["agenda", str(MINIMAL), "--days", "0"], "不能小于 1"),
     (["agenda", str(MINIMAL), "--days", "x"], "应为整数"),
@@ -137,7 +137,7 @@ def test_simulate_compare_labels_rows_for_people_in_both_languages(tmp_path: Pat
     zh = sopctl("simulate", str(SKINCARE), "--start", "2026-12-01", "-n", "14",
                 "--compare", str(MINIMAL))
     assert zh.returncode == 0, zh.stderr
-    assert "期末成员数" in zh.stdout and "转化合计(所有阶段)" in zh.stdout
+    assert "期末成员数" in zh.stdout and "转化合计（所有阶段）" in zh.stdout
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", zh.stdout)  # no snake_case key left
     chinese(zh.stdout)
     en = sopctl("simulate", str(SKINCARE), "--start", "2026-12-01", "-n", "14",
