@@ -204,3 +204,12 @@ def test_readme_first_command_in_chinese(tmp_path: Path) -> None:
                           capture_output=True, text=True, encoding="utf-8", timeout=180)
     assert proc.returncode == 0, proc.stderr
     assert "演练结束" in proc.stdout and "条消息已送达终端并记入演练台账" in proc.stdout
+
+
+def test_rehearsal_never_opens_the_store_it_is_given(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "prod" / "ledger.db"
+    code, out = _rehearse(tmp_path, monkeypatch, "2026-12-02T03:00", str(SKINCARE),
+                          "--store", f"sqlite:///{store}", "--state-dir", str(tmp_path / "sd"))
+    assert code == 0, out
+    assert not store.parent.exists() and not (tmp_path / "sd").exists()
