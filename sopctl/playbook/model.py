@@ -152,8 +152,9 @@ class Welcome(_Model):
     """入群欢迎语: four parts, rendered into ``template`` (or joined in order)."""
 
     template: str | None = Field(
-        None, description="Text with {nickname} {group_name} {owner} {rules_summary} {offer} "
-        "{theme} {services} {prohibited} {penalty} {rewarded} {reward} and playbook variables.")
+        None, description="Text with {nickname} {newcomers} {group_name} {group_no} {owner} "
+        "{rules_summary} {theme} {services} {prohibited} {penalty} {rewarded} {reward} and "
+        "playbook variables (a part used here must not be empty; docs/plan.md, Templates).")
     theme: str | None = Field(None, description="What the group is (我们是谁).")
     services: str | None = Field(None, description="What members get, and when.")
     prohibited: str | None = Field(None, description="What is forbidden.")
