@@ -99,5 +99,7 @@ def write_output(path: Path, text: str) -> None:
     try:
         path.write_bytes(text.encode("utf-8"))
     except OSError as exc:
+        from ..i18n.thirdparty import os_reason
+
         raise UsageError(_("cannot write {path}: {reason}").format(
-            path=path, reason=exc.strerror or exc)) from None
+            path=path, reason=os_reason(exc))) from None

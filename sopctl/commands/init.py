@@ -328,8 +328,10 @@ def init(
 
             (output.parent / SCHEMA_FILE).write_text(schema_text(), encoding="utf-8")
     except OSError as exc:
+        from ..i18n.thirdparty import os_reason
+
         raise UsageError(_("{path}: cannot write: {why}").format(
-            path=output, why=exc.strerror or exc)) from None
+            path=output, why=os_reason(exc))) from None
     typer.echo(_("wrote {path} ({kind}, {platform}); next: sopctl lint {path}").format(
         path=output, kind=kind, platform=platform), err=True)
     typer.echo(_("see it work now, on the console: sopctl run --rehearse {path}").format(

@@ -78,6 +78,8 @@ def schema(
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
+        from ..i18n.thirdparty import os_reason
+
         raise UsageError(_("{path}: cannot write: {why}").format(
-            path=output, why=exc.strerror or exc)) from None
+            path=output, why=os_reason(exc))) from None
     typer.echo(_("wrote {path}").format(path=output), err=True)

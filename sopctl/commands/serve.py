@@ -24,8 +24,10 @@ def _secret(value: str | None) -> str | None:
         try:
             return Path(value[5:]).expanduser().read_text(encoding="utf-8").strip()
         except OSError as exc:
+            from ..i18n.thirdparty import os_reason
+
             raise UsageError(_("cannot read secret file {path}: {why}").format(
-                path=value[5:], why=exc.strerror)) from None
+                path=value[5:], why=os_reason(exc))) from None
     return value or None
 
 

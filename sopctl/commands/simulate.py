@@ -104,8 +104,10 @@ def simulate(
             report.write_text(render_html(result, _("{name} — forecast").format(name=pb.name)),
                               encoding="utf-8")
         except OSError as exc:
+            from ..i18n.thirdparty import os_reason
+
             raise UsageError(_("cannot write {path}: {reason}").format(
-                path=report, reason=exc.strerror or exc)) from None
+                path=report, reason=os_reason(exc))) from None
     if other is not None:
         b = run_one(other, other_name)
         rows = compare_results(result, b)

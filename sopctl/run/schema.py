@@ -98,6 +98,8 @@ def store_url(store: str | None, state_dir: Path | str | None) -> str:
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        from ..i18n.thirdparty import os_reason
+
         raise UsageError(_("cannot create state directory {path}: {why}").format(
-            path=d, why=exc.strerror or exc)) from None
+            path=d, why=os_reason(exc))) from None
     return f"sqlite:///{(d / 'ledger.db').resolve()}"

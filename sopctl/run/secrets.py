@@ -42,8 +42,10 @@ def resolve_secret(value: str | None, env: Mapping[str, str], *, channel: str = 
         try:
             got = path.read_text(encoding="utf-8").strip()
         except OSError as e:
+            from ..i18n.thirdparty import os_reason
+
             raise SopctlError(_("{where}: cannot read {path}: {why}").format(
-                where=where, path=path, why=e.strerror)) from None
+                where=where, path=path, why=os_reason(e))) from None
         if not got:
             raise SopctlError(_("{where}: {path} is empty").format(where=where, path=path))
         return got
