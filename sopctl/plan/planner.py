@@ -9,8 +9,9 @@ a second.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from ..playbook.model import ContentItem, Group, Playbook, Slot
 from .calendar import fires_on, sequence_offsets, stable_fraction
@@ -23,6 +24,9 @@ from .types import Occurrence
 WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 _MISSING = object()
 Dropped = tuple[Occurrence, str]
+# (start wall second, slot id, nth start of the day, start minute, slot, message offsets,
+#  quiet-hours note)
+_Firing = tuple[int, str, int, int, "_SlotInfo", list[int], str | None]
 
 
 class _SlotInfo:
@@ -128,9 +132,10 @@ class Planner:
             q = self.quiet
             if q is not None and q.crosses and si.slot.quiet == "defer" and si.latest >= q.start:
                 si.latest = 86400 + q.end + span  # deferred past midnight
+        self.all_group = all(s.cap_kind == "group" for s in self.slots)
+        self.cap_any = min(self.caps.values())
         self.caps_never_bind = (
-            all(s.cap_kind == "group" for s in self.slots)
-            and sum(s.per_day for s in self.slots) <= self.caps["group"])
+            self.all_group and sum(s.per_day for s in self.slots) <= self.caps["group"])
 
     # ------------------------------------------------------------------ content
     def _messages(self, si: _SlotInfo, day: int, k: int) -> list[tuple[str, str, tuple]]:
@@ -229,133 +234,152 @@ class Planner:
         dropped: list[Dropped] = []
         if not self.slots or lo > self.latest_wall + 60:
             return out, dropped
-        pb, clock, quiet, caps = self.pb, self.clock, self.quiet, self.caps
-        funnel = pb.funnel
-        dstr = d.isoformat()
-        day_values = {"date": dstr, "weekday": WEEKDAYS_ZH[d.weekday()]}
-        fires_cache: dict[date, list[_SlotInfo]] = {}
         # When caps cannot bind, slots that cannot reach the window need no work at all.
-        cap_free_late = lo if self.caps_never_bind and lo > 0 else None
-        msg_cache: dict[tuple[int, int, int], list] = {}
-        render_cache: dict = {}
-        tz = clock.tz
-        local_of: dict[datetime, datetime] = {}
-        quiet_cache: dict[tuple[int, int], tuple[int, str | None]] = {}
-        cap_any = min(caps.values())
-        all_group = all(si.cap_kind == "group" for si in self.slots)
-        at_of: dict[int, tuple[datetime, datetime, str | None]] = {}
-        # A Moments post goes out from a staff account, not into a group: plan it once per
-        # account (the group's owner) and day, carried by the first of that owner's groups.
-        moments_seen: set[tuple[str, int]] = set()
+        today = _Day(d, lo, hi, lo if self.caps_never_bind and lo > 0 else None)
         for gi in self.groups:
             if gi.opened > d:
                 continue
-            life = (d - gi.opened).days + 1
-            values = None
-            firings = []
-            active = fires_cache.get(gi.opened)
-            if active is None:  # which slots fire depends on the opening date only
-                active = fires_cache[gi.opened] = [
-                    si for si in self.slots if fires_on(si.slot, d, gi.opened, funnel)
-                    and (cap_free_late is None or si.latest >= cap_free_late)]
-            for si in active:
-                if si.cap_kind == "moments":
-                    account = (gi.g.owner or "", si.idx)
-                    if account in moments_seen:
-                        continue
-                    moments_seen.add(account)
-                if si.cron_minutes is not None:
-                    minutes = si.cron_minutes
-                elif si.hi == si.lo:
-                    minutes = (si.lo,)
-                else:
-                    frac = stable_fraction(gi.id, si.id, dstr)
-                    minutes = (si.lo + int(frac * (si.hi - si.lo + 1)),)
-                fixed = si.fixed_offsets
-                offs = fixed or sequence_offsets(si.slot, gi.id, d)
-                for j, m in enumerate(minutes):
-                    if quiet is None:
-                        t0, note = m * 60, None
-                    elif fixed is not None:  # same answer for every group: ask once
-                        qk = (si.idx, m)
-                        qr = quiet_cache.get(qk)
-                        if qr is None:
-                            qr = quiet_cache[qk] = self._quiet(si, m * 60, offs)
-                        t0, note = qr
-                    else:
-                        t0, note = self._quiet(si, m * 60, offs)
-                    firings.append((t0, si.id, j, m, si, offs, note))
-            if not firings:
-                continue
-            keep = firings
-            drops = []
-            if quiet is not None:
-                drops = [f for f in firings if f[6] is not None and f[6].startswith("dropped")]
+            firings = self._firings(gi, today)
+            if firings:
+                keep, drops = self._capped(firings)
+                self._emit(gi, today, keep, out.append)
                 if drops:
-                    keep = [f for f in firings if f not in drops]
-            if len(keep) > cap_any and (len(keep) > caps["group"] or not all_group):
-                keep.sort(key=lambda f: (f[0], f[1], f[2]))
-                used = {"group": 0, "members": 0, "moments": 0}
-                kept = []
-                for f in keep:
-                    kind = f[4].cap_kind
-                    used[kind] += 1
-                    if used[kind] > caps[kind]:
-                        drops.append((*f[:6], f"dropped: over the cap of {caps[kind]} "
-                                      f"{_CAP_NAMES[kind]} a day"))
-                    else:
-                        kept.append(f)
-                keep = kept
-            for batch, sink in ((keep, None), (drops, dropped)):
-                for t0, sid, j, m, si, offs, note in batch:
-                    if t0 + offs[-1] < lo or t0 > hi:
-                        continue
-                    idx = si.idx
-                    k = 0
-                    if si.rotates:
-                        k = self._count_before(si, gi.opened, d) * si.per_day + j
-                    mk = (idx, life, k)
-                    msgs = msg_cache.get(mk)
-                    if msgs is None:
-                        msgs = msg_cache[mk] = [(t, f, a, self._names_of(t))
-                                                for t, f, a in self._messages(si, life, k)]
-                    if values is None:
-                        values = {**gi.values, **day_values, "day": life, "lesson": life}
-                    at = at_of.get(t0)
-                    if at is None:
-                        at = at_of[t0] = clock.at(d, t0)
-                    utc0, local0, dst_note = at
-                    if note is None:
-                        notes = (dst_note,) if dst_note else ()
-                    else:
-                        notes = (note, dst_note) if dst_note else (note,)
-                    slot = si.slot
-                    who = _account_key(gi.g.owner) if si.cap_kind == "moments" else gi.id
-                    prefix = (f"{who}/{sid}/{dstr}T{m // 60:02d}{m % 60:02d}/" if si.multi
-                              else f"{who}/{sid}/{dstr}/")
-                    channel, delivery = gi.channels[idx], gi.deliveries[idx]
-                    for seq, (off, (tmpl, fmt, att, names)) in enumerate(
-                            zip(offs, msgs, strict=False)):
-                        if off:
-                            utc = utc0 + timedelta(seconds=off)
-                            local = local_of.get(utc)
-                            if local is None:
-                                local = local_of[utc] = utc.astimezone(tz)
-                        else:
-                            utc, local = utc0, local0
-                        text, refused = (tmpl, "") if names is None else self._render(
-                            tmpl, values, render_cache)
-                        occ = Occurrence(
-                            prefix + str(seq), gi.id, sid, seq, utc, local, channel, slot.kind,
-                            text, fmt, slot.mention,
-                            slot.target, delivery, si.grace_s, att, life,
-                            (*notes, refused) if refused else notes, refused)
-                        if sink is None:
-                            out.append(occ)
-                        else:
-                            sink.append((occ, note or ""))
+                    self._emit(gi, today, drops, dropped.append, dropped=True)
         return out, dropped
 
+    def _firings(self, gi: _GroupInfo, today: _Day) -> list[_Firing]:
+        """The group's firings today: when each starts (after quiet hours), its messages'
+        offsets, and a quiet-hours note (deferred, or dropped) if any."""
+        active = today.fires.get(gi.opened)
+        if active is None:  # which slots fire depends on the opening date only
+            late, d, funnel = today.late, today.d, self.pb.funnel
+            active = today.fires[gi.opened] = [
+                si for si in self.slots if fires_on(si.slot, d, gi.opened, funnel)
+                and (late is None or si.latest >= late)]
+        quiet = self.quiet
+        firings: list[_Firing] = []
+        for si in active:
+            if si.cap_kind == "moments":
+                # A Moments post goes out from a staff account, not into a group: once per
+                # account (the group's owner) and day, carried by the first of its groups.
+                account = (gi.g.owner or "", si.idx)
+                if account in today.moments_seen:
+                    continue
+                today.moments_seen.add(account)
+            if si.cron_minutes is not None:
+                minutes = si.cron_minutes
+            elif si.hi == si.lo:
+                minutes = [si.lo]
+            else:  # a window: one minute in it, stable per group, slot and day
+                frac = stable_fraction(gi.id, si.id, today.dstr)
+                minutes = [si.lo + int(frac * (si.hi - si.lo + 1))]
+            fixed = si.fixed_offsets
+            offs = fixed or sequence_offsets(si.slot, gi.id, today.d)
+            for j, m in enumerate(minutes):
+                if quiet is None:
+                    t0, note = m * 60, None
+                elif fixed is not None:  # same answer for every group: ask once
+                    qk = (si.idx, m)
+                    qr = today.quiet.get(qk)
+                    if qr is None:
+                        qr = today.quiet[qk] = self._quiet(si, m * 60, offs)
+                    t0, note = qr
+                else:
+                    t0, note = self._quiet(si, m * 60, offs)
+                firings.append((t0, si.id, j, m, si, offs, note))
+        return firings
+
+    def _capped(self, firings: list[_Firing]) -> tuple[list[_Firing], list[_Firing]]:
+        """(kept, dropped) firings of one group's day: those quiet hours drop, then, in
+        time order, those over the day's caps (with why)."""
+        keep, drops = firings, []
+        if self.quiet is not None:
+            drops = [f for f in firings if f[6] is not None and f[6].startswith("dropped")]
+            if drops:
+                keep = [f for f in firings if f not in drops]
+        caps = self.caps
+        if len(keep) > self.cap_any and (len(keep) > caps["group"] or not self.all_group):
+            keep.sort(key=lambda f: (f[0], f[1], f[2]))
+            used = {"group": 0, "members": 0, "moments": 0}
+            kept = []
+            for f in keep:
+                kind = f[4].cap_kind
+                used[kind] += 1
+                if used[kind] > caps[kind]:
+                    drops.append((*f[:6], f"dropped: over the cap of {caps[kind]} "
+                                  f"{_CAP_NAMES[kind]} a day"))
+                else:
+                    kept.append(f)
+            keep = kept
+        return keep, drops
+
+    def _emit(self, gi: _GroupInfo, today: _Day, firings: list[_Firing],
+              sink: Callable[[Any], None], dropped: bool = False) -> None:
+        """Turn a group's firings that may reach [lo, hi] into occurrences, one per
+        message, for ``sink``; a dropped one goes with its reason."""
+        d, dstr, lo, hi, clock = today.d, today.dstr, today.lo, today.hi, self.clock
+        life = (d - gi.opened).days + 1
+        values = None
+        for t0, sid, j, m, si, offs, note in firings:
+            if t0 + offs[-1] < lo or t0 > hi:
+                continue
+            idx = si.idx
+            k = self._count_before(si, gi.opened, d) * si.per_day + j if si.rotates else 0
+            mk = (idx, life, k)
+            msgs = today.msgs.get(mk)
+            if msgs is None:
+                msgs = today.msgs[mk] = [(t, f, a, self._names_of(t))
+                                         for t, f, a in self._messages(si, life, k)]
+            if values is None:
+                values = {**gi.values, **today.day_values, "day": life, "lesson": life}
+            at = today.at_of.get(t0)
+            if at is None:
+                at = today.at_of[t0] = clock.at(d, t0)
+            utc0, local0, dst_note = at
+            if note is None:
+                notes = (dst_note,) if dst_note else ()
+            else:
+                notes = (note, dst_note) if dst_note else (note,)
+            slot = si.slot
+            who = _account_key(gi.g.owner) if si.cap_kind == "moments" else gi.id
+            prefix = (f"{who}/{sid}/{dstr}T{m // 60:02d}{m % 60:02d}/" if si.multi
+                      else f"{who}/{sid}/{dstr}/")
+            channel, delivery = gi.channels[idx], gi.deliveries[idx]
+            for seq, (off, (tmpl, fmt, att, names)) in enumerate(zip(offs, msgs, strict=False)):
+                if off:
+                    utc = utc0 + timedelta(seconds=off)
+                    local = today.local_of.get(utc)
+                    if local is None:
+                        local = today.local_of[utc] = utc.astimezone(clock.tz)
+                else:
+                    utc, local = utc0, local0
+                text, refused = (tmpl, "") if names is None else self._render(
+                    tmpl, values, today.renders)
+                occ = Occurrence(
+                    prefix + str(seq), gi.id, sid, seq, utc, local, channel, slot.kind,
+                    text, fmt, slot.mention, slot.target, delivery, si.grace_s, att, life,
+                    (*notes, refused) if refused else notes, refused)
+                sink((occ, note or "") if dropped else occ)
+
+
+class _Day:
+    """One local day being planned: its window and the caches its groups share."""
+
+    __slots__ = ("at_of", "d", "day_values", "dstr", "fires", "hi", "late", "lo", "local_of",
+                 "moments_seen", "msgs", "quiet", "renders")
+
+    def __init__(self, d: date, lo: float, hi: float, late: float | None):
+        self.d, self.lo, self.hi = d, lo, hi
+        self.late = late  # a slot whose latest wall second is before this is skipped
+        self.dstr = d.isoformat()
+        self.day_values = {"date": self.dstr, "weekday": WEEKDAYS_ZH[d.weekday()]}
+        self.fires: dict[date, list[_SlotInfo]] = {}  # opening date -> slots firing
+        self.msgs: dict[tuple[int, int, int], list] = {}  # (slot, life day, rotation)
+        self.renders: dict = {}
+        self.local_of: dict[datetime, datetime] = {}
+        self.quiet: dict[tuple[int, int], tuple[int, str | None]] = {}
+        self.at_of: dict[int, tuple[datetime, datetime, str | None]] = {}
+        self.moments_seen: set[tuple[str, int]] = set()
 
 def _account_key(owner: str | None) -> str:
     """An ASCII key part for a staff account (ledger keys travel in HTTP headers)."""
