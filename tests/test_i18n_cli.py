@@ -109,6 +109,28 @@ def test_usage_errors_are_chinese(args: list[str], expected: str) -> None:
     chinese(proc.stderr)
 
 
+@pytest.mark.parametrize(("args", "expected"), [
+    (["agenda", "nonexistent.yaml"], "文件或目录不存在"),
+    (["agenda", "examples"], "是一个目录"),
+    (["run", "-"], "无法监视标准输入"),
+    (["run", str(MINIMAL), "--shard", "5/3"], "I 必须在 1 到 N 之间"),
+    (["serve", str(MINIMAL)], "没有可接收事件的来源"),
+    (["init", "--type", "bogus", "-y", "-o", "-"], "未知群类型"),
+    (["init", "--timezone", "Mars/X", "-y", "-o", "-"], "Asia/Shanghai"),
+    (["agenda", str(MINIMAL), "-o", "x.csv"], "--output 需要搭配"),
+    (["agenda", str(MINIMAL), "--from", "2026-13-01"], "不是日期"),
+    (["simulate", str(MINIMAL), "--report", "/nonexistent/dir/r.html"], "文件或目录不存在"),
+    (["run", str(MINIMAL), "--channel", "nope", "--once"], "既不是剧本里的通道"),
+])
+def test_command_errors_are_chinese(args: list[str], expected: str, tmp_path: Path) -> None:
+    proc = sopctl(*args, "--state-dir", str(tmp_path)) if args[0] in ("run",) \
+        else sopctl(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+    chinese(proc.stderr)
+
+
 def test_english_usage_errors_are_unchanged() -> None:
     proc = sopctl("init", "--bogus", lang="C.UTF-8")
     assert proc.returncode == 2 and "No such option: --bogus" in proc.stderr
