@@ -110,30 +110,36 @@ class Deliverer:
             self.loop.close()
 
     async def _main(self) -> None:
+        from ..run.burst import LedgerGate
+
         self._q = asyncio.Queue()
-        self._ready.set()
         tasks: set[asyncio.Task[None]] = set()
         keeper = asyncio.create_task(self._keep_leases())
         try:
-            await self._resume()
-            while True:
-                batch = await self._q.get()
-                if batch is None:
-                    break
-                taken = 1
-                while not self._q.empty():  # one flip and one update for all waiting
-                    more = self._q.get_nowait()
-                    if more is None:
-                        self._q.put_nowait(None)
+            async with LedgerGate(self.ledger, self.playbook, now=lambda: datetime.now(UTC),
+                                  lease_s=self.lease_s, log=_log) as gate:
+                self.sender.use_gate(gate)
+                self._ready.set()
+                await self._resume()
+                while True:
+                    batch = await self._q.get()
+                    if batch is None:
                         break
-                    batch.extend(more)
-                    taken += 1
-                t = asyncio.create_task(self._deliver(batch))
-                tasks.add(t)
-                t.add_done_callback(lambda t, n=taken: self._settled(t, n, tasks))
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
+                    taken = 1
+                    while not self._q.empty():  # one dispatch for everything waiting
+                        more = self._q.get_nowait()
+                        if more is None:
+                            self._q.put_nowait(None)
+                            break
+                        batch.extend(more)
+                        taken += 1
+                    t = asyncio.create_task(self._deliver(batch))
+                    tasks.add(t)
+                    t.add_done_callback(lambda t, n=taken: self._settled(t, n, tasks))
+                if tasks:
+                    await asyncio.gather(*tasks, return_exceptions=True)
         finally:
+            self._ready.set()
             keeper.cancel()
             try:
                 await self.sender.aclose()
@@ -203,45 +209,79 @@ class Deliverer:
             self._mine.difference_update(keys)
 
     async def _send(self, batch: list[Recorded]) -> None:
-        try:  # committed before any request leaves, as in the runner
+        """Posts and reminders through the dispatcher, whose gate flips each row to
+        ``sending`` right before its first request and records its result; member
+        operations flipped, called and recorded here; rows never to be sent recorded."""
+        jobs, ops, final = self.sender.plan(batch)
+        channel = {x.action.key: x.channel for x in batch}
+        if self.metrics is not None:
+            self.metrics.queue_depth += len(jobs) + len(ops)
+        done: list[str] = []
+        streamed = 0
+        try:
+            if final:
+                await self._finish(final, channel)
+                done += [o.key for o in final]
+            if ops:
+                done += await self._member_ops(ops, channel)
+            if ops and self.metrics is not None:
+                self.metrics.queue_depth -= len(ops)
+            async for job, res in self.sender.stream(jobs):
+                streamed += 1
+                if self.metrics is not None:
+                    self.metrics.queue_depth -= 1
+                    self.metrics.sent(res.status if res.status != "retry" else "failed",
+                                      job.channel.removesuffix(":remind"))
+                if res.status not in ("sent", "pending-confirmation"):
+                    log.warning("%s %s: %s", res.status, job.msg.key, res.reason)
+                done.append(job.msg.key)
+                self.done += 1
+        finally:
+            if self.metrics is not None:  # what never began (a stop) is no longer queued
+                self.metrics.queue_depth -= len(jobs) - streamed
+        if done:
+            try:
+                await asyncio.to_thread(self._drop_outbox, done)
+            except Exception as exc:  # dropped at the next look for unfinished reactions
+                log.error(_("could not look for unfinished reactions: {why}").format(why=exc))
+
+    async def _member_ops(self, ops: list[Recorded], channel: dict[str, str]) -> list[str]:
+        try:  # committed right before the requests leave, as the gate does for messages
             go = set(await asyncio.to_thread(
-                self.ledger.start_sending, self.playbook, [x.action.key for x in batch],
+                self.ledger.start_sending, self.playbook, [x.action.key for x in ops],
                 now=datetime.now(UTC), lease_s=self.lease_s))
         except Exception as exc:  # nothing sent: the rows stay claimed, retried later
             log.error(ngettext("could not start sending {n} reaction: {why}",
-                               "could not start sending {n} reactions: {why}", len(batch))
-                      .format(n=len(batch), why=exc))
-            return
-        batch = [x for x in batch if x.action.key in go]
-        if not batch:
-            return
-        if self.metrics is not None:
-            self.metrics.queue_depth += len(batch)
-        try:
-            outcomes = await self.sender.send_many(batch)
-        except Exception as exc:  # a bug must not leave rows hanging
-            outcomes = [Outcome(x.action.key, "uncertain", f"internal error: "
-                                f"{type(exc).__name__}: {exc}") for x in batch]
-        finally:
-            if self.metrics is not None:
-                self.metrics.queue_depth -= len(batch)
-        channel = {x.action.key: x.channel for x in batch}
+                               "could not start sending {n} reactions: {why}", len(ops))
+                      .format(n=len(ops), why=exc))
+            return []
+        outcomes = list(await asyncio.gather(*(self.sender.member_op(x) for x in ops
+                                               if x.action.key in go)))
+        await self._finish(outcomes, channel)
+        return [o.key for o in outcomes]
+
+    async def _finish(self, outcomes: list[Outcome], channel: dict[str, str]) -> None:
         for o in outcomes:
             if o.status not in ("sent", "pending-confirmation"):
                 log.warning("%s %s: %s", o.status, o.key, o.reason)
             if self.metrics is not None:
                 self.metrics.sent(o.status, channel.get(o.key, ""))
         try:
-            await asyncio.to_thread(self._record, outcomes)
+            await asyncio.to_thread(self.ledger.finish, self.playbook, outcomes,
+                                    now=datetime.now(UTC))
             self.done += len(outcomes)
         except Exception as exc:  # the rows stay sending and turn uncertain later
             log.error(ngettext("could not record {n} result: {why}",
                                "could not record {n} results: {why}", len(outcomes))
                       .format(n=len(outcomes), why=exc))
 
-    def _record(self, outcomes: list[Outcome]) -> None:
-        self.ledger.finish(self.playbook, outcomes, now=datetime.now(UTC))
+    def _drop_outbox(self, keys: list[str]) -> None:
         o = outbox.c
         with self.ledger.engine.begin() as conn:
-            conn.execute(outbox.delete().where(o.playbook == self.playbook,
-                                               o.key.in_([x.key for x in outcomes])))
+            conn.execute(outbox.delete().where(o.playbook == self.playbook, o.key.in_(keys)))
+
+
+
+def _log(event: str, message: str, level: str = "info", **_fields: Any) -> None:
+    """The gate's log calls (the runner's EventLog signature) on this module's logger."""
+    getattr(log, level if level in ("debug", "warning", "error") else "info")(message)

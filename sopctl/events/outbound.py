@@ -40,15 +40,25 @@ class ChannelSender:
 
     def __init__(self, pb: Playbook, channels: Mapping[str, Channel], client: Any = None, *,
                  ctx: Any = None, concurrency: int = 50, budget_s: float = 600.0):
-        from ..run.delivery import Dispatcher
-
         self.pb = pb
         self.channels = dict(channels)
+        for name, ch in channels.items():  # reminders are jobs for the reminder's target
+            rem = ch if ch.type == "remind" else ch.reminder
+            if rem is not None:
+                self.channels.setdefault(f"{name}:remind", rem.target)
         self.client = client
         self.ctx = ctx
         self.budget_s = budget_s
-        self.dispatcher = Dispatcher(self.channels, concurrency=concurrency)
+        self.concurrency = concurrency
         self.groups = {g.id: g for g in (pb.groups if isinstance(pb.groups, list) else [])}
+        self.use_gate(None)
+
+    def use_gate(self, gate: Any) -> None:
+        """Send through a dispatcher whose gate (``burst.LedgerGate``) flips each row to
+        ``sending`` right before its first request and records its result."""
+        from ..run.delivery import Dispatcher
+
+        self.dispatcher = Dispatcher(self.channels, concurrency=self.concurrency, gate=gate)
 
     @classmethod
     def build(cls, pb: Playbook, names: set[str], *, env: Mapping[str, str],
@@ -86,46 +96,59 @@ class ChannelSender:
         return (g.chat_id if g else None) or getattr(getattr(ch, "cfg", None), "chat_id", None)
 
     # ------------------------------------------------------------------ sending
-    async def send_many(self, batch: list[Recorded]) -> list[Outcome]:
-        """Send every row of ``batch`` concurrently; one Outcome per row, in any order."""
+    def plan(self, batch: list[Recorded]) -> tuple[list[Any], list[Recorded], list[Outcome]]:
+        """(dispatcher jobs: posts and reminders, member operations, outcomes of rows that
+        are never sent: a refused template, an unknown channel)."""
         from ..run.delivery import Job
 
-        jobs, extra = [], []
+        jobs, ops, final = [], [], []
         for x in batch:
             a = x.action
             if a.data.get("refused"):  # a template the language refused: never posted
-                extra.append(_done(a.key, str(a.data["refused"])))
+                final.append(Outcome(a.key, "failed", str(a.data["refused"]), attempts=0))
             elif x.channel not in self.channels:
-                extra.append(_done(a.key, f"unknown channel '{x.channel}'"))
+                final.append(Outcome(a.key, "failed", f"unknown channel '{x.channel}'",
+                                     attempts=0))
             elif a.kind == "post":
                 jobs.append(Job(x.channel, self.message(x), self.budget_s))
             elif a.kind == "remind":
-                extra.append(self._remind(x))
+                jobs.append(Job(f"{x.channel}:remind", self.note(x), self.budget_s))
             elif a.kind in ("remove", "mute"):
-                extra.append(self._member_op(x))
+                ops.append(x)
             else:
-                extra.append(_done(a.key, f"nothing to send for {a.kind}"))
+                final.append(Outcome(a.key, "failed", f"nothing to send for {a.kind}",
+                                     attempts=0))
+        return jobs, ops, final
 
-        async def posted() -> list[Outcome]:
-            return [_outcome(job.msg.key, res)
-                    async for job, res in self.dispatcher.stream(jobs)]
+    def note(self, x: Recorded) -> OutMessage:
+        """A reminder to staff (the admin mentioned) on the reminder channel."""
+        from dataclasses import replace
 
-        results = await asyncio.gather(posted(), *extra)
-        return list(results[0]) + list(results[1:])
-
-    async def _remind(self, x: Recorded) -> Outcome:
-        ch = self.channels[x.channel]
-        rem = ch.reminder if ch.type != "remind" else ch
         msg = self.message(x)
+        target = self.channels[f"{x.channel}:remind"]
         to = x.action.data.get("to")
-        note = rem.to_staff(msg, f"[{msg.group_name}] {msg.text}", str(to) if to else None)
-        try:
-            res = await rem.post(note, str(to) if to else None)
-        except Exception as exc:  # a bug must not leave the row hanging
-            return Outcome(x.action.key, "uncertain", f"internal error: {type(exc).__name__}")
-        return _outcome(x.action.key, res)
+        return replace(msg, text=f"[{msg.group_name}] {msg.text}", mention="none",
+                       mentions=(str(to),) if to else (), delivery="post", remind_to=None,
+                       chat_id=getattr(getattr(target, "cfg", None), "chat_id", None)
+                       or msg.chat_id)
 
-    async def _member_op(self, x: Recorded) -> Outcome:
+    async def stream(self, jobs: list[Any]) -> Any:
+        """(job, result) as each is recorded by the gate; jobs that never began (a stop)
+        are not yielded and their rows stay claimed."""
+        async for job, res in self.dispatcher.stream(jobs):
+            yield job, res
+
+    async def send_many(self, batch: list[Recorded]) -> list[Outcome]:
+        """Without a gate: send every row and return one Outcome per row (the caller flips
+        and records)."""
+        jobs, ops, final = self.plan(batch)
+        out = list(final)
+        async for job, res in self.stream(jobs):
+            out.append(_outcome(job.msg.key, res))
+        out += await asyncio.gather(*(self.member_op(x) for x in ops))
+        return out
+
+    async def member_op(self, x: Recorded) -> Outcome:
         """banChatMember / restrictChatMember through the channel; a 429 waits its
         ``retry_after`` (at most :data:`MEMBER_OP_ATTEMPTS` tries)."""
         from ..run.channels.base import SendResult
@@ -149,17 +172,9 @@ class ChannelSender:
         return _outcome(a.key, res)
 
     async def aclose(self) -> None:
-        await self.dispatcher.aclose()
-        for ch in self.channels.values():  # reminder consoles built for these channels
-            rem = getattr(ch, "reminder", None)
-            if rem is not None:
-                await rem.target.aclose()
+        await self.dispatcher.aclose()  # reminder targets included
         if self.client is not None:
             await self.client.aclose()
-
-
-async def _done(key: str, reason: str) -> Outcome:
-    return Outcome(key, "failed", reason, attempts=0)
 
 
 def _outcome(key: str, res: SendResult) -> Outcome:
