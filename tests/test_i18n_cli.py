@@ -97,6 +97,7 @@ def test_help_follows_lang_over_the_locale() -> None:
     (["agenda", str(MINIMAL), "--format", "xml"], "不是可选值之一"),
     (["agenda", str(MINIMAL), "--days"], "选项 '--days' 需要一个取值"),
     (["nosuch"], "没有命令 'nosuch'"),
+    (["agenda", str(MINIMAL), "extra"], "多余的参数：extra"),
     (["agenda", str(MINIMAL), "--group", "nowhere"], "中没有群"),
     (["simulate", str(MINIMAL), "--param", "nope=1"], "未知参数 'nope'"),
     (["--lang", "xx", "lint"], "未知语言 'xx'"),

@@ -39,7 +39,8 @@ _ERRORS: tuple[tuple[str, str], ...] = (
     (r"Missing parameter (?P<name>.+?)\.", N_("Missing parameter {name}.")),
     (r"Option (?P<name>'.+?') requires an argument\.", N_("Option {name} requires an argument.")),
     (r"Option (?P<name>'.+?') does not take a value\.", N_("Option {name} does not take a value.")),
-    (r"Got unexpected extra arguments? \((?P<name>.*)\)", N_("Unexpected extra arguments: {name}")),
+    (r"Got unexpected extra argument(?:s|\(s\))? \((?P<name>.*)\)",
+     N_("Unexpected extra arguments: {name}")),
     (r"Invalid value for (?P<name>.+?): (?P<detail>.*)", N_("Invalid value for {name}: {detail}")),
     (r"Invalid value: (?P<detail>.*)", N_("Invalid value: {detail}")),
 )
