@@ -303,28 +303,6 @@ def render_welcome(pb: Playbook, group_id: str, nicknames: list[str]) -> str:
     return "\n".join(lines)
 
 
-@dataclass(slots=True)
-class WelcomeBatches:
-    """Newcomers waiting for a shared welcome: group -> (first join time, [(event, nick)])."""
-
-    pending: dict[str, tuple[datetime, list[tuple[str, str, str]]]] = field(default_factory=dict)
-
-    def add(self, ev: MemberJoined, nickname: str) -> None:
-        _first, people = self.pending.setdefault(ev.group, (ev.at, []))
-        if all(m != ev.member for _, m, _ in people):
-            people.append((ev.id, ev.member, nickname))
-
-    def due(self, pb: Playbook, now: datetime, force: bool = False) -> list[Action]:
-        """Welcomes whose batch window has closed (all of them with ``force``)."""
-        window = _seconds(pb.welcome.batch_window) if pb.welcome else 0.0
-        out = []
-        for group, (first, people) in list(self.pending.items()):
-            if force or (now - first).total_seconds() >= window:
-                del self.pending[group]
-                out.append(welcome_action(pb, group, people))
-        return out
-
-
 def welcome_action(pb: Playbook, group: str, people: list[tuple[str, str, str]]) -> Action:
     """people: (event id, member id, nickname); keyed by the first event, so a redelivery of
     any of them cannot welcome the batch twice."""
@@ -333,20 +311,6 @@ def welcome_action(pb: Playbook, group: str, people: list[tuple[str, str, str]])
                             if pb.welcome else "text"})
     return Action("post", f"welcome/{group}/{people[0][0]}", group, None, text, "welcome",
                   tuple(m for _, m, _ in people), data)
-
-
-def on_join(pb: Playbook, ev: MemberJoined, batches: WelcomeBatches) -> list[Action]:
-    """Queue the welcome (batched) and tag the member with their acquisition source."""
-    acts: list[Action] = []
-    if ev.source:
-        acts.append(Action("tag", f"tag/{ev.group}/{ev.id}", ev.group, ev.member,
-                           data={"tag": f"source:{ev.source}"}))
-    if not policy.welcome_applies(pb):
-        return acts
-    batches.add(ev, ev.nickname)
-    if _seconds(pb.welcome.batch_window) <= 0:
-        acts += batches.due(pb, ev.at, force=True)
-    return acts
 
 
 # ----------------------------------------------------------------------------- funnel

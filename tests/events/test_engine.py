@@ -121,3 +121,21 @@ def test_dedup_export_and_forget(eng):
     assert eng.store.forget("u1") == 2
     assert eng.store.export("u1")["groups"] == []
     assert eng.handle(join(1)) == []  # still idempotent after forgetting
+
+
+def test_one_group_commit_sees_its_own_earlier_events(eng):
+    """Events of one batch are read and written together, yet each sees what the ones
+    before it changed: the second offence climbs the ladder, a join then a leave leaves
+    nobody waiting, a redelivery inside the batch does nothing."""
+    ad = "加微信 领券"
+    out = eng.handle_batch([
+        join(1), MessagePosted("m1", "g001", "u1", T0, text=ad),
+        MessagePosted("m1", "g001", "u1", T0, text=ad),  # the same event twice
+        MessagePosted("m2", "g001", "u1", T0, text=ad),
+        join(2), MemberLeft("l2", "g001", "u2", T0 + timedelta(seconds=1)),
+        MemberJoined("j9", "g002", "u1", T0, nickname="x")])
+    assert [a.kind for a in out[1]] == ["post"] and out[2] == []
+    assert [a.kind for a in out[3]] == ["remind", "post", "blacklist"]
+    assert [a.kind for a in out[6]] == ["remind"]  # barred by the batch's own blacklist
+    assert eng.store.get("g001", "u1")["violations"] == 2
+    assert eng.pending_welcomes() == {"g001": ["u1"]}

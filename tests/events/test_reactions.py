@@ -9,7 +9,6 @@ import pytest
 from sopctl.events import reactions as r
 from sopctl.events.types import (
     CheckIn,
-    MemberJoined,
     MessagePosted,
     Purchase,
     event_from_dict,
@@ -114,17 +113,12 @@ def test_welcome_renders_the_parts(pb):
     assert "本周三秒杀 9.9 元" in text
 
 
-def test_newcomers_within_the_window_share_one_welcome(pb):
-    b = r.WelcomeBatches()
-    for i, nick in enumerate(["小丽", "阿强", "小美"]):
-        ev = MemberJoined(f"j{i}", "g001", f"u{i}", T0 + timedelta(seconds=30 * i), nickname=nick)
-        assert [a for a in r.on_join(pb, ev, b) if a.kind == "post"] == []
-    assert b.due(pb, T0 + timedelta(minutes=2)) == []
-    (welcome,) = b.due(pb, T0 + timedelta(minutes=3))
+def test_a_shared_welcome_names_everyone_and_is_keyed_by_the_first_join(pb):
+    people = [(f"j{i}", f"u{i}", nick) for i, nick in enumerate(["小丽", "阿强", "小美"])]
+    welcome = r.welcome_action(pb, "g001", people)
     assert welcome.key == "welcome/g001/j0"
     assert welcome.mentions == ("u0", "u1", "u2")
     assert "@小丽 @阿强 @小美" in welcome.text
-    assert b.pending == {}
 
 
 def test_purchase_promotes_when_entry_is_met(pb):
