@@ -32,10 +32,11 @@ ALLOW = ("console", "sent", "failed", "skipped", "uncertain", "claimed", "sendin
 
 
 def sopctl(*args: str, cwd: Path = ROOT, lang: str = "zh_CN.UTF-8", stdin: str | None = None,
-           timeout: float = 180) -> subprocess.CompletedProcess[str]:
+           timeout: float = 180, columns: int = 120) -> subprocess.CompletedProcess[str]:
     """`python -m sopctl ...` in a locale, with no other language variable set."""
     env = {k: v for k, v in os.environ.items() if k not in _LANG_VARS}
-    env.update({"NO_COLOR": "1", "COLUMNS": "120", "PYTHONIOENCODING": "utf-8", "LANG": lang})
+    env.update({"NO_COLOR": "1", "COLUMNS": str(columns), "PYTHONIOENCODING": "utf-8",
+                "LANG": lang})
     for k in ("GITHUB_ACTIONS", "SOPCTL_STORE", "SOPCTL_STATE_DIR", "SOPCTL_DEBUG"):
         env.pop(k, None)
     return subprocess.run([sys.executable, "-m", "sopctl", *args], cwd=cwd, env=env,
@@ -167,6 +168,15 @@ def test_simulate_compare_labels_rows_for_people_in_both_languages(tmp_path: Pat
                 "--compare", str(MINIMAL), lang="C.UTF-8")
     assert "members at the end" in en.stdout and "conversions, all stages" in en.stdout
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", en.stdout) and "delta" in en.stdout
+
+
+def test_compare_at_80_columns_folds_stage_names_instead_of_cutting_them() -> None:
+    proc = sopctl("simulate", str(SKINCARE), "--start", "2026-12-01", "-n", "7",
+                  "--compare", str(MINIMAL), columns=80)
+    assert proc.returncode == 0, proc.stderr
+    assert "…" not in proc.stdout
+    first = [line.split("│")[0].strip() for line in proc.stdout.splitlines() if "│" in line]
+    assert "核心群(消费满500元或办理会员卡)" in "".join(first).replace(" ", "")
 
 
 def test_compare_totals_conversions_and_keeps_json_keys() -> None:

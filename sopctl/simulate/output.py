@@ -192,7 +192,8 @@ def print_compare(rows: dict, name_a: str, name_b: str, a: dict | None = None,
     empty: dict = {"summary": {"funnel": []}}
     t = Table(title=_("Forecast comparison (same seed)"), show_edge=False, header_style="bold",
               title_justify="left")
-    t.add_column(_("figure"))
+    # a long stage name folds onto the next line, never cut to "核心群(消费 …"
+    t.add_column(_("figure"), overflow="fold")
     for col in (escape(name_a), escape(name_b), _("delta"), _("change")):
         t.add_column(col, justify="right")
     for k, (va, vb, d) in rows.items():
