@@ -177,6 +177,8 @@ def test_compare_at_80_columns_folds_stage_names_instead_of_cutting_them() -> No
     assert "…" not in proc.stdout
     first = [line.split("│")[0].strip() for line in proc.stdout.splitlines() if "│" in line]
     assert "核心群(消费满500元或办理会员卡)" in "".join(first).replace(" ", "")
+    table = sopctl("simulate", str(SKINCARE), "--start", "2026-12-01", "-n", "7", columns=60)
+    assert table.returncode == 0 and "…" not in table.stdout  # the funnel's names fold too
 
 
 def test_compare_totals_conversions_and_keeps_json_keys() -> None:

@@ -123,7 +123,7 @@ def print_summary(result: dict) -> None:
     ft = Table(show_edge=False, header_style="bold")
     for i, col in enumerate((_("stage"), _("name"), _("converted in"), _("moved in"),
                              _("members at end"))):
-        ft.add_column(col, justify="left" if i < 2 else "right")
+        ft.add_column(col, justify="left" if i < 2 else "right", overflow="fold")
     for f in s["funnel"]:
         ft.add_row(escape(f["stage"]), escape(f["name"]), _fmt(f["converted_in"]),
                    _fmt(f["moved_in"]), _fmt(f["members_end"]))
