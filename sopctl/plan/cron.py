@@ -91,8 +91,9 @@ def _field(text: str, lo: int, hi: int, names: dict[str, int], label: str) -> se
                     range=base, field=_(label)))
         else:
             if step_s:
-                raise ValueError(f"step '/{step_s}' after a single {label} '{base}'; "
-                                 f"write a range, e.g. '{base}-{hi}/{step_s}'")
+                raise ValueError(_("step '/{step}' after a single {field} '{value}'; write a "
+                                   "range, e.g. '{value}-{hi}/{step}'").format(
+                    step=step_s, field=_(label), value=base, hi=hi))
             start = end = _value(base, lo, hi, names, label)
         out.update(range(start, end + 1, step))
     return out
