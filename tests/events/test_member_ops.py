@@ -135,3 +135,42 @@ def test_wecom_joiners_are_named_through_groupchat_get(tmp_path, monkeypatch, re
     else:
         assert text == "欢迎 @小丽 @阿强 加入美肌福利群001!"
         assert engine.store.get("g001", "wmB")["nickname"] == "阿强"
+
+
+def test_a_reaction_waiting_for_a_rate_window_is_claimed_not_sending(tmp_path, monkeypatch):
+    """Telegram takes one message a second per chat: of three welcomes to one chat, the
+    ones waiting for their window stay `claimed` (never sent, safe to take over), and at
+    most the one whose request is being written is `sending`."""
+    from sopctl.commands.serve import open_deliverer
+
+    fake = TelegramFake(token=TOKEN, chats={CHAT}).start()
+    monkeypatch.setenv("TG_TOKEN", TOKEN)
+    _p, pb = _load(tmp_path, TELEGRAM_PB.format(base=fake.url, chat=CHAT))
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = EventEngine(pb, ledger)
+    deliverer = open_deliverer(engine, ledger, tmp_path)
+    engine.listeners.append(deliverer)
+    h = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
+    seen: list[dict[str, str]] = []
+    try:
+        with serving(engine, ServeConfig(telegram_secret=TG_SECRET)) as (_s, base), \
+                httpx.Client(base_url=base) as c:
+            for i in range(3):
+                upd = {"update_id": 40 + i, "message": {
+                    "message_id": 90 + i, "date": int(time.time()), "chat": {"id": int(CHAT)},
+                    "new_chat_members": [{"id": 600 + i, "first_name": f"m{i}"}]}}
+                assert c.post("/telegram", json=upd, headers=h).status_code == 200
+            end = time.monotonic() + 20
+            while time.monotonic() < end:
+                st = {k: v for k, (v, _r) in _statuses(ledger, engine.name).items()}
+                seen.append(st)
+                if len(st) == 3 and set(st.values()) == {"sent"}:
+                    break
+                time.sleep(0.05)
+    finally:
+        deliverer.stop()
+        ledger.close()
+        fake.stop()
+    assert set(seen[-1].values()) == {"sent"} and len(fake.accepted) == 3
+    assert max(list(s.values()).count("sending") for s in seen) <= 1
+    assert any("claimed" in s.values() and "sent" in s.values() for s in seen)
