@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ...i18n import _
 from ..context import Context, Issue
-from ._shared import minutes_of, schedule
+from ._shared import _cached, minutes_of, schedule
 
 if TYPE_CHECKING:
     from ...playbook.model import Slot
@@ -39,8 +39,13 @@ def _fmt(m: int) -> str:
     return f"{m // 60 % 24:02d}:{m % 60:02d}"
 
 
-def quiet_hits(ctx: Context) -> Iterator[tuple[Slot, int, tuple]]:
-    """(slot, first quiet minute, location) of every slot that can fall in quiet hours."""
+def quiet_hits(ctx: Context) -> list[tuple[Slot, int, tuple]]:
+    """(slot, first quiet minute, location) of every slot that can fall in quiet hours;
+    computed once per lint run (SOP203 and SOP215 both ask)."""
+    return _cached(ctx, "quiet_hits", lambda c: list(_quiet_hits(c)))
+
+
+def _quiet_hits(ctx: Context) -> Iterator[tuple[Slot, int, tuple]]:
     pb = ctx.playbook
     q = pb.quiet_hours
     if q is None:
