@@ -86,8 +86,8 @@ def _unattended_week(d: Data, w: Window) -> dict[str, str] | None:
     paused = {w.start + timedelta(days=i) for i in range(7, 14)}
     every = [w.start + timedelta(days=i) for i in range(w.days)]
     for s in slots:
-        own = set(s.get("dates") or every)
-        s["dates"] = [x for x in every if x in own and x not in paused]
+        own = {date.fromisoformat(str(x)) for x in s["dates"]} if s.get("dates") else set(every)
+        s["dates"] = [x.isoformat() for x in every if x in own and x not in paused]
     return {}
 
 
@@ -258,10 +258,12 @@ class Effect:
 
 
 def load_data(path: str) -> Data:
-    import yaml
+    """The playbook's data as the loader reads it (YAML 1.2 scalars: "7:30" stays text)."""
+    from pathlib import Path
 
-    with open(path, encoding="utf-8") as f:
-        return yaml.safe_load(f)
+    from ..playbook.source import load_bytes
+
+    return load_bytes(Path(path).read_bytes(), path)[0]
 
 
 def load_edited(path: str, data: Data):  # -> Playbook

@@ -97,3 +97,19 @@ def test_docs_table_reports_the_measured_sizes() -> None:
         for x in w.expect:
             if not x.outcome.startswith("converted_in"):
                 assert label(x.outcome) in m.group(1)
+
+
+def test_an_edit_reads_the_playbook_as_the_loader_does(tmp_path: Path) -> None:
+    # YAML 1.1 would read 7:30 as 450 and `no` as false; the edited playbook keeps both
+    text = (ROOT / "tests/simulate/standard.yaml").read_text(encoding="utf-8")
+    assert text.count("\ntimetable:\n") == 1
+    text = text.replace("\ntimetable:\n",
+                        "\ntimetable:\n  - {id: late, kind: knowledge, at: 7:30, text: no}\n")
+    p = tmp_path / "pb.yaml"
+    p.write_text(text, encoding="utf-8")
+    from sopctl.simulate.whatif import edited_playbook
+
+    pb, title = edited_playbook(str(p), "no-welcome", WINDOW)
+    late = next(s for s in pb.timetable if s.id == "late")
+    assert pb.welcome is None and title == "no welcome"
+    assert late.text == "no" and "7:30" in str(late.at)
