@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from ..events import policy
+from ..plan.render import group_name
 from ..playbook.model import Group, Playbook
 from .ops import OpsBook, group_for
 from .params import resolve
@@ -67,10 +68,6 @@ class World:
     def new_group(self, day: int) -> Group:
         """The next entry-stage group, opened on simulated day ``day`` (0-based) by the
         live code: numbered after the other entry-stage groups, named by the pattern."""
-        from datetime import timedelta
-
-        from ..plan.render import group_name
-
         entry = self.stages.ids[0]
         if not self._next:  # first call: scan once, then count on
             pond = [g for g in self.groups if (g.stage or entry) == entry]
