@@ -144,7 +144,9 @@ def run(
     try:
         server = serve_metrics(metrics, metrics_port) if metrics_port else None
     except OSError as exc:
-        raise UsageError(f"--metrics-port {metrics_port}: {exc.strerror or exc}") from None
+        from ..i18n.thirdparty import os_reason
+
+        raise UsageError(f"--metrics-port {metrics_port}: {os_reason(exc)}") from None
 
     async def main() -> Summary:
         import signal

@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from ..i18n import _
 from .types import CheckIn, Event, MemberJoined, MemberLeft, MessagePosted, has_link
 from .wecom_crypto import parse_xml
 
@@ -19,7 +20,7 @@ def _ts(v: Any) -> datetime:
     try:
         return datetime.fromtimestamp(int(v), UTC)
     except (TypeError, ValueError, OSError):
-        raise ValueError(f"invalid timestamp {v!r}") from None
+        raise ValueError(_("invalid timestamp {value}").format(value=repr(v))) from None
 
 
 def _message(eid: str, chat: str, member: str, at: datetime, text: str, nickname: str = "",
@@ -46,7 +47,7 @@ def wecom_events(xml: str) -> list[Event]:
         if f("ChangeType") != "update" or detail not in ("add_member", "del_member"):
             return []
         if not chat:
-            raise ValueError("change_external_chat without ChatId")
+            raise ValueError(_("change_external_chat without ChatId"))
         who = [(i.text or "").strip() for i in root.iter("Item")]
         ver = f("CurMemVer") or f("CreateTime")
         out: list[Event] = []
@@ -66,13 +67,13 @@ def wecom_events(xml: str) -> list[Event]:
 def telegram_events(update: Any) -> list[Event]:
     """Events from one Telegram update (message, new_chat_members, left_chat_member)."""
     if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
-        raise ValueError("not a Telegram update (no integer update_id)")
+        raise ValueError(_("not a Telegram update (no integer update_id)"))
     msg = update.get("message") or update.get("edited_message")
     if not isinstance(msg, dict):
         return []
     chat = msg.get("chat") or {}
     if "id" not in chat:
-        raise ValueError("message without chat.id")
+        raise ValueError(_("message without chat.id"))
     cid, at, uid = str(chat["id"]), _ts(msg.get("date", 0)), update["update_id"]
     out: list[Event] = []
     for u in msg.get("new_chat_members") or []:
