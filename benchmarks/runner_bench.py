@@ -192,8 +192,10 @@ def burst(groups: int) -> None:
     print(f"  bare httpx (200 concurrent): {bare:.2f} s = {groups / bare:,.0f} req/s")
     print(f"  sopctl run --once (plan, claim, send, record): {el:.2f} s = "
           f"{groups / el:,.0f} msg/s; ratio to bare httpx {bare / el:.2f}x")
-    print(f"  claim batches: {metrics.claim_count}, mean claim latency "
-          f"{1000 * metrics.claim_sum / max(1, metrics.claim_count):.1f} ms")
+    n_claims = metrics.registry.get_sample_value("sopctl_claim_latency_seconds_count") or 0
+    claim_s = metrics.registry.get_sample_value("sopctl_claim_latency_seconds_sum") or 0.0
+    print(f"  claim batches: {n_claims:.0f}, mean claim latency "
+          f"{1000 * claim_s / max(1, n_claims):.1f} ms")
     print(f"  ledger: {counts}; server received {count.value}; consistent: {ok}")
     print(f"  runner alone (instant channel): {el_null:.2f} s = {groups / el_null:,.0f} msg/s "
           f"(plan, claim, dispatch, record; ledger consistent: {null_ok})")

@@ -1,3 +1,3 @@
 """Fixtures for the chaos suite (see harness.py)."""
 
-from .harness import pg_db  # noqa: F401
+from .harness import own_pg, pg_db  # noqa: F401

@@ -1,6 +1,8 @@
 """A fast loopback webhook receiver in its own process: it logs every request it got
 (receipt time, ledger key) so a test can count what the platform really received, whatever
-happens to the senders. Also used by benchmarks/scaling_bench.py."""
+happens to the senders. Requests to a path under ``/slow`` are answered after ``slow_delay``
+(one runner's platform, or its network, answering slowly). Also used by
+benchmarks/scaling_bench.py."""
 
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ import time
 from pathlib import Path
 
 
-def _serve(port: int, log: str, delay: float, ready: mp.Event, count: mp.Value) -> None:
+def _serve(port: int, log: str, delay: float, slow_delay: float, ready: mp.Event,
+           count: mp.Value) -> None:
     out = open(log, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115 (flushed below)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                slow = head.split(b" ", 2)[1].startswith(b"/slow")
                 n = 0
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -33,8 +37,9 @@ def _serve(port: int, log: str, delay: float, ready: mp.Event, count: mp.Value) 
                 out.write(f"{time.time():.6f}\t{key}\n")  # received: logged before answering
                 with count.get_lock():
                     count.value += 1
-                if delay:
-                    await asyncio.sleep(delay)
+                wait = slow_delay if slow else delay
+                if wait:
+                    await asyncio.sleep(wait)
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: 11\r\n\r\n{\"ok\":true}")
                 await writer.drain()
@@ -72,18 +77,23 @@ def free_port() -> int:
 class Sink:
     """``with Sink(tmp / "received.log") as s:`` → POST to ``s.url``; ``s.received()``."""
 
-    def __init__(self, log: Path, delay: float = 0.0) -> None:
+    def __init__(self, log: Path, delay: float = 0.0, slow_delay: float = 0.0) -> None:
         self.log, self.delay = Path(log), delay
         self.port = free_port()
         self.count = mp.Value("i", 0)
         self._ready = mp.Event()
         self._p = mp.get_context("fork").Process(
-            target=_serve, args=(self.port, str(self.log), delay, self._ready, self.count),
+            target=_serve, args=(self.port, str(self.log), delay, slow_delay, self._ready,
+                                 self.count),
             daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/hook"
+
+    @property
+    def slow_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slow/hook"
 
     def __enter__(self) -> Sink:
         self._p.start()
