@@ -142,12 +142,14 @@ def time_suite() -> None:
     import subprocess
 
     t0 = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                            str(ROOT / "tests/simulate/test_what_if.py")],
                           cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - t0
-    last = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-    print(f"what-if suite: {wall:.1f} s wall (limit 60 s on two cores): {last}")
+    lines = done.stdout.strip().splitlines()
+    result = next((x.strip("= ") for x in reversed(lines) if " passed" in x or " failed" in x
+                   or " error" in x), f"pytest exit code {done.returncode}")
+    print(f"what-if suite: {wall:.1f} s wall (limit 60 s on two cores): {result}")
 
 
 def calibration() -> None:
