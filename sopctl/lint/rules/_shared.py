@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ...i18n import N_, _
@@ -81,27 +80,16 @@ def schedule(ctx: Context) -> Schedule:
     return _cached(ctx, "schedule", _build_schedule)
 
 
-@lru_cache(maxsize=4096)
-def minutes_of(text: str) -> tuple[int, int]:
-    """First and last minute of a clock time or window ("07:30", "13:00-16:00")."""
-    from ...playbook.timeparse import parse_window
-
-    start, end = parse_window(text)
-    return start.hour * 60 + start.minute, end.hour * 60 + end.minute
-
-
 def sequence_span(slot: Slot) -> int:
+    """Seconds from the first to the last message of the slot's sequence, at most."""
     if len(slot.sequence) < 2:
         return 0
-    from ...playbook.timeparse import parse_duration, parse_duration_range
-
-    hi = parse_duration_range(slot.spacing)[1]
-    return sum(parse_duration(m.wait) if m.wait is not None else hi for m in slot.sequence[1:])
+    hi = slot.spacing_s[1]
+    return sum(hi if m.wait_s is None else m.wait_s for m in slot.sequence[1:])
 
 
 def _build_schedule(ctx: Context) -> Schedule:
-    from ...plan.calendar import fires_on, weekdays_of
-    from ...plan.cron import parse_cron
+    from ...plan.calendar import fires_on
 
     pb = ctx.playbook
     first: dict[int, date] = {}
@@ -121,9 +109,8 @@ def _build_schedule(ctx: Context) -> Schedule:
     for i, slot in enumerate(pb.timetable):
         if not slot.enabled:
             continue
-        key = (slot.days if isinstance(slot.days, str) else tuple(slot.days), slot.every_days,
-               slot.cron, tuple(slot.dates), slot.life_days, len(slot.course),
-               tuple(slot.phases))
+        key = (slot.weekdays, slot.every_days, slot.cron, tuple(slot.dates), slot.life,
+               len(slot.course), tuple(slot.phases))
         mask = by_key.get(key)
         if mask is None:
             mask = 0
@@ -132,7 +119,7 @@ def _build_schedule(ctx: Context) -> Schedule:
                 days = _candidate_days(slot, opened, horizon)
                 if weekly and isinstance(days, range):  # days of the week only: no per-day test
                     span = ((1 << days.stop) - 1) ^ ((1 << days.start) - 1) if days else 0
-                    for wd in weekdays_of(slot):
+                    for wd in slot.weekdays:
                         mask |= (by_weekday[k][wd] & span) << (k * horizon)
                     continue
                 for day in days:
@@ -140,11 +127,12 @@ def _build_schedule(ctx: Context) -> Schedule:
                         mask |= 1 << (k * horizon + day)
             by_key[key] = mask
         n = max(1, len(slot.sequence))
-        if slot.cron is not None:
-            starts = tuple(h * 60 + m for h, m in parse_cron(slot.cron).times())
+        cron = slot.cron_spec
+        if cron is not None:
+            starts = tuple(h * 60 + m for h, m in cron.times())
             window = (starts[0], starts[-1]) if starts else (0, 0)
         else:
-            lo, hi = minutes_of(slot.at or "00:00")
+            lo, hi = slot.window or (0, 0)
             starts, window = ((lo,) if lo == hi else ()), (lo, hi)
         plans.append(SlotPlan(i, mask, n * max(1, len(starts)), starts, window,
                               sequence_span(slot)))
@@ -158,10 +146,8 @@ def _candidate_days(slot: Slot, opened: date, horizon: int) -> Iterator[int] | r
     if slot.dates:
         return (d for d in sorted({(x - opened).days for x in slot.dates}) if 0 <= d < horizon)
     lo, hi = 0, horizon
-    if slot.life_days is not None:
-        from ...playbook.timeparse import parse_day_range
-
-        first, last = parse_day_range(slot.life_days)
+    if slot.life is not None:
+        first, last = slot.life
         lo, hi = max(lo, first - 1), min(hi, last if last is not None else horizon)
     if slot.course:
         hi = min(hi, len(slot.course))

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 from ...i18n import _
 from ..context import Context, Issue
-from ._shared import _cached, minutes_of, schedule
+from ._shared import _cached, schedule
 
 if TYPE_CHECKING:
     from ...playbook.model import Slot
@@ -50,8 +50,7 @@ def _quiet_hits(ctx: Context) -> Iterator[tuple[Slot, int, tuple]]:
     q = pb.quiet_hours
     if q is None:
         return
-    qs = minutes_of(q.start)[0]
-    qe = minutes_of(q.end)[0]
+    qs, qe = (t.hour * 60 + t.minute for t in q.span)
     if qs == qe:
         return
 

@@ -35,20 +35,17 @@ SEVERITY = "warning"
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    from ...playbook.timeparse import parse_duration, parse_duration_range
-
     for i, s in enumerate(ctx.playbook.timetable):
         if len(s.sequence) < 2:
             continue
-        if parse_duration_range(s.spacing)[0] < 60 and any(
-                m.wait is None for m in s.sequence[1:]):
+        if s.spacing_s[0] < 60 and any(m.wait_s is None for m in s.sequence[1:]):
             yield Issue(("timetable", i, "spacing"),
                         _("sequence '{slot}' spaces its messages under a minute apart").format(
                             slot=s.id),
                         hint=_('the SOP spaces interactive messages 1-2 minutes: '
                                'spacing: "1-2m"'))
         for j, m in enumerate(s.sequence[1:], start=1):
-            if m.wait is not None and parse_duration(m.wait) < 60:
+            if m.wait_s is not None and m.wait_s < 60:
                 yield Issue(("timetable", i, "sequence", j, "wait"),
                             _("message {n} of '{slot}' follows the previous one in under a "
                               "minute").format(n=j + 1, slot=s.id),

@@ -33,15 +33,13 @@ SEVERITY = "warning"
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    from ...playbook.timeparse import parse_day_range
-
     life = planned_life(ctx)
     for i, s in enumerate(ctx.playbook.timetable):
         if not s.course:
             continue
         last = len(s.course)
-        if s.life_days is not None:
-            lo, hi = parse_day_range(s.life_days)
+        if s.life is not None:
+            lo, hi = s.life
             last = min(last, hi) if hi is not None else last
             if lo > life:
                 last = lo

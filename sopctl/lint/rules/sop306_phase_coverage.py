@@ -34,12 +34,12 @@ SEVERITY = "warning"
 
 
 def check(ctx: Context) -> Iterator[Issue]:
-    from ...playbook.timeparse import parse_day_range
-
     f = ctx.playbook.funnel
     if f is None or not f.phases:
         return
-    spans = sorted((*parse_day_range(ph.days), i) for i, ph in enumerate(f.phases))
+    # an open end ("15-") sorts after every closed one starting the same day
+    spans = sorted(((*ph.span, i) for i, ph in enumerate(f.phases)),
+                   key=lambda s: (s[0], s[1] is None, s[1] or 0, s[2]))
     expect: int | None = 1  # the first day not yet covered
     prev = None
     for lo, hi, i in spans:
