@@ -10,11 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from math import lcm
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..playbook.model import Group, Playbook
 from .params import SALE_KINDS, kind_weight
+
+if TYPE_CHECKING:
+    from ..plan.cron import CronSpec
 
 
 @dataclass(slots=True)
@@ -108,7 +112,8 @@ class OpsBook:
         self._by_open: dict[date, DayOps] = {}
         self._base: dict[int, tuple[date, DayOps]] = {}
         self.horizon, self.period = _life_structure(playbook)
-        self.weekly = not any(s.dates or (s.cron is not None and not _weekday_cron(s.cron))
+        self.weekly = not any(s.dates or (s.cron_spec is not None
+                                          and not _weekday_cron(s.cron_spec))
                               for s in playbook.timetable)
 
     def get(self, opened: date) -> DayOps:
@@ -188,27 +193,19 @@ def group_for(playbook: Playbook, number: int, opened: date, proto: Group | None
                  name=group_name(playbook.positioning.name_pattern, number))
 
 
-def _weekday_cron(expr: str) -> bool:
+def _weekday_cron(c: CronSpec) -> bool:
     """Whether a cron expression picks its days by weekday alone (``30 15 * * 6``)."""
-    from ..plan.cron import parse_cron
-
-    try:
-        c = parse_cron(expr)
-    except ValueError:
-        return False  # refused by the plan as well
     return c.days_any and len(c.days) == 31 and len(c.months) == 12
 
 
 def _life_structure(pb: Playbook) -> tuple[int, int | None]:
     """(horizon, period): life days after which only ``every_days`` periodicity matters,
     and that period (None when it is too long to be worth sharing)."""
-    from ..playbook.timeparse import parse_day_range
-
     bounds = [1]
     period = 1
     for slot in pb.timetable:
-        if slot.life_days is not None:
-            lo, hi = parse_day_range(slot.life_days)
+        if slot.life is not None:
+            lo, hi = slot.life
             bounds += [lo, (hi or 0) + 1]
         if slot.course:
             bounds.append(len(slot.course) + 1)
@@ -216,7 +213,7 @@ def _life_structure(pb: Playbook) -> tuple[int, int | None]:
             period = lcm(period, slot.every_days)
     uses_phases = any(slot.phases for slot in pb.timetable)
     for ph in pb.funnel.phases if pb.funnel and uses_phases else []:
-        lo, hi = parse_day_range(ph.days)
+        lo, hi = ph.span
         bounds += [lo, (hi or 0) + 1]
     # a margin for deferrals across midnight and the plan's look-back
     return max(bounds) + 3, (period if period <= 90 else None)
