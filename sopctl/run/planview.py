@@ -1,4 +1,5 @@
-"""One playbook's plan as the runner reads it: a UTC day at a time, two days kept."""
+"""One playbook as the runner holds it (:class:`Book`), and its plan as the runner reads it
+(:class:`PlanView`: a UTC day at a time, two days kept)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import bisect
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
+
+from .reload import Checked, Watcher, inventory_paths
 
 if TYPE_CHECKING:
     from ..plan.types import Occurrence
@@ -71,3 +74,28 @@ class PlanView:
         if nxt is None:
             return None
         return getattr(nxt, "at_utc", nxt)
+
+
+class Book:
+    """One playbook as the runner holds it: the plan, its groups and its watcher."""
+
+    def __init__(self, checked: Checked):
+        assert checked.playbook is not None
+        self.path = checked.path
+        self.watcher = Watcher(checked.path, inventory_paths(checked.path, checked.playbook))
+        self.adopt(checked.playbook)
+
+    def adopt(self, playbook: Playbook) -> None:
+        from ..plan.groups import playbook_groups
+
+        self.playbook = playbook
+        self.name = playbook.name
+        self.plan = PlanView(playbook)
+        self.groups = {g.id: g for g in playbook_groups(playbook)}
+        self.max_grace_s = max((o_grace(s.grace) for s in playbook.timetable), default=1800)
+
+
+def o_grace(v: str | int) -> int:
+    from ..playbook.timeparse import parse_duration
+
+    return int(parse_duration(v))

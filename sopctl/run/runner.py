@@ -33,8 +33,8 @@ from ..i18n import _, ngettext
 from .clock import Clock
 from .ledger import Claim, Ledger, Outcome
 from .metrics import EventLog, Metrics
-from .planview import PlanView
-from .reload import Checked, Watcher, check_playbook, inventory_paths
+from .planview import Book
+from .reload import check_playbook, inventory_paths
 
 if TYPE_CHECKING:
     from ..plan.types import Occurrence
@@ -109,31 +109,6 @@ def parse_shard(value: str | None) -> tuple[int, int] | None:
         raise ValueError(_("--shard {value}: I must be between 1 and N").format(
             value=repr(value)))
     return i, n
-
-
-class Book:
-    """One playbook as the runner holds it: the plan, its groups and its watcher."""
-
-    def __init__(self, checked: Checked):
-        assert checked.playbook is not None
-        self.path = checked.path
-        self.watcher = Watcher(checked.path, inventory_paths(checked.path, checked.playbook))
-        self.adopt(checked.playbook)
-
-    def adopt(self, playbook: Playbook) -> None:
-        from ..plan.groups import playbook_groups
-
-        self.playbook = playbook
-        self.name = playbook.name
-        self.plan = PlanView(playbook)
-        self.groups = {g.id: g for g in playbook_groups(playbook)}
-        self.max_grace_s = max((o_grace(s.grace) for s in playbook.timetable), default=1800)
-
-
-def o_grace(v: str | int) -> int:
-    from ..playbook.timeparse import parse_duration
-
-    return int(parse_duration(v))
 
 
 class Runner:

@@ -180,7 +180,7 @@ def test_run_forever_wakes_at_the_next_occurrence_and_stops(tmp_path):
 
     async def main():
         task = asyncio.create_task(r.run_forever())
-        for _ in range(100):
+        for _ in range(400):  # up to 20 s on a loaded machine
             await asyncio.sleep(0.05)
             if len(ch.sent) == 2:
                 break
@@ -239,7 +239,7 @@ def test_daemon_adopts_an_edit_before_the_next_occurrence(tmp_path):
         task = asyncio.create_task(r.run_forever())
         await asyncio.sleep(0.3)
         write_playbook(tmp_path / "pb.yaml", morning="改过的早安")
-        for _ in range(200):
+        for _ in range(400):  # up to 20 s on a loaded machine
             await asyncio.sleep(0.05)
             if len(ch.sent) == 2:
                 break
