@@ -204,3 +204,18 @@ def test_text_access_log_is_one_translated_line(pb, tmp_path):
     finally:
         setup("en")
         ledger.close()
+
+
+def test_connections_beyond_the_bound_are_answered_503(pb, tmp_path):
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
+    limits = HttpLimits(header_timeout=5, max_connections=4)
+    with serving(engine, ServeConfig(), limits=limits) as (server, base):
+        held = [_sock(server) for _ in range(4)]
+        time.sleep(0.2)
+        assert httpx.get(base + "/healthz").status_code == 503
+        for s in held:
+            s.close()
+        time.sleep(0.2)
+        assert httpx.get(base + "/healthz").status_code == 200
+    ledger.close()
