@@ -70,7 +70,7 @@ SUMMARY_LABELS = {
     "members_end": N_("members at the end"), "joins": N_("joins"), "leaves": N_("leaves"),
     "removed": N_("removed by the rules"), "messages": N_("messages in the groups"),
     "ops_messages": N_("messages sent by operations"), "revenue": N_("revenue"),
-    "active_rate_last_week": N_("active last week"),
+    "active_rate_last_week": N_("active last week"), "active_rate": N_("active, average day"),
     "median_stay_unconverted": N_("median stay of unconverted leavers (days)"),
     "member_days": N_("member-days"),
 }
@@ -79,7 +79,7 @@ SUMMARY_LABELS = {
 def _value(key: str, v: object) -> str:
     if v is None:
         return "—"
-    if key == "active_rate_last_week":
+    if key in ("active_rate_last_week", "active_rate"):
         return f"{float(v):.1%}"  # type: ignore[arg-type]
     if isinstance(v, bool) or not isinstance(v, int | float):
         return str(v)
