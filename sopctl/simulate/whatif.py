@@ -191,8 +191,8 @@ WHAT_IFS: tuple[WhatIf, ...] = (
               "product (低价引流款): the first step up the funnel is cheap on purpose")),
     WhatIf("no-red-packets", N_("no red packets"), _no_red_packets,
            (_E("active_rate", -1, 0.01),),
-           ("seed 003: red packets for posted orders every 2-3 days keep the group warm "
-              "(保持热度); seed 004: groups send red packets so that members stay")),
+           ("seed 003: red packets for posted orders every 2-3 days keep the group warm: "
+              "\"2-3天发一波, 保持热度, 不要过于频繁也不要沉默太久\"")),
     WhatIf("no-operations", N_("timetable emptied"), _no_operations,
            (_E("active_rate_last_week", -1, 0.80), _E("members_end", -1, 0.02)),
            ("seed 000: a group left one week without operation goes quiet for good; "
