@@ -35,13 +35,14 @@ class DeadlineExceeded(Exception):
 class Slots:
     """A count of messages in flight that :meth:`RateLimiter.acquire` takes together with a
     message's first tokens, or not at all: nothing waits for a slot while holding a token,
-    so a throttled endpoint never keeps a slot from the others (and nothing deadlocks)."""
+    so a throttled endpoint never keeps a slot from the others (and nothing deadlocks).
+    Waiters queue first come, first served; a freed slot wakes one of them, not all."""
 
-    __slots__ = ("_freed", "size", "used")
+    __slots__ = ("_waiters", "size", "used")
 
     def __init__(self, size: int) -> None:
         self.size, self.used = max(1, size), 0
-        self._freed = asyncio.Event()
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     @property
     def free(self) -> bool:
@@ -52,12 +53,27 @@ class Slots:
 
     def give(self) -> None:
         self.used -= 1
-        self._freed.set()
-        self._freed = asyncio.Event()
+        self.nudge()
+
+    def nudge(self) -> None:
+        """Wake the next waiter if a slot is free (one that was woken but will not take
+        it passes the turn on this way)."""
+        while self.free and self._waiters:
+            f = self._waiters.popleft()
+            if not f.done():
+                f.set_result(None)
+                return
 
     async def wait(self) -> None:
-        """Until a slot is given back (then look again: another waiter may take it)."""
-        await self._freed.wait()
+        """Until a slot may be free (then look again: a newcomer may have taken it)."""
+        f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(f)
+        try:
+            await f
+        except asyncio.CancelledError:
+            if f.done() and not f.cancelled():
+                self.nudge()  # woken, then cancelled: the turn goes to the next
+            raise
 
     async def acquire(self) -> None:
         while not self.free:
@@ -164,6 +180,8 @@ class RateLimiter:
                 if slots is not None:
                     slots.take()
                 return Lease(self, pairs)
+            if slots is not None:
+                slots.nudge()  # a slot this waiter cannot use yet goes to another
             if deadline is not None and wait != math.inf and now + wait > deadline:
                 raise DeadlineExceeded(wait)
             if busy_ep is not None:  # every token is in flight: wait for one to finish
