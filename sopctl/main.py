@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "members": ("members", "app"),
     "calibrate": ("calibrate", "calibrate"),
 }
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: what shells and supervisors read as "interrupted"
 # One-shot commands: their objects are nearly all acyclic and die with the process, yet
 # the cyclic collector's passes over the thousands pydantic and Typer create, during the
 # run and once more at interpreter exit, cost a quarter of a `sopctl lint` run.
@@ -176,7 +177,8 @@ def _run(command: str | None) -> None:
 
         from .i18n.help import translate_tree
 
-        translate_tree(typer.main.get_command(build_app(command)))(prog_name="sopctl")
+        cli = translate_tree(typer.main.get_command(build_app(command)))
+        _interruptible(cli)(prog_name="sopctl")
     except SopctlError as exc:
         from .console import err_console
 
@@ -185,8 +187,9 @@ def _run(command: str | None) -> None:
         if exc.hint:
             err_console().print(f"  [dim]{hint}[/] {exc.hint}", highlight=False)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt:  # while the command tree was being built
+        _say_interrupted()
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:  # the last line of defence: never a traceback by default
         if os.environ.get("SOPCTL_DEBUG"):
             raise
@@ -197,6 +200,39 @@ def _run(command: str | None) -> None:
             + _("set SOPCTL_DEBUG=1 to see the traceback, and please report it."),
             highlight=False)
         sys.exit(EXIT_USAGE)
+
+
+def _interruptible(cli: Any) -> Any:
+    """``cli`` (the click group) with Ctrl-C ending any command with one line and exit 130.
+
+    Left alone, Typer ends a command interrupted while it works silently, and click's
+    prompts turn Ctrl-C into the Abort that end of input raises too (exit 1, "Aborted.").
+    ``sopctl run`` and ``serve`` take SIGINT themselves (a graceful stop): no interrupt
+    reaches here from them while they run.
+    """
+    invoke = cli.invoke
+
+    def guarded(ctx: Any) -> Any:
+        try:
+            return invoke(ctx)
+        except KeyboardInterrupt:
+            pass
+        except typer.Abort as exc:
+            if not isinstance(exc.__context__, KeyboardInterrupt):
+                raise  # end of input at a prompt: exit 1, as before
+        _say_interrupted()
+        raise typer.Exit(EXIT_INTERRUPTED)
+
+    cli.invoke = guarded
+    return cli
+
+
+def _say_interrupted() -> None:
+    from .i18n import _
+
+    # on a terminal, after the echoed ^C (or a prompt's text): a line of its own
+    lead = "\n" if sys.stderr.isatty() else ""
+    typer.echo(lead + _("interrupted"), err=True)
 
 
 if __name__ == "__main__":

@@ -342,14 +342,8 @@ def init(
 
 
 def _prompt(text: str, default: str) -> str:
-    """typer.prompt, but Ctrl-C exits 130 as everywhere else: typer turns it into the same
-    Abort as end of input (exit 1), keeping the interrupt only as the Abort's context."""
-    try:
-        return str(typer.prompt(text, default=default))
-    except typer.Abort as exc:
-        if isinstance(exc.__context__, KeyboardInterrupt):
-            raise typer.Exit(130) from None
-        raise
+    """typer.prompt as text (Ctrl-C here exits 130 like anywhere: sopctl.main)."""
+    return str(typer.prompt(text, default=default))
 
 
 def _choose(question: str, choices: tuple[str, ...], default: str) -> str:

@@ -59,8 +59,10 @@ def _yes(question: str) -> bool:
     click's confirm, no answer is "invalid": nothing is said in English."""
     try:
         answer = typer.prompt(f"{question} [y/N]", default="", show_default=False)
-    except typer.Abort:  # end of input
-        return False
+    except typer.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            raise  # Ctrl-C: exit 130 (sopctl.main), not a "no"
+        return False  # end of input
     return answer.strip().lower() in ("y", "yes", "是", "是的", "确定")
 
 
