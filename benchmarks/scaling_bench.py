@@ -43,7 +43,7 @@ def final_count(store: str) -> int:
     with psycopg.connect(store, connect_timeout=5) as c:
         try:
             return c.execute("SELECT count(*) FROM sopctl_deliveries WHERE status NOT IN "
-                             "('claimed', 'sending')").fetchone()[0]
+                             "('claimed', 'released', 'sending')").fetchone()[0]
         except psycopg.errors.UndefinedTable:  # no runner has started yet
             return 0
 
