@@ -34,6 +34,12 @@ if TYPE_CHECKING:
     from .runner import Book, Runner
 
 
+def _log_to_logging(event: str, message: str, level: str = "info", **_fields: Any) -> None:
+    import logging
+
+    logging.getLogger("sopctl.run").log(logging.getLevelName(level.upper()), message)
+
+
 def outcome_of(key: str, res: SendResult) -> Outcome:
     """The ledger outcome of a dispatcher result."""
     status = res.status if res.status != "retry" else "failed"
@@ -57,11 +63,16 @@ class LedgerGate:
     gives up after a minute of ledger outage: those rows become ``uncertain``)."""
 
     def __init__(self, ledger: Ledger, playbook: str, *, now: Callable[[], datetime],
-                 lease_s: float, log: Callable[..., None],
+                 lease_s: float, log: Callable[..., None] | None = None,
                  on_failure: Callable[[], None] = lambda: None,
                  on_flip: Callable[[list[str]], None] | None = None) -> None:
+        """``now``: the clock the leases are on; ``log(event, message, level)``: where
+        ledger outages are reported (default: the ``sopctl.run`` logger); ``on_failure``:
+        called once the gate refuses because of an error (stop the dispatcher);
+        ``on_flip``: told the keys of each committed flip (a test hook)."""
         self.ledger, self.playbook, self.now, self.lease_s = ledger, playbook, now, lease_s
-        self.log, self.on_failure, self.on_flip = log, on_failure, on_flip
+        self.log = log or _log_to_logging
+        self.on_failure, self.on_flip = on_failure, on_flip
         self.unsent: list[str] = []
         self.failure: list[BaseException] = []
         self.refusing = False
