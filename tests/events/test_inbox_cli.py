@@ -75,3 +75,24 @@ def test_serve_once_and_members_export_forget(tmp_path):
     assert "deleted 1" in r.output
     r = runner.invoke(app, ["members", "export", "wm1", "--state-dir", state])
     assert json.loads(r.output)["groups"] == []
+
+
+def test_reactions_show_in_history_and_status_with_the_timetable(tmp_path):
+    inbox = tmp_path / "events.jsonl"
+    inbox.write_text(line(id="q1", type="message", group="g001", member="wm1", text="多少钱")
+                     + line(id="a1", type="message", group="g001", member="wm2",
+                            text="加微信 领券"), encoding="utf-8")
+    state = str(tmp_path / "state")
+    pb = str(HERE / "events_playbook.yaml")
+    runner = CliRunner()
+    assert runner.invoke(app, ["serve", pb, "--inbox", str(inbox), "--once", "--state-dir",
+                               state]).exit_code == 0
+    r = runner.invoke(app, ["--lang", "en", "history", "--state-dir", state, "--format",
+                            "json"])
+    assert r.exit_code == 0, r.output
+    rows = {x["key"]: x for x in map(json.loads, r.output.splitlines()) if "key" in x}
+    assert {k: v["status"] for k, v in rows.items()} == {"reply/g001/q1": "sent",
+                                                          "warn/g001/a1": "sent"}
+    assert rows["warn/g001/a1"]["slot"] == "rule:no-ads"
+    r = runner.invoke(app, ["--lang", "en", "status", pb, "--state-dir", state])
+    assert r.exit_code == 0 and "reply:price" in r.output and "rule:no-ads" in r.output
