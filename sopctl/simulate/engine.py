@@ -92,6 +92,7 @@ class _Run:
         # annoyance: a leave hazard for everyone, a chance to mute for those who have not
         self.a_churn, self.a_mute = F32(p["annoyance_churn"]), F32(p["annoyance_mute"])
         self.batch_s = _batch_seconds(world)
+        self.neglect_days, self.neglect_p = int(p["quiet_warn_days"]), p["neglect_mute"]
         self.boosts = np.array(boosts(p))  # by a day's sale level
 
         self.s = State(sum(world.initial) + int(world.join_lam * world.days * 1.3) + 64)
@@ -232,6 +233,21 @@ class _Run:
             if excess.any():
                 s.annoy[:n] += s.spread((p["annoyance_per_excess"] * excess).astype(F32))
             self.annoy_any = bool(s.annoy[:n].max() > 1e-4)
+        gr = self.gr
+        quiet = gr.quiet[: gr.size]
+        quiet[:] = np.where(units == 0, quiet + 1, 0)
+        if self.neglect_p > 0:
+            hit = np.flatnonzero(quiet == self.neglect_days)
+            if len(hit):
+                self.neglected(n, hit)
+
+    def neglected(self, n: int, groups: np.ndarray) -> None:
+        """Groups left ``quiet_warn_days`` days without operation: a share of their members
+        mute them for good (seed 000: such a group goes quiet)."""
+        s = self.s
+        idx = np.flatnonzero(np.isin(s.grp[:n], groups) & s.alive[:n] & ~s.dnd[:n])
+        if len(idx):
+            self.tune_out(idx[self.rng.random(len(idx)) < self.neglect_p])
 
     def speak(self, t: int, n: int) -> tuple[int, int]:
         """Who speaks (model.speak_prob, the scale folded into talk_s) and how much:

@@ -82,6 +82,7 @@ class Groups:
         self.counts = np.zeros(cap, np.int64)
         self.stage = np.zeros(cap, np.int16)
         self.row = np.zeros(cap, np.int64)
+        self.quiet = np.zeros(cap, np.int64)  # days in a row without any operation
         self.rows: dict = {}
         self.mats = [np.zeros((8, world.days), dt) for dt in (float, float, np.int8, np.int64)]
         for g in world.groups:
@@ -89,7 +90,7 @@ class Groups:
 
     def add(self, g: Group) -> None:
         if self.size == len(self.counts):
-            for name in ("counts", "stage", "row"):
+            for name in ("counts", "stage", "row", "quiet"):
                 old = getattr(self, name)
                 new = np.zeros(2 * len(old), old.dtype)
                 new[: self.size] = old

@@ -75,6 +75,9 @@ DEFAULTS: dict[str, tuple[float, str]] = {
                               "0 when the playbook detects no rule"),
     "mute_days": (7.0, "days a `mute` step of the ladder silences a member"),
     # warnings
+    "neglect_mute": (0.5, "share of a group's members who mute it once it has gone "
+                          "quiet_warn_days days without any operation: a group left a week "
+                          "without operation goes quiet for good (seed 000); an assumption"),
     "quiet_warn_days": (7.0, "days without any operation that trigger a warning (DOMAIN: a week "
                              "without operation, the group goes quiet)"),
 }

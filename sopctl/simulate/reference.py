@@ -64,6 +64,8 @@ def run_reference(world: World, seed: int) -> dict:
     boost = boosts(p)
     members: list[_Member] = []
     counts: list[int] = []
+    quiet: list[int] = []  # per group: days in a row without any operation
+    neglect_days = int(p["quiet_warn_days"])
     gstage: list[int] = []
 
     def due_for(sg: int, t: int) -> int:
@@ -85,6 +87,7 @@ def run_reference(world: World, seed: int) -> dict:
 
     def open_group(g: Group) -> None:
         counts.append(0)
+        quiet.append(0)
         gstage.append(stage_of.get(g.stage or "", 0))
 
     for gi, (g, k) in enumerate(zip(world.groups, world.initial, strict=True)):
@@ -114,10 +117,14 @@ def run_reference(world: World, seed: int) -> dict:
         c = [closure(float(read_units(o.units[t], o.posts[t], world.cap_per_day)), p)
              for o in ops]
         excess = [max(0.0, o.posts[t] - world.cap_per_day) for o in ops]
+        quiet[:] = [q + 1 if o.units[t] == 0 else 0 for q, o in zip(quiet, ops, strict=True)]
+        neglected = [q == neglect_days for q in quiet]
         active = messages = removed = 0
         revenue = 0.0
         survivors = []
         for m in members:
+            if neglected[m.grp] and not m.dnd and rnd.random() < p["neglect_mute"]:
+                m.dnd = True  # a group left a week without operation: muted for good
             m.e = engage(m.e, 0.0 if m.dnd else c[m.grp], p)
             m.annoy = m.annoy * (1 - p["annoyance_decay"]) + p["annoyance_per_excess"] * \
                 excess[m.grp]

@@ -198,7 +198,8 @@ WHAT_IFS: tuple[WhatIf, ...] = (
            ("seed 000: a group left one week without operation goes quiet for good; "
               "8-10 % of a 200-member group speaking is normal")),
     WhatIf("unattended-week", N_("group left unattended a week"), _unattended_week,
-           (_E("active_rate", -1, 0.02),),
+           (_E("active_rate", -1, 0.05), _E("active_rate_last_week", -1, 0.05),
+            _E("leaves", +1, 0.03)),
            ("seed 000: a group left one week without operation goes quiet (一旦某个群出现"
               "一个星期的无人运营状态, 那么它归向沉寂就是必然的事情)")),
     WhatIf("capacity-halved", N_("groups of 100 instead of 200"), _capacity_halved,

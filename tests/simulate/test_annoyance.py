@@ -29,7 +29,8 @@ def test_a_member_who_muted_the_group_is_as_quiet_as_a_group_without_operation()
     # annoyed on day 1 (members tolerate 3 posts), and every one mutes at once
     muted = _active_share(pb, 21, {"tolerated_posts": 3, "annoyance_mute": 100.0,
                                    "annoyance_churn": 0.0}, slice(14, 21))
-    silent = _active_share(pb.model_copy(update={"timetable": []}), 21, {}, slice(14, 21))
+    silent = _active_share(pb.model_copy(update={"timetable": []}), 21,
+                           {"neglect_mute": 0.0}, slice(14, 21))  # no stimulus, no muting
     normal = _active_share(pb, 21, {}, slice(14, 21))
     assert muted < 0.01 and abs(muted - silent) < 0.005 and normal > 0.08
 
@@ -47,3 +48,20 @@ def test_annoyance_silences_and_drives_members_out() -> None:
     # without muting, annoyance would only thin the group: the survivors would talk on
     no_mute = _active_share(pb, 28, {**annoyed, "annoyance_mute": 0.0}, slice(14, 28))
     assert no_mute > loud
+
+
+def test_a_week_without_operation_leaves_the_group_quieter_for_good() -> None:
+    # seed 000: a group left one week without operation goes quiet; here it resumes on
+    # day 15, and three weeks later it is still quieter than a group never left alone
+    from sopctl.simulate.whatif import BY_ID, Window, edited_data, load_data, load_edited
+
+    from ._sim import STANDARD, START
+
+    data = edited_data(load_data(str(STANDARD)), BY_ID["unattended-week"], Window(START, 42))
+    paused = one_group(load_edited(str(STANDARD), data[0]))
+    kept = one_group(load())
+    late = slice(35, 42)
+    assert _active_share(paused, 42, {}, late) < 0.9 * _active_share(kept, 42, {}, late)
+    # without neglect muting the pause would be forgotten within days
+    forgotten = _active_share(paused, 42, {"neglect_mute": 0.0}, late)
+    assert forgotten > 0.95 * _active_share(kept, 42, {}, late)

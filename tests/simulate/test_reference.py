@@ -62,6 +62,25 @@ def test_means_agree_when_members_are_annoyed() -> None:
     assert fast["active"].mean() < 0.9 * calm["active"].mean()
 
 
+def test_means_agree_when_a_group_is_left_without_operation() -> None:
+    # no operation at all: on day 7 half the members mute the group for good
+    pb = load().model_copy(update={"acquisition": [], "timetable": []})
+    fast, ref = {"muted": [], "active": []}, {"muted": [], "active": []}
+    for i in range(12):
+        r = simulate_once(pb, 14, 2000 + i, params=PARAMS)
+        q = run_reference(build_world(pb, START, 14, 1, PARAMS), 2000 + i)
+        fast["muted"].append(r.muted_group)
+        ref["muted"].append(q["muted_group"])
+        fast["active"].append(r.series["active"][:7].sum())
+        ref["active"].append(sum(q["series"]["active"][:7]))
+    for f in fast:
+        a, b = np.array(fast[f], float), np.array(ref[f], float)
+        se = np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+        assert abs(a.mean() - b.mean()) <= max(4 * se, 0.05 * b.mean()), (f, a.mean(), b.mean())
+    members = simulate_once(pb, 14, 1, params=PARAMS).series["members"][6]
+    assert 0.35 * members < np.mean(fast["muted"]) < 0.65 * members
+
+
 def test_reference_changes_with_the_model() -> None:
     # the yardstick is not inert: no operations, far fewer speakers
     pb = load().model_copy(update={"acquisition": [], "timetable": []})
