@@ -136,8 +136,9 @@ def _timetable_warnings(ops: OpsBook, opened: date, p: dict[str, float],
                             "hours", n).format(days=_ranges(dropped), n=f"{n:,}"))
     loud = [i + 1 for i in np.flatnonzero(row.posts > tolerated)]
     if loud:
-        out.append(_("days {days}: more than {n} posts a day annoy members and raise churn")
-                   .format(days=_ranges(loud), n=tolerated))
+        out.append(_("days {days}: more than {n} posts a day annoy members: they stop "
+                     "reading, mute the group and leave").format(days=_ranges(loud),
+                                                                 n=tolerated))
     return out
 
 
