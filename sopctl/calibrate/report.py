@@ -7,7 +7,7 @@ import html
 
 import numpy as np
 
-from ..i18n import N_, _
+from ..i18n import N_, _, current
 from .backtest import SCORED, Backtest
 
 TITLES = {"members": N_("Members"), "joins": N_("Joins a day"),
@@ -43,27 +43,31 @@ def _chart(bt: Backtest, key: str) -> str:
 
 
 def render(bt: Backtest, playbook_name: str) -> str:
+    esc = html.escape
+    title = esc(_("Backtest of {name}").format(name=playbook_name))
+    intro = esc(_("Fitted on all but the last {n} days, then forecast for those days (shaded). "
+                  "Black: what happened; blue: the calibrated forecast, its median and "
+                  "p10–p90 band.").format(n=bt.holdout))
+    heads = "".join(f"<th>{esc(h)}</th>" for h in (
+        _("series"), _("calibrated"), _("last value"), _("defaults")))
+    note = esc(_("Mean absolute percentage error over the held-out days; lower is better."))
     rows = "".join(
-        f"<tr><td>{html.escape(_(TITLES[k]))}</td>"
+        f"<tr><td>{esc(_(TITLES[k]))}</td>"
         + "".join(f"<td>{bt.errors[k][c]:.1%}</td>" for c in ("calibrated", "last_value",
                                                               "defaults"))
         + "</tr>" for k in SCORED)
     charts = "\n".join(_chart(bt, k) for k in SCORED)
-    lang = "zh-CN" if _("Members") != "Members" else "en"
     return f"""<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8">
-<title>{html.escape(_("Backtest of {name}").format(name=playbook_name))}</title>
+<html lang="{current()}"><head><meta charset="utf-8">
+<title>{title}</title>
 <style>body{{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:760px;
 margin:2em auto;color:#222}}table{{border-collapse:collapse}}td,th{{padding:4px 10px;
 border-bottom:1px solid #ddd;text-align:right}}td:first-child,th:first-child{{text-align:left}}
 svg{{width:100%;height:auto;margin:1em 0}}</style></head><body>
-<h1>{html.escape(_("Backtest of {name}").format(name=playbook_name))}</h1>
-<p>{html.escape(_("Fitted on all but the last {n} days, then forecast for those days (shaded). "
-                  "Black: what happened; blue: the calibrated forecast, its median and "
-                  "p10–p90 band.").format(n=bt.holdout))}</p>
-<table><tr><th>{html.escape(_("series"))}</th><th>{html.escape(_("calibrated"))}</th>
-<th>{html.escape(_("last value"))}</th><th>{html.escape(_("defaults"))}</th></tr>{rows}</table>
-<p>{html.escape(_("Mean absolute percentage error over the held-out days; lower is better."))}</p>
+<h1>{title}</h1>
+<p>{intro}</p>
+<table><tr>{heads}</tr>{rows}</table>
+<p>{note}</p>
 {charts}
 </body></html>
 """
