@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..i18n import _
+from ..i18n import N_, _
 
 if TYPE_CHECKING:
-    from .server import Receiver
+    from .server import Receiver, Rejected
 
 log = logging.getLogger("sopctl.events")
 
@@ -49,7 +49,9 @@ class AccessLog:
         self.stream = stream
         self._lock = threading.Lock()
 
-    def __call__(self, rec: dict[str, Any]) -> None:
+    def __call__(self, rec: dict[str, Any], why: str | None = None) -> None:
+        """``rec`` as JSON (its ``error`` in English), or a line in the operator's
+        language, ending with ``why`` (the error in that language)."""
         out = self.stream or sys.stderr
         if self.fmt == "json":
             line = json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
@@ -58,8 +60,8 @@ class AccessLog:
             line = _("{client} {method} {path} -> {status} in {ms} ms").format(
                 client=rec["client"], method=rec["method"], path=rec["path"],
                 status=rec["status"], ms=rec["ms"])
-            if rec.get("error"):
-                line += ": " + rec["error"]
+            if why or rec.get("error"):
+                line += ": " + (why or rec["error"])
         with self._lock:
             try:
                 out.write(line + "\n")
@@ -104,35 +106,39 @@ class Guard:
         try:
             refused = await self._read_body(scope, receive)
             if refused is not None:
-                info["error"] = refused[1]
+                info["error"], info["why"] = refused.reason, refused.human()
                 if self.receiver is not None:
                     self.receiver.rejected += 1
                 if self.metrics is not None:
-                    self.metrics.refused(scope.get("path", ""), refused[0])
-                await _plain(send_w, refused[0], refused[1], close=True)
+                    self.metrics.refused(scope.get("path", ""), refused.status)
+                await _plain(send_w, refused.status, refused.reason, close=True)
             else:
                 await self.app(scope, _replay(receive), send_w)
         except _Gone:
             info["status"] = 499  # nginx's "client closed request"
-            info["error"] = "client went away"
+            info["error"], info["why"] = "client went away", _("client went away")
         except Exception as exc:  # a bug: answer 500, log one line, keep serving
             log.error(_("error handling {method} {path}: {why}").format(
                 method=scope.get("method"), path=scope.get("path"),
                 why=f"{type(exc).__name__}: {exc}"))
             info["error"] = f"internal error: {type(exc).__name__}"
+            info["why"] = _("internal error: {name}").format(name=type(exc).__name__)
             if not info["status"]:
                 with contextlib.suppress(Exception):
                     await _plain(send_w, 500, "internal error", close=True)
         self._log(scope, info, time.perf_counter() - t0)
 
-    async def _read_body(self, scope: dict, receive: Any) -> tuple[int, str] | None:
+    async def _read_body(self, scope: dict, receive: Any) -> Rejected | None:
+        from .server import Rejected
+
         lim = self.limits
         cl = _header(scope, b"content-length")
         if cl is not None:
             if not cl.isdigit():
-                return 400, "bad Content-Length"
+                return Rejected(400, N_("bad Content-Length"))
             if int(cl) > lim.max_body:
-                return 413, f"body of {int(cl)} bytes exceeds {lim.max_body}"
+                return Rejected(413, N_("body of {n} bytes exceeds {max}"), n=int(cl),
+                                max=lim.max_body)
         chunks: list[bytes] = []
 
         async def read() -> None:
@@ -152,9 +158,10 @@ class Guard:
         try:
             await asyncio.wait_for(read(), lim.body_timeout)
         except TimeoutError:
-            return 408, f"body not received within {lim.body_timeout:g} s"
+            return Rejected(408, N_("body not received within {s} s"),
+                            s=f"{lim.body_timeout:g}")
         except _TooLarge:
-            return 413, f"body exceeds {lim.max_body} bytes"
+            return Rejected(413, N_("body exceeds {max} bytes"), max=lim.max_body)
         scope["sopctl.body"] = b"".join(chunks)
         return None
 
@@ -167,12 +174,10 @@ class Guard:
         client = scope.get("client") or ("-", 0)
         rec = {"client": client[0], "method": scope.get("method", ""), "path": route,
                "status": info["status"], "bytes": info["bytes"], "ms": round(dt * 1000, 1)}
-        for k in ("error",):
-            if info.get(k):
-                rec[k] = info[k]
-        if scope.get("sopctl.error"):
-            rec["error"] = scope["sopctl.error"]
-        self.access(rec)
+        why = scope.get("sopctl.why") or info.get("why")
+        if scope.get("sopctl.error") or info.get("error"):
+            rec["error"] = scope.get("sopctl.error") or info["error"]
+        self.access(rec, why)
 
 
 def _header(scope: dict, name: bytes) -> str | None:

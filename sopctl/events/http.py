@@ -21,6 +21,7 @@ import threading
 import time
 from typing import Any
 
+from ..i18n import _
 from .guard import AccessLog, Guard, HttpLimits
 from .server import Receiver, Rejected
 
@@ -46,6 +47,7 @@ def build_app(receiver: Receiver, limits: HttpLimits, *, access: AccessLog | Non
     def refused(request: Request, exc: Rejected) -> Response:
         receiver.rejected += 1
         request.scope["sopctl.error"] = exc.reason
+        request.scope["sopctl.why"] = exc.human()
         if metrics is not None:
             metrics.refused(request.url.path, exc.status)
         return JSONResponse({"error": exc.reason}, exc.status)
@@ -104,6 +106,7 @@ def build_app(receiver: Receiver, limits: HttpLimits, *, access: AccessLog | Non
 
     async def not_found(scope: dict, receive: Any, send: Any) -> None:
         scope["sopctl.error"] = "no such route"
+        scope["sopctl.why"] = _("no such route")
         await JSONResponse({"error": "no such route"}, 404)(scope, receive, send)
 
     router = Router([

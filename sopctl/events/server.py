@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..i18n import _
+from ..i18n import N_, _
 from .engine import EventEngine, UnknownGroup
 from .platforms import telegram_events, wecom_events
 from .types import Event, MemberJoined, event_from_dict
@@ -46,10 +46,16 @@ class ServeConfig:
 
 
 class Rejected(Exception):
-    def __init__(self, status: int, reason: str):
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+    """A refused request: ``reason`` (English, filled in) is the answer's body and the JSON
+    log's; :meth:`human` is the same sentence in the operator's language."""
+
+    def __init__(self, status: int, msgid: str, **params: Any):
+        self.status, self.msgid, self.params = status, msgid, params
+        self.reason = msgid.format(**params)
+        super().__init__(self.reason)
+
+    def human(self) -> str:
+        return _(self.msgid).format(**self.params)
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -169,7 +175,7 @@ class Receiver:
             try:
                 group = self.engine.resolve_group(ev.group)
             except UnknownGroup as exc:
-                raise Rejected(422, str(exc)) from None
+                raise Rejected(422, "{why}", why=str(exc)) from None
             out.append(ev if group == ev.group else replace(ev, group=group))
         return out
 
@@ -185,39 +191,39 @@ class Receiver:
         try:
             t = float(ts)
         except ValueError:
-            raise Rejected(401, "missing or invalid timestamp") from None
+            raise Rejected(401, N_("missing or invalid timestamp")) from None
         if not math.isfinite(t) or abs(self.cfg.clock() - t) > self.cfg.max_age_s:
-            raise Rejected(401, f"timestamp {ts} outside the {self.cfg.max_age_s} s "
-                           "window (replay?)")
+            raise Rejected(401, N_("timestamp {ts} outside the {window} s window (replay?)"),
+                           ts=ts, window=self.cfg.max_age_s)
 
     def generic(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         if not self.cfg.secret:
-            raise Rejected(403, "generic events are disabled (no --secret)")
+            raise Rejected(403, N_("generic events are disabled (no --secret)"))
         ts = headers.get("x-sopctl-timestamp", "")
         self._fresh(ts)
         got = headers.get("x-sopctl-signature", "")
         # bytes: compare_digest refuses str with non-ASCII characters (a 500, not a 401)
         if not hmac.compare_digest(sign(self.cfg.secret, ts, body).encode(),
                                    got.encode("utf-8", "replace")):
-            raise Rejected(401, "bad signature")
+            raise Rejected(401, N_("bad signature"))
         try:
             data = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise Rejected(400, f"malformed JSON: {exc}") from None
+            raise Rejected(400, N_("malformed JSON: {why}"), why=exc) from None
         items = data.get("events") if isinstance(data, dict) and "events" in data else data
         items = items if isinstance(items, list) else [items]
         try:
             return [event_from_dict(d) for d in items]
         except ValueError as exc:
-            raise Rejected(400, f"bad event: {exc}") from None
+            raise Rejected(400, N_("bad event: {why}"), why=exc) from None
 
     def _wecom_args(self, q: Mapping[str, str]) -> tuple[WeComCrypto, str, str, str]:
         crypto = self.cfg.wecom
         if crypto is None:
-            raise Rejected(403, "WeCom callbacks are disabled (no token/EncodingAESKey)")
+            raise Rejected(403, N_("WeCom callbacks are disabled (no token/EncodingAESKey)"))
         sig, ts, nonce = (q.get(k, "") for k in ("msg_signature", "timestamp", "nonce"))
         if not (sig and ts and nonce):
-            raise Rejected(400, "msg_signature, timestamp and nonce are required")
+            raise Rejected(400, N_("msg_signature, timestamp and nonce are required"))
         self._fresh(ts)
         return crypto, sig, ts, nonce
 
@@ -226,7 +232,8 @@ class Receiver:
         try:
             return crypto.verify_url(sig, ts, nonce, q.get("echostr", ""))
         except WeComCryptoError as exc:
-            raise Rejected(401 if exc.code in (-40001, -40005) else 400, str(exc)) from None
+            raise Rejected(401 if exc.code in (-40001, -40005) else 400, "{why}",
+                           why=str(exc)) from None
 
     def wecom(self, q: Mapping[str, str], body: bytes) -> list[Event]:
         crypto, sig, ts, nonce = self._wecom_args(q)
@@ -234,9 +241,10 @@ class Receiver:
             xml = crypto.decrypt_msg(body, sig, ts, nonce)
             return wecom_events(xml)
         except WeComCryptoError as exc:
-            raise Rejected(401 if exc.code in (-40001, -40005) else 400, str(exc)) from None
+            raise Rejected(401 if exc.code in (-40001, -40005) else 400, "{why}",
+                           why=str(exc)) from None
         except ValueError as exc:
-            raise Rejected(400, f"bad callback: {exc}") from None
+            raise Rejected(400, N_("bad callback: {why}"), why=exc) from None
 
     async def wecom_named(self, events: list[Event]) -> list[Event]:
         """Joins carry no nickname on WeCom: ask the customer-group API (when a channel
@@ -249,16 +257,16 @@ class Receiver:
     def telegram(self, headers: Mapping[str, str], body: bytes) -> list[Event]:
         secret = self.cfg.telegram_secret
         if not secret:
-            raise Rejected(403, "Telegram updates are disabled (no --telegram-secret)")
+            raise Rejected(403, N_("Telegram updates are disabled (no --telegram-secret)"))
         got = headers.get("x-telegram-bot-api-secret-token", "")
         if not hmac.compare_digest(secret.encode(), got.encode("utf-8", "replace")):
-            raise Rejected(401, "bad X-Telegram-Bot-Api-Secret-Token")
+            raise Rejected(401, N_("bad X-Telegram-Bot-Api-Secret-Token"))
         try:
             return telegram_events(json.loads(body))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise Rejected(400, f"malformed JSON: {exc}") from None
+            raise Rejected(400, N_("malformed JSON: {why}"), why=exc) from None
         except ValueError as exc:
-            raise Rejected(400, f"bad update: {exc}") from None
+            raise Rejected(400, N_("bad update: {why}"), why=exc) from None
 
 
 def start_ticker(engine: EventEngine, stop: threading.Event, every: float = 1.0

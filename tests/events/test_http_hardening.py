@@ -195,12 +195,15 @@ def test_text_access_log_is_one_translated_line(pb, tmp_path):
     engine = EventEngine(pb, ledger, name=unique(pb.name))
     log = io.StringIO()
     try:
-        for lang, word in (("en", " ms"), ("zh-CN", "毫秒")):
+        for lang, word, why in (("en", " ms", "generic events are disabled"),
+                                ("zh-CN", "毫秒", "未启用通用事件")):
             setup(lang)
             with serving(engine, ServeConfig(), access=AccessLog("text", log)) as (_s, base):
-                httpx.post(base + "/events", content=b"{}")
+                r = httpx.post(base + "/events", content=b"{}")
             line = log.getvalue().splitlines()[-1]
-            assert "POST /events -> 403" in line and word in line and "disabled" in line
+            assert "POST /events -> 403" in line and word in line and why in line
+            # the answer itself is a machine surface: the same in every language
+            assert r.json() == {"error": "generic events are disabled (no --secret)"}
     finally:
         setup("en")
         ledger.close()
