@@ -165,57 +165,57 @@ WHAT_IFS: tuple[WhatIf, ...] = (
     WhatIf("no-welcome", N_("no welcome"), _no_welcome,
            (_E("leaves", +1, 0.10), _E("members_end", -1, 0.01)),
            ("seed 001: a newcomer's first impression forms within 24 h; seed 003: every "
-              "new member gets the welcome, the rules and the current offer")),
+            "new member gets the welcome, the rules and the current offer")),
     WhatIf("no-interactive-slots", N_("no interactive slots"), _no_interactive,
            (_E("active_rate", -1, 0.02), _E("converted_in:total", -1, 0.01)),
            ("seed 003: red packets for posted orders every 2-3 days keep the group warm "
-              "(保持热度), quiz rounds and a weekly vote; seed 000: activities build "
-              "stickiness (社群活动: 增强粘性)")),
+            "(保持热度), quiz rounds and a weekly vote; seed 000: activities build "
+            "stickiness (社群活动: 增强粘性)")),
     WhatIf("twelve-extra-posts", N_("twelve extra posts a day"), _extra_posts,
            (_E("active_rate_last_week", -1, 0.10), _E("members_end", -1, 0.50),
             _E("revenue", -1, 0.50)),
            ("seed 004: posting hundreds of links and posters a day harasses members; "
-              "activity declines, no member takes part, the group dies or becomes an ad "
-              "group; seed 002: a group used as an ad platform loses its liveliness")),
+            "activity declines, no member takes part, the group dies or becomes an ad "
+            "group; seed 002: a group used as an ad platform loses its liveliness")),
     WhatIf("no-weekly-flash-sale", N_("weekly flash sale removed"), _no_flash_sale,
            (_E("revenue", -1, 0.02),),
            ("seed 003: a flash sale every Wednesday, at a fixed time, drives conversion "
-              "and builds the habit; the pond is stimulated again and again by flash sales")),
+            "and builds the habit; the pond is stimulated again and again by flash sales")),
     WhatIf("next-stage-price-doubled", N_("next stage's entry price doubled"),
            _scale_entry_price(2.0), (_E("converted_in:{stage}", -1, 0.01),),
            ("seed 003: members enter the transit group by buying a low-priced lead "
-              "product (低价引流款): the first step up the funnel is cheap on purpose")),
+            "product (低价引流款): the first step up the funnel is cheap on purpose")),
     WhatIf("next-stage-price-halved", N_("next stage's entry price halved"),
            _scale_entry_price(0.5), (_E("converted_in:{stage}", +1, 0.01),),
            ("seed 003: members enter the transit group by buying a low-priced lead "
-              "product (低价引流款): the first step up the funnel is cheap on purpose")),
+            "product (低价引流款): the first step up the funnel is cheap on purpose")),
     WhatIf("no-red-packets", N_("no red packets"), _no_red_packets,
            (_E("active_rate", -1, 0.01),),
            ("seed 003: red packets for posted orders every 2-3 days keep the group warm: "
-              "\"2-3天发一波, 保持热度, 不要过于频繁也不要沉默太久\"")),
+            "\"2-3天发一波, 保持热度, 不要过于频繁也不要沉默太久\"")),
     WhatIf("no-operations", N_("timetable emptied"), _no_operations,
            (_E("active_rate_last_week", -1, 0.80), _E("members_end", -1, 0.02)),
            ("seed 000: a group left one week without operation goes quiet for good; "
-              "8-10 % of a 200-member group speaking is normal")),
+            "8-10 % of a 200-member group speaking is normal")),
     WhatIf("unattended-week", N_("group left unattended a week"), _unattended_week,
            (_E("active_rate", -1, 0.05), _E("active_rate_last_week", -1, 0.05),
             _E("leaves", +1, 0.03)),
            ("seed 000: a group left one week without operation goes quiet (一旦某个群出现"
-              "一个星期的无人运营状态, 那么它归向沉寂就是必然的事情)")),
+            "一个星期的无人运营状态, 那么它归向沉寂就是必然的事情)")),
     WhatIf("capacity-halved", N_("groups of 100 instead of 200"), _capacity_halved,
            (_E("groups_end", +1, 0.30),),
            ("seed 003 step 2: a group holds 200 members and the live code rolls newcomers "
-              "into the next group when one is full (the forecast does not model DOMAIN's "
-              "~100-150 members past which ritual fades)")),
+            "into the next group when one is full (the forecast does not model DOMAIN's "
+            "~100-150 members past which ritual fades)")),
     WhatIf("no-acquisition", N_("acquisition stopped"), _no_acquisition,
            (_E("joins", -1, 0.80), _E("members_end", -1, 0.50)),
            ("seed 003 step 4: new members arrive through the acquisition channels; "
-              "without them a group only loses members (seed 000: about 3 months' stay)")),
+            "without them a group only loses members (seed 000: about 3 months' stay)")),
     WhatIf("double-acquisition", N_("twice the joins from every channel"),
            _double_acquisition,
            (_E("joins", +1, 0.50), _E("members_end", +1, 0.20), _E("revenue", +1, 0.05)),
            ("seed 003 step 4: joins arrive per channel (store, parcel card, ads, live "
-              "stream, articles); a group fills to 200 and the live code opens the next")),
+            "stream, articles); a group fills to 200 and the live code opens the next")),
 )
 BY_ID = {w.id: w for w in WHAT_IFS}
 
