@@ -92,7 +92,8 @@ def test_docs_table_reports_the_measured_sizes() -> None:
     m = re.search(r"<!-- what-if table -->\n(.*?)<!-- /what-if table -->", doc, re.S)
     assert m is not None, "docs/simulation.md has no generated what-if table"
     measured = table_rows({p.stem: bench(p) for p in PLAYBOOKS})
-    assert m.group(1).strip().splitlines()[2:] == measured
+    assert m.group(1).strip().splitlines()[2:] == measured, (
+        "the forecast changed: python benchmarks/simulate_bench.py --what-if-table --write")
     for w in WHAT_IFS:  # the table names outcomes as `simulate --compare` prints them
         for x in w.expect:
             if not x.outcome.startswith("converted_in"):
