@@ -375,4 +375,8 @@ def edited_playbook(path: str, what_if_id: str, window: Window) -> tuple[Any, st
     if got is None:
         raise UsageError(_("what-if '{name}' does not apply to {path}: it has nothing to "
                            "change").format(name=what_if_id, path=path))
-    return load_edited(path, got[0]), _(w.title)
+    try:
+        return load_edited(path, got[0]), _(w.title)
+    except ValueError as exc:  # the edit made the playbook invalid: say so, no traceback
+        raise UsageError(_("what-if '{name}' makes {path} invalid: {reason}").format(
+            name=what_if_id, path=path, reason=exc)) from None

@@ -114,3 +114,19 @@ def test_an_edit_reads_the_playbook_as_the_loader_does(tmp_path: Path) -> None:
     late = next(s for s in pb.timetable if s.id == "late")
     assert pb.welcome is None and title == "no welcome"
     assert late.text == "no" and "7:30" in str(late.at)
+
+
+def test_an_edit_that_breaks_the_playbook_is_a_usage_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from sopctl.errors import UsageError
+    from sopctl.simulate import whatif
+
+    def zero_capacity(d: dict, w: whatif.Window) -> dict:
+        d["positioning"]["capacity"] = 0  # capacity must be at least 1
+        return {}
+
+    broken = whatif.WhatIf("broken", "broken", zero_capacity, (), "")
+    monkeypatch.setitem(whatif.BY_ID, "broken", broken)
+    with pytest.raises(UsageError) as err:
+        whatif.edited_playbook(str(ROOT / "tests/simulate/standard.yaml"), "broken", WINDOW)
+    assert "makes" in err.value.message and "invalid" in err.value.message
