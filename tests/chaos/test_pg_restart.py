@@ -23,12 +23,17 @@ SH = ZoneInfo("Asia/Shanghai")
 SETTLE_S = 120.0  # the second fault -> every row final (asserted): the rest of the burst
 
 
-def terminate_connections(url: str) -> None:
+def sql(url: str, query: str) -> list[tuple]:
     import psycopg
 
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as c:
-        c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                  "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return c.execute(query).fetchall()
+
+
+def terminate_connections(url: str) -> int:
+    """Cut every other connection to the ledger's database; returns how many were cut."""
+    return len(sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
 
 
 def test_postgres_restart_and_terminated_connections(tmp_path, own_pg):
@@ -42,11 +47,13 @@ def test_postgres_restart_and_terminated_connections(tmp_path, own_pg):
             for i in range(3):
                 fleet.launch(i)
             assert wait_for(lambda: sink.count.value >= GROUPS // 6, 90, 0.02), fleet.logs()
+            up_since = sql(store, "SELECT pg_postmaster_start_time()")
             away = own_pg.restart()
+            restarted = sql(store, "SELECT pg_postmaster_start_time()") != up_since
             at_restart = sink.count.value
             later = min(GROUPS * 2 // 3, at_restart + (GROUPS - at_restart) // 3)
             assert wait_for(lambda: sink.count.value >= later, 90, 0.02), fleet.logs()
-            terminate_connections(store)
+            cut = terminate_connections(store)
             t_fault = time.monotonic()
             settled = wait_settled(store, GROUPS, SETTLE_S)
             settle = time.monotonic() - t_fault
@@ -59,10 +66,11 @@ def test_postgres_restart_and_terminated_connections(tmp_path, own_pg):
     assert at_restart < GROUPS, "the burst was over before the restart"
     assert settled is not None, f"{v.line()}\n{fleet.logs()}"
     assert codes == [0, 0, 0], fleet.logs()
-    assert "ledger-error" in logs  # they did notice
+    assert restarted and cut > 0  # both faults happened (a runner may not notice either:
+    # its pool checks a connection before use and reconnects)
     # no runner died: a result written late is still the true one, nothing is uncertain
     assert_delivered(v, uncertain_max=0)
     assert v.by_status == {"sent": GROUPS}, v.line()
-    print(f"\nPostgreSQL restart ({away:.1f} s away) + terminated connections: {GROUPS} "
+    print(f"\nPostgreSQL restart ({away:.1f} s away) + {cut} connections terminated: {GROUPS} "
           f"occurrences, 3 runners; {v.line()}; every row final {settle:.1f} s after the "
-          "second fault")
+          f"second fault; ledger errors logged: {logs.count('ledger-error')}")
