@@ -105,14 +105,13 @@ def serve(
                                  help="Largest request body in bytes (413 beyond)."),
     access_log: AccessFormat = typer.Option(AccessFormat.text, "--access-log",
                                             help="Access log lines on stderr: text or json."),
+    workers: int = typer.Option(1, "--workers", min=1, max=64,
+                                help="Processes accepting on the port, each with its own "
+                                "writer and sender (one store; PostgreSQL for more than a "
+                                "few)."),
 ) -> None:
     """Welcome newcomers, answer keywords, enforce the rules and move buyers up the funnel."""
     import logging
-    import signal
-    import threading
-
-    from ..events.inbox import read_inbox
-    from ..run.metrics import ServeMetrics
 
     if port is None and inbox is None:
         raise UsageError(_("nothing to listen to"), hint=_("give --port and/or --inbox"))
@@ -131,6 +130,77 @@ def serve(
     for level, word in ((logging.DEBUG, N_("DEBUG")), (logging.INFO, N_("INFO")),
                         (logging.WARNING, N_("WARNING")), (logging.ERROR, N_("ERROR"))):
         logging.addLevelName(level, _(word))
+    opts = dict(playbook=playbook, port=port, host=host, inbox=inbox, once=once, store=store,
+                state_dir=state_dir, secret=secret, wecom_token=wecom_token,
+                wecom_aes_key=wecom_aes_key, wecom_corp_id=wecom_corp_id,
+                telegram_secret=telegram_secret, forwarded_allow_ips=forwarded_allow_ips,
+                header_timeout=header_timeout, body_timeout=body_timeout,
+                keep_alive=keep_alive, max_connections=max_connections, max_body=max_body,
+                access_log=access_log)
+    if workers == 1:
+        _serve_process(**opts)
+        return
+    if port is None or once:
+        raise UsageError(_("--workers serves a --port, and does not go with --once"))
+    from ..events.http import bind
+
+    _engine, ledger = open_engine(playbook, store, state_dir)  # tables made once, not raced
+    ledger.close()
+    try:
+        sock = bind(host, port)  # one listening socket; every worker accepts on it
+    except OSError as exc:
+        raise UsageError(_("cannot listen on {host}:{port}: {why}").format(
+            host=host, port=port, why=exc.strerror or exc)) from None
+    _prefork(workers, lambda i: _serve_process(
+        **{**opts, "inbox": inbox if i == 0 else None}, sock=sock))
+
+
+def _prefork(n: int, run) -> None:
+    """``run(i)`` in ``n`` forked processes; SIGTERM/SIGINT are passed on to them and the
+    parent exits once all have (1 if any failed)."""
+    import contextlib
+    import signal
+
+    children = []
+    for i in range(n):
+        pid = os.fork()
+        if pid == 0:  # the worker: it sets its own signal handlers
+            code = 0
+            try:
+                run(i)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException as exc:  # the parent reports the exit code
+                typer.echo(f"{type(exc).__name__}: {exc}", err=True)
+                code = 2 if isinstance(exc, UsageError) else 1
+            finally:
+                os._exit(code)
+        children.append(pid)
+
+    def forward(*_a) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+    if any(codes):
+        raise SystemExit(1)
+
+
+def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secret, wecom_token,
+                   wecom_aes_key, wecom_corp_id, telegram_secret, forwarded_allow_ips,
+                   header_timeout, body_timeout, keep_alive, max_connections, max_body,
+                   access_log, sock=None) -> None:
+    """One receiving process: store, sender, ticker, inbox and/or HTTP, until a stop."""
+    import logging
+    import signal
+    import threading
+
+    from ..events.inbox import read_inbox
+    from ..run.metrics import ServeMetrics
+
     log = logging.getLogger("sopctl.events")
     engine, ledger = open_engine(playbook, store, state_dir)
     metrics = ServeMetrics()
@@ -159,7 +229,7 @@ def serve(
         try:
             server = EventServer(receiver, host=host, port=port, limits=limits,
                                  access=AccessLog(access_log.value), metrics=metrics,
-                                 forwarded_allow_ips=forwarded_allow_ips)
+                                 forwarded_allow_ips=forwarded_allow_ips, sock=sock)
         except OSError as exc:
             receiver.close()
             deliverer.stop()
@@ -185,7 +255,8 @@ def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_a: stop.set())
     if server is not None:
-        log.info(_("listening on http://{host}:{port}").format(host=host, port=server.port))
+        log.info(_("listening on http://{host}:{port} (process {pid})").format(
+            host=host, port=server.port, pid=os.getpid()))
         server.run()  # until SIGTERM/SIGINT: stops accepting, finishes requests in flight
     else:
         stop.wait()

@@ -183,6 +183,22 @@ def protocol_class(limits: HttpLimits) -> type:
     return cls
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket (several worker processes may accept on one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says
+    # TCP, and without it every answer waits for the client's delayed ACK (40 ms)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 class EventServer:
     """uvicorn serving :func:`build_app`. :meth:`run` blocks (SIGTERM/SIGINT stop it
     gracefully, in the main thread); :meth:`start` serves from a background thread."""
@@ -190,7 +206,7 @@ class EventServer:
     def __init__(self, receiver: Receiver, *, host: str = "127.0.0.1", port: int = 0,
                  limits: HttpLimits | None = None, access: AccessLog | None = None,
                  metrics: Any = None, forwarded_allow_ips: str | None = None,
-                 app: Any = None) -> None:
+                 app: Any = None, sock: socket.socket | None = None) -> None:
         """``app`` replaces the routes (the benchmark's empty handler on the same stack)."""
         import uvicorn
 
@@ -211,21 +227,8 @@ class EventServer:
             or "")
         self.server = uvicorn.Server(self.config)
         self._thread: threading.Thread | None = None
-        self.sock = self._bind(host, port)  # here, so a busy port is an error to report
-
-    def _bind(self, host: str, port: int) -> socket.socket:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto
-        # says TCP, and without it every answer waits for the client's delayed ACK (40 ms)
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-            sock.setblocking(False)
-        except OSError:
-            sock.close()
-            raise
-        return sock
+        # bound here, so a busy port is an error to report; or given (pre-forked workers)
+        self.sock = sock if sock is not None else bind(host, port)
 
     @property
     def port(self) -> int:

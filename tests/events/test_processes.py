@@ -209,3 +209,32 @@ def test_sigterm_finishes_the_request_in_flight_and_flushes(tmp_path, store):
     finally:
         led.close()
     assert st == ["sent"]
+
+
+def test_workers_accept_on_one_port_and_stop_together(tmp_path, store):
+    name = unique("多进程")
+    out = tmp_path / "out.jsonl"
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(PB.format(name=name, out=out), encoding="utf-8")
+    p, base = _start(pb, store, tmp_path / "st", "--workers", "2")
+    try:
+        ts = [threading.Thread(target=_to_both, args=([base], {
+            "id": f"w-{i}", "type": "message", "group": "g002", "member": f"w{i}",
+            "text": "这个多少钱"})) for i in range(20)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        end = time.monotonic() + 30
+        while len(_outbox(out)) < 20 and time.monotonic() < end:
+            time.sleep(0.1)
+    finally:
+        err = _stop(p)  # SIGTERM to the parent: every worker stops, flushed, exit 0
+    assert err.count("listening on http://") == 2, err
+    keys = sorted(x["key"] for x in _outbox(out))
+    assert keys == sorted(f"reply/g002/w-{i}" for i in range(20))
+    led = Ledger(store)
+    try:
+        assert {r["status"] for r in led.rows(playbook=name)} == {"sent"}
+    finally:
+        led.close()
