@@ -223,6 +223,42 @@ def drive(server: Server, reqs: list[bytes], conns: int, seconds: float, stalled
             "stalled": len(closed)}
 
 
+class CliServer:
+    """`sopctl serve --workers N` itself (a subprocess); measured at the client only."""
+
+    def __init__(self, workers: int, store: str | None) -> None:
+        import subprocess
+        import sys
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.dir = tempfile.mkdtemp()
+        env = {**os.environ, "SOPCTL_EVENTS_SECRET": SECRET, "SOPCTL_LOG_LEVEL": "WARNING"}
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "sopctl", "serve", str(PLAYBOOK), "--port", str(self.port),
+             "--workers", str(workers), "--state-dir", self.dir, "--access-log", "json",
+             *(["--store", store] if store else [])], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.pid = self.p.pid
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("sopctl serve did not start")
+
+    def threads(self) -> int:
+        return -1
+
+    def stop(self) -> tuple[np.ndarray, int]:
+        self.p.send_signal(signal.SIGTERM)
+        self.p.wait(120)
+        return np.array([0.0]), -1
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -230,6 +266,8 @@ def main() -> None:
     ap.add_argument("--stalled", type=int, default=300)
     ap.add_argument("--timeout", type=float, default=5.0, help="head and body timeout, s")
     ap.add_argument("--store", default=None, help="database URL (default: a fresh SQLite)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="also run `sopctl serve --workers N` (client-side figures)")
     ap.add_argument("--rate", type=float, default=0.0,
                     help="offered rate for the latency runs (default: half the sustained)")
     a = ap.parse_args()
@@ -243,8 +281,13 @@ def main() -> None:
                   rate=rate)
     stall = drive(Server("sopctl", a.store, a.timeout), requests(n, "t"), a.conns, a.seconds,
                   a.stalled, rate=rate)
-    for name, r in (("empty handler", base), ("sopctl serve", real),
-                    (f"at {rate}/s", paced), (f"+{a.stalled} stalled", stall)):
+    runs = [("empty handler", base), ("sopctl serve", real), (f"at {rate}/s", paced),
+            (f"+{a.stalled} stalled", stall)]
+    if a.workers > 1:  # through the CLI: client-side figures only
+        w = drive(CliServer(a.workers, a.store), requests(n, "w"), a.conns, a.seconds)
+        print(f"sopctl serve --workers {a.workers}: {w['rate']:7.0f} signed events/s "
+              f"({w['bad']} not 200)   client round trip p99 {w['rt_p99']:6.2f} ms")
+    for name, r in runs:
         print(f"{name:>14}: {r['rate']:7.0f} signed events/s ({r['bad']} not 200)   "
               f"receipt->ledger p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms   "
               f"client round trip p99 {r['rt_p99']:6.2f} ms   server threads {r['threads']}")
