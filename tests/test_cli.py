@@ -166,7 +166,7 @@ def test_the_ledger_options_are_one_declaration() -> None:
 
     walk(typer.main.get_command(app), "")
     users = {"run", "serve", "status", "history", "members export", "members forget",
-             "members dedup"}
+             "members dedup", "calibrate"}
     for opt, uses in seen.items():
         assert {u[0] for u in uses} == users, opt
         assert len({u[1] for u in uses}) == 1, uses

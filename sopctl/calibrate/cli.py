@@ -29,12 +29,17 @@ def _day(value: str | None, option: str) -> date | None:
 
 
 def read_source(pb: Any, path: str, source: str, *, since: date | None, until: date | None,
-                channel: str | None, owners: list[str]) -> Observed:
+                channel: str | None, owners: list[str], store: str | None,
+                state_dir: Path | None) -> Observed:
     if source == "wecom":
         from .wecom import fetch
 
         return fetch(_wecom_channel(pb, path, channel), since=since, until=until,
                      owners=owners)
+    if source == "store":
+        from .store import read_store
+
+        return read_store(pb, store=store, state_dir=state_dir, since=since, until=until)
     from .observed import read_table
 
     obs = read_table(Path(source), since)
@@ -71,7 +76,7 @@ def _wecom_channel(pb: Any, path: str, name: str | None) -> Any:
 def run_calibrate(playbook: str | None, *, source: str, since: str | None, until: str | None,
                   holdout: int | None, write: bool, report: Path | None,
                   channel: str | None, owners: list[str], runs: int, seed: int,
-                  fmt: str) -> None:
+                  fmt: str, store: str | None = None, state_dir: Path | None = None) -> None:
     from ..commands._common import load_or_exit, write_output
     from ..console import console, err_console
 
@@ -81,7 +86,8 @@ def run_calibrate(playbook: str | None, *, source: str, since: str | None, until
     path, loaded = load_or_exit(playbook)
     pb = loaded.playbook
     obs = read_source(pb, path, source, since=_day(since, "--since"),
-                      until=_day(until, "--until"), channel=channel, owners=owners)
+                      until=_day(until, "--until"), channel=channel, owners=owners,
+                      store=store, state_dir=state_dir)
     for note in obs.notes:
         err_console().print(_("note: {text}").format(text=note), highlight=False)
     if holdout is not None:
@@ -93,7 +99,7 @@ def run_calibrate(playbook: str | None, *, source: str, since: str | None, until
         from .fit import fit
 
         bt, result = None, fit(pb, obs, runs=runs, seed=seed)
-    label = source if source == "wecom" else Path(source).name
+    label = source if source in ("wecom", "store") else Path(source).name
     span = f"{obs.start} – {obs.dates()[-1]}"
     if write:
         from .writeback import block, merge

@@ -146,7 +146,7 @@ def read_table(path: Path, since: date | None = None) -> Observed:
         from ..errors import UsageError
 
         raise UsageError(_("{path}: no such file").format(path=path),
-                         hint=_("--from takes wecom or a CSV/XLSX export"))
+                         hint=_("--from takes wecom, store, or a CSV/XLSX export"))
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         header, body = _xlsx_rows(path)
     else:

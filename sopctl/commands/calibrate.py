@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from ._common import STATE_DIR_OPTION, STORE_OPTION
+
 
 class CalibrateFormat(StrEnum):
     table = "table"
@@ -16,8 +18,9 @@ class CalibrateFormat(StrEnum):
 def calibrate(
     playbook: str = typer.Argument(None, help="The playbook (default: the one found here)."),
     source: str = typer.Option(..., "--from", help="wecom (the API, through the playbook's "
-                               "wecom-customer-group channel) or a CSV/XLSX export of WeCom's "
-                               "customer-group statistics (客户群统计)."),
+                               "wecom-customer-group channel), store (what `sopctl serve` "
+                               "recorded in the ledger's database) or a CSV/XLSX export of "
+                               "WeCom's customer-group statistics (客户群统计)."),
     since: str = typer.Option(None, "--since", help="First day to use, YYYY-MM-DD (default: "
                               "all the data; WeCom keeps 180 days)."),
     until: str = typer.Option(None, "--until", help="Last day to use, YYYY-MM-DD (default: the "
@@ -39,10 +42,12 @@ def calibrate(
     seed: int = typer.Option(0, "--seed", help="Seed of the simulated histories."),
     fmt: CalibrateFormat = typer.Option(CalibrateFormat.table, "--format", "-f",
                                         help="table or json."),
+    store: str = STORE_OPTION,
+    state_dir: Path = STATE_DIR_OPTION,
 ) -> None:
     """Fit the forecast's parameters to your own groups' history."""
     from ..calibrate.cli import run_calibrate
 
     run_calibrate(playbook, source=source, since=since, until=until, holdout=holdout,
                   write=write, report=report, channel=channel, owners=list(owner or []),
-                  runs=runs, seed=seed, fmt=fmt.value)
+                  runs=runs, seed=seed, fmt=fmt.value, store=store, state_dir=state_dir)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .reactions import MemberState
-from .store import _STATE, MemberStore, _state, blacklist, digest, members, processed
+from .store import _STATE, MemberStore, _state, activity, blacklist, digest, members, processed
 from .store import welcome_queue as wq_table
 from .types import Event
 
@@ -47,6 +47,10 @@ class _Statements:
         self.blacklist = store._insert(blacklist).on_conflict_do_nothing(
             index_elements=["playbook", "member_hash"])
         self.insert = members.insert()
+        ins = store._insert(activity)
+        self.activity = ins.on_conflict_do_update(
+            index_elements=["playbook", "group_id", "day", "member_hash"],
+            set_={"messages": activity.c.messages + ins.excluded.messages})
         self.updates: dict[tuple[str, ...], Any] = {}
 
     def update(self, names: tuple[str, ...]) -> Any:
@@ -73,6 +77,7 @@ class StoreBatch:
         self._black: set[str] = set()
         self._new_black: dict[str, tuple[datetime, str]] = {}
         self._queue: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._spoke: dict[tuple[str, str, str], int] = {}  # (group, day, member hash)
 
     # ------------------------------------------------------------------ reads
     def fresh(self, events: list[Event]) -> list[Event]:
@@ -139,6 +144,11 @@ class StoreBatch:
     def unqueue_welcome(self, group: str, member: str) -> None:
         self._queue[(group, member)] = None
 
+    def count_message(self, group: str, member: str, day: str) -> None:
+        """One message by ``member`` in ``group`` on local ``day`` (YYYY-MM-DD)."""
+        key = (group, day, digest(member))
+        self._spoke[key] = self._spoke.get(key, 0) + 1
+
     def flush(self) -> None:
         conn, q = self.conn, self.q
         if self._queue:
@@ -147,6 +157,10 @@ class StoreBatch:
             rows = [r for r in self._queue.values() if r is not None]
             if rows:
                 conn.execute(q.queue, rows)
+        if self._spoke:
+            conn.execute(q.activity, [{"playbook": self.pb, "group_id": g, "day": d,
+                                       "member_hash": h, "messages": n}
+                                      for (g, d, h), n in sorted(self._spoke.items())])
         if self._new_black:
             conn.execute(q.blacklist, [{"playbook": self.pb, "member_hash": h, "at": at,
                                         "reason": why}

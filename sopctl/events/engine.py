@@ -236,6 +236,7 @@ class EventEngine:
         elif isinstance(ev, MessagePosted):
             m.nickname = ev.nickname or m.nickname
             m.last_active = ev.at
+            db.count_message(ev.group, ev.member, ev.at.astimezone(self.tz).date().isoformat())
             if m.blacklisted:
                 return []
             g = self.groups[ev.group]

@@ -88,6 +88,17 @@ welcome_queue = sa.Table(
     sa.Column("joined_at", UTCDateTime, nullable=False),
 )
 
+# messages a member wrote in a group on a day of the playbook's clock: what `sopctl calibrate
+# --from store` fits speaking and messages to. The member appears only as a digest.
+activity = sa.Table(
+    "sopctl_ev_activity", metadata,
+    sa.Column("playbook", sa.String(200), primary_key=True),
+    sa.Column("group_id", sa.String(200), primary_key=True),
+    sa.Column("day", sa.String(10), primary_key=True),
+    sa.Column("member_hash", sa.String(64), primary_key=True),
+    sa.Column("messages", sa.Integer, nullable=False, default=0),
+)
+
 _STATE = ("nickname", "joined_at", "stage", "stage_at", "spend", "violations", "last_active",
           "points", "last_checkin")
 
@@ -218,6 +229,7 @@ class MemberStore:
         c = members.c
         with self.engine.begin() as conn:
             conn.execute(welcome_queue.delete().where(welcome_queue.c.member_id == member))
+            conn.execute(activity.delete().where(activity.c.member_hash == digest(member)))
             return conn.execute(members.delete().where(c.member_id == member)).rowcount
 
     def duplicates(self, mark: bool = False) -> dict[str, list[str]]:
