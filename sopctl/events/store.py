@@ -220,9 +220,14 @@ class MemberStore:
                 .order_by(c.playbook, c.group_id)).mappings()]
             bl = [dict(r) for r in conn.execute(sa.select(b.playbook, b.at, b.reason).where(
                 b.member_hash == digest(member))).mappings()]
+            a = activity.c
+            days = [dict(r) for r in conn.execute(
+                sa.select(a.playbook, a.group_id, a.day, a.messages)
+                .where(a.member_hash == digest(member))
+                .order_by(a.playbook, a.group_id, a.day)).mappings()]
         for r in bl:
             r["at"] = r["at"].isoformat()
-        return {"member": member, "groups": rows, "blacklisted": bl}
+        return {"member": member, "groups": rows, "blacklisted": bl, "messages_per_day": days}
 
     def forget(self, member: str) -> int:
         """Delete every row about ``member``; the blacklist keeps only its digest."""

@@ -81,6 +81,10 @@ def test_forget_removes_the_member_from_the_counts(tmp_path):
                                "--state-dir", str(state)]).exit_code == 0
     pb = load_playbook(str(PB)).playbook
     before = read_store(pb, store=None, state_dir=state, today=FIRST + timedelta(days=DAYS))
+    r = runner.invoke(app, ["members", "export", "m0", "--state-dir", str(state)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["messages_per_day"] == [
+        {"playbook": pb.name, "group_id": "g001", "day": FIRST.isoformat(), "messages": 2}]
     r = runner.invoke(app, ["members", "forget", "m0", "--yes", "--state-dir", str(state)])
     assert r.exit_code == 0, r.output
     after = read_store(pb, store=None, state_dir=state, today=FIRST + timedelta(days=DAYS))
