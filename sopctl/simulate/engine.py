@@ -118,15 +118,17 @@ class _Run:
         s.reserve(k)
         a, b = s.n, s.n + k
         sg = gr.stage[gi]
-        j = np.full(k, t, F32) if joined is None else joined
         sigma, rise, quiet = p["talk_sigma"], p["churn_rise"], p["churn_quiet"]
         talk = self.rng.lognormal(-sigma * sigma / 2, sigma, k)
-        recent = j > t - EARLY_DAYS
+        if joined is None:  # today's newcomers, into one group: scalars fill the slices
+            j, recent, e = float(t), True, self.e_join
+        else:
+            j, recent = joined, joined > t - EARLY_DAYS
+            e = np.where(j > t - 1, self.e_join, p["engagement_join"])
         oth, cdays = self.oth, self.cdays
         for name, v in (("alive", True), ("grp", gi), ("stage", sg),
                         ("talk_s", p["speak_scale"] * talk), ("joined", j),
-                        ("g", rise * (j + p["churn_onset_days"])),
-                        ("e", np.where(j > t - 1, self.e_join, p["engagement_join"])),
+                        ("g", rise * (j + p["churn_onset_days"])), ("e", e),
                         ("c0", p["churn_base"] + quiet + self.early * recent + self.pv),
                         ("c1", quiet), ("k1", self.pconv_s[sg] - quiet),
                         ("hmul", 1.0), ("annoy", 0.0), ("acoef", self.a_churn + self.a_mute),
@@ -152,14 +154,16 @@ class _Run:
         self.add_members(gi_all, int(sizes.sum()), 0,
                          self.rng.integers(np.repeat(lo, sizes), 1).astype(F32))
         self.s.n_init = self.s.n
+        self.first_joined = float(self.s.joined[: self.s.n].min(initial=0.0))
 
     def uniform(self, n: int) -> np.ndarray:
         """``n`` uniforms in [0, 1), float32 with 24 random bits as ``Generator.random``
-        makes them, but from the bit generator's raw output in bulk: a third cheaper, and
-        the two draws a day over every member are most of the engine's time."""
+        makes them, but from the bit generator's raw output in bulk: the two draws a day
+        over every member are most of the engine's time. ``dtype`` keeps the product in
+        float32 (exact for 24 bits): uint32 times float32 would go through float64."""
         raw = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
         raw >>= 8
-        return np.multiply(raw, F32(2.0 ** -24), out=self.s.rand[:n])
+        return np.multiply(raw, F32(2.0 ** -24), out=self.s.rand[:n], dtype=F32)
 
     # ------------------------------------------------------------------ one day
 
@@ -278,8 +282,9 @@ class _Run:
         u = self.uniform(n)
         thr = np.multiply(s.k1[:n], e, out=s.buf[:n])
         thr += s.c0[:n]
-        past = np.subtract(F32(p["churn_rise"] * t), s.g[:n], out=s.buf2[:n])
-        thr += np.maximum(past, F32(0), out=past)
+        m = self.past_onset(t)
+        past = np.subtract(F32(p["churn_rise"] * t), s.g[:m], out=s.buf2[:m])
+        thr[:m] += np.maximum(past, F32(0), out=past)
         if (boost > 1.0).any():
             thr += s.pconv[:n] * e * s.spread((boost - 1.0).astype(F32))
         if self.annoy_any:
@@ -303,6 +308,15 @@ class _Run:
         ci = cand[(uc >= pv) & (uc < pv + pc)]
         revenue = self.convert(t, ci) if len(ci) else 0.0
         return li, removed, revenue
+
+    def past_onset(self, t: int) -> int:
+        """End of the members who may be past the tenure onset (``g < rise * t``): those
+        present at the start, then later ones by join day; the rest add zero (a day's
+        margin keeps float32 rounding on the safe side)."""
+        s, cut = self.s, t - self.p["churn_onset_days"] + 1
+        if cut <= self.first_joined:
+            return 0
+        return s.n_init + int(np.searchsorted(s.joined[s.n_init: s.n], cut))
 
     def violate(self, t: int, vi: np.ndarray) -> np.ndarray:
         """One step along the ladder for each violator; returns those it removes."""

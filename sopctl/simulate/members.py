@@ -84,7 +84,10 @@ class Groups:
         self.row = np.zeros(cap, np.int64)
         self.quiet = np.zeros(cap, np.int64)  # days in a row without any operation
         self.rows: dict = {}
-        self.mats = [np.zeros((8, world.days), dt) for dt in (float, float, np.int8, np.int64)]
+        # one row per opening date: those at the start plus at most one new date a day
+        # (zeros are mapped lazily, so the rows cost nothing until used)
+        rows = len({g.opened for g in world.groups}) + world.days + 1
+        self.mats = [np.zeros((rows, world.days), dt) for dt in (float, float, np.int8, np.int64)]
         for g in world.groups:
             self.add(g)
 

@@ -111,6 +111,7 @@ class OpsBook:
         self.playbook, self.start, self.days, self.p = playbook, start, days, p
         self._by_open: dict[date, DayOps] = {}
         self._base: dict[int, tuple[date, DayOps]] = {}
+        self._life: dict[int, DayOps] = {}  # _weekly's padded series by opening weekday
         self.horizon, self.period = _life_structure(playbook)
         self.weekly = not any(s.dates or (s.cron_spec is not None
                                           and not _weekday_cron(s.cron_spec))
@@ -124,26 +125,34 @@ class OpsBook:
         return ops
 
     def _weekly(self, opened: date) -> DayOps:
+        """Views into one series per opening weekday, indexed by life day and preceded by
+        ``days`` empty days: a group opened ``d`` days before the start reads from life
+        day ``d + 1`` on, a later one begins with its days before opening."""
         end = self.start + timedelta(days=self.days)
         key = opened.weekday()
+        if opened >= end:
+            return _empty(self.days)
         H, Q = self.horizon, (lcm(self.period, 7) if self.period else None)
-        need = (end - opened).days
-        length = need if Q is None else H + Q  # past H, life days repeat every Q
+        back = (self.start - opened).days  # life day of the first simulated day, minus 1
+        need = self.days + back  # life days up to the last simulated day
         base = self._base.get(key)
         if base is None or (Q is None and base[0] > opened):  # index 0: the opening day
+            length = need if Q is None else H + Q  # past H, life days repeat every Q
             base = self._base[key] = (opened, plan_ops(self.playbook, opened, opened,
                                                        max(1, length), self.p))
-        src = base[1]
-        life = np.arange(self.days) + (self.start - opened).days + 1
-        valid = life >= 1
-        if Q is not None:
-            life = np.where(life > H, H + 1 + (life - H - 1) % Q, life)
-        pos = np.flatnonzero(valid)
-        at = life[pos] - 1
-        ops = _empty(self.days)
-        for name in ("units", "posts", "sent", "sale", "dropped"):
-            getattr(ops, name)[pos] = getattr(src, name)[at]
-        return ops
+            self._life.pop(key, None)
+        padded = self._life.get(key)
+        if padded is None or len(padded.units) < self.days + need:
+            life = np.arange(max(need, 0))  # 0-based life day
+            if Q is not None:
+                life = np.where(life >= H, H + (life - H) % Q, life)
+            padded = self._life[key] = DayOps(*(
+                np.concatenate([np.zeros(self.days, a.dtype), a[life]]) for a in (
+                    base[1].units, base[1].posts, base[1].sent, base[1].sale,
+                    base[1].dropped)))
+        a = self.days + back
+        return DayOps(*(x[a: a + self.days] for x in (padded.units, padded.posts, padded.sent,
+                                                       padded.sale, padded.dropped)))
 
     def _periodic(self, opened: date) -> DayOps:
         key = opened.toordinal() % self.period if self.period else -1
