@@ -171,7 +171,7 @@ def burst(groups: int, rounds: int) -> None:
         for i in range(rounds):
             bares.append(asyncio.run(bare_httpx(url, groups, 200)))
             count.value = 0
-            ledger = Ledger(f"sqlite:///{tmp / f'ledger{i}.db'}")
+            ledger = Ledger(f"sqlite:///{tmp / f'round{i}.db'}")
             _summary, el, metrics = asyncio.run(go(ledger))
             els.append(el)
             counts = ledger.counts()
