@@ -192,7 +192,7 @@ class _Run:
     def join(self, t: int) -> tuple[int, int]:
         """Acquisition plus referrals, placed by the live code; (joins, welcome messages)."""
         w, gr, p = self.world, self.gr, self.p
-        lam_ref = float(referral_rate(float(self.s.e[: self.s.n].sum(dtype=np.float64)), p))
+        lam_ref = float(referral_rate(float(self.s.e[: self.s.n].sum()), p))  # pairwise
         n_join = int(self.rng.poisson(w.join_lam)) + int(self.rng.poisson(lam_ref))
         by_group: dict[int, int] = {}
         while n_join > 0:

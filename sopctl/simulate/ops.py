@@ -49,36 +49,55 @@ def plan_ops(playbook: Playbook, opened: date, start: date, days: int,
              p: dict[str, float], until: date | None = None) -> DayOps:
     """Operations on days ``start .. start+days-1`` for a group opened on ``opened``
     (planned only before ``until`` when given; later days stay empty)."""
-    ops = _empty(days)
-    units, posts, sent, sale, dropped = ops.units, ops.posts, ops.sent, ops.sale, ops.dropped
     first = max(start, opened)
     if first > start + timedelta(days=days - 1):
-        return ops
-    rep = Group(id="sim", name="sim", number=1, opened=opened)
+        return _empty(days)
     end = start + timedelta(days=days)
     if until is not None:
         end = min(end, until)
+    rep = Group(id="sim", name="sim", number=1, opened=opened)
+    return _tally(playbook, [rep], [start], first, end, days, p)[0]
+
+
+def plan_ops_from_opening(playbook: Playbook, openings: list[date], days: int,
+                          p: dict[str, float]) -> list[DayOps]:
+    """``plan_ops(playbook, d, d, days, p)`` for each opening date ``d``, in one call to
+    the planner (its per-day work is shared). Each representative has its own owner, so
+    a limit per staff account (Moments) stays per group, as in separate plans."""
+    reps = [Group(id=f"sim{i}", name="sim", number=1, opened=d, owner=f"sim{i}")
+            for i, d in enumerate(openings)]
+    return _tally(playbook, reps, openings, min(openings),
+                  max(openings) + timedelta(days=days), days, p)
+
+
+def _tally(playbook: Playbook, reps: list[Group], starts: list[date], first: date, end: date,
+           days: int, p: dict[str, float]) -> list[DayOps]:
+    """Per representative, its occurrences in ``first .. end`` counted by day from its
+    start."""
+    out = {g.id: (_empty(days), s) for g, s in zip(reps, starts, strict=True)}
     gone: list = []
-    for occ in _occurrences(playbook, rep, first, end, gone):
+    for occ in _occurrences(playbook, reps, first, end, gone):
+        ops, start = out[occ.group]
         i = (occ.local.date() - start).days
         if not 0 <= i < days:
             continue
         # A sequence is one operation: its later messages add posts, not stimulus.
         if occ.seq == 0:
-            units[i] += kind_weight(occ.kind) * _target_weight(occ.target, p)
+            ops.units[i] += kind_weight(occ.kind) * _target_weight(occ.target, p)
             if occ.target == "group":
-                posts[i] += 1
-        sent[i] += 1
+                ops.posts[i] += 1
+        ops.sent[i] += 1
         if occ.kind in SALE_KINDS:
-            sale[i] = max(sale[i], SALE_KINDS[occ.kind])
+            ops.sale[i] = max(ops.sale[i], SALE_KINDS[occ.kind])
     for occ in gone:
+        ops, start = out[occ.group]
         i = (occ.local.date() - start).days
         if 0 <= i < days:
-            dropped[i] += 1
-    return ops
+            ops.dropped[i] += 1
+    return [ops for ops, _ in out.values()]
 
 
-def _occurrences(playbook: Playbook, group: Group, first: date, end: date,
+def _occurrences(playbook: Playbook, groups: list[Group], first: date, end: date,
                  dropped: list) -> list:
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
@@ -87,7 +106,7 @@ def _occurrences(playbook: Playbook, group: Group, first: date, end: date,
 
     tz = ZoneInfo(playbook.timezone)
     res = build_plan_detailed(playbook, datetime.combine(first, time(), tz),
-                              datetime.combine(end, time(), tz), groups=[group])
+                              datetime.combine(end, time(), tz), groups=groups)
     dropped.extend(d[0] for d in res.dropped)
     # Welcomes and replies react to members; the model counts them apart.
     return [o for o in res.occurrences if not o.slot.startswith(("welcome", "reply:"))]
@@ -136,7 +155,15 @@ class OpsBook:
         back = (self.start - opened).days  # life day of the first simulated day, minus 1
         need = self.days + back  # life days up to the last simulated day
         base = self._base.get(key)
-        if base is None or (Q is None and base[0] > opened):  # index 0: the opening day
+        if base is None and Q is not None and self._base and self.days >= 28:
+            # a second weekday in a long forecast: the others will follow, plan them at once
+            todo = [d for d in (opened + timedelta(days=k) for k in range(7))
+                    if d.weekday() not in self._base]
+            for d, ops in zip(todo, plan_ops_from_opening(self.playbook, todo, H + Q, self.p),
+                              strict=True):
+                self._base[d.weekday()] = (d, ops)
+            base = self._base[key]
+        elif base is None or (Q is None and base[0] > opened):  # index 0: the opening day
             length = need if Q is None else H + Q  # past H, life days repeat every Q
             base = self._base[key] = (opened, plan_ops(self.playbook, opened, opened,
                                                        max(1, length), self.p))
