@@ -56,18 +56,18 @@ def _days(results: list[RunResult], start: date, stage_ids: list[str]) -> list[d
     stack = {f: np.stack([r.series[f] for r in results]) for f in BAND_FIELDS}
     conv = np.stack([r.conversions for r in results])  # runs, stages, days
     q = {f: np.quantile(v, [0.1, 0.5, 0.9], axis=0) for f, v in stack.items()}
-    conv50 = np.quantile(conv, 0.5, axis=0)
+    qr = {f: np.round(v, 2).tolist() for f, v in q.items()}  # as round() per value, at once
+    conv50 = np.quantile(conv, 0.5, axis=0).tolist()
     out = []
     for t in range(stack["members"].shape[1]):
         members, active = q["members"][1, t], q["active"][1, t]
         rec: dict = {"day": t + 1, "date": (start + timedelta(days=t)).isoformat()}
         for f in BAND_FIELDS:
-            rec[f] = _num(round(q[f][1, t], 2))
+            rec[f] = _num(qr[f][1][t])
         rec["active_rate"] = round(float(active / members), 4) if members else 0.0
-        rec["conversions"] = {s: _num(conv50[i, t]) for i, s in enumerate(stage_ids)}
+        rec["conversions"] = {s: _num(conv50[i][t]) for i, s in enumerate(stage_ids)}
         if len(results) > 1:
-            rec["bands"] = {f: [_num(round(q[f][0, t], 2)), _num(round(q[f][2, t], 2))]
-                            for f in BAND_FIELDS}
+            rec["bands"] = {f: [_num(qr[f][0][t]), _num(qr[f][2][t])] for f in BAND_FIELDS}
         out.append(rec)
     return out
 

@@ -26,8 +26,8 @@ class State:
         self.n = 0
         self.n_init = 0  # members present at the start come first; later ones by join day
         self.dead = 0
-        self.runs: list[list[int]] = [[], []]  # members lie in runs of one group: group, length
-        self._runs: tuple[np.ndarray, np.ndarray] | None = None
+        # members lie in runs of one group: the first ``nruns`` entries (group, length)
+        self.run_g, self.run_k, self.nruns = np.zeros(64, np.int64), np.zeros(64, np.int64), 0
         for name, dt in (ARRAYS | SCRATCH).items():
             setattr(self, name, np.zeros(size, dt))
 
@@ -54,22 +54,24 @@ class State:
         grp = self.grp[: self.n]
         starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else \
             np.zeros(0, np.int64)
-        self.runs = [grp[starts].tolist(), np.diff(np.r_[starts, self.n]).tolist()]
-        self._runs = None
+        self.nruns = len(starts)
+        self.run_g[: self.nruns] = grp[starts]
+        self.run_k[: self.nruns] = np.diff(np.r_[starts, self.n])
 
     def add_run(self, gi: int, k: int) -> None:
-        if self.runs[0] and self.runs[0][-1] == gi:
-            self.runs[1][-1] += k
-        else:
-            self.runs[0].append(gi)
-            self.runs[1].append(k)
-        self._runs = None
+        m = self.nruns
+        if m and self.run_g[m - 1] == gi:
+            self.run_k[m - 1] += k
+            return
+        if m == len(self.run_g):
+            self.run_g, self.run_k = (np.concatenate([a, np.zeros_like(a)])
+                                      for a in (self.run_g, self.run_k))
+        self.run_g[m], self.run_k[m], self.nruns = gi, k, m + 1
 
     def spread(self, per_group: np.ndarray) -> np.ndarray:
         """A per-group value for every member (runs make this a repeat, not a gather)."""
-        if self._runs is None:
-            self._runs = (np.array(self.runs[0], np.int64), np.array(self.runs[1], np.int64))
-        return np.repeat(per_group[self._runs[0]], self._runs[1])
+        m = self.nruns
+        return np.repeat(per_group[self.run_g[:m]], self.run_k[:m])
 
 
 class Groups:
