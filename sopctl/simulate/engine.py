@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .deadlines import Deadlines
 from .members import F32, Groups, State
 from .model import (
     EARLY_DAYS,
@@ -106,6 +107,7 @@ class _Run:
         self.gone_msgs: list[np.ndarray] = []
         self.member_days = self.barred = self.dnd_n = 0
         self.annoy_any = False
+        self.deadlines = Deadlines()
         self._initial_members()
         self.alive_n = self.s.n
 
@@ -125,7 +127,9 @@ class _Run:
         else:
             j, recent = joined, joined > t - EARLY_DAYS
             e = np.where(j > t - 1, self.e_join, p["engagement_join"])
-        oth, cdays = self.oth, self.cdays
+        due = np.where(self.oth[sg] >= 0, t + self.cdays[sg], INF_DAY)
+        if self.any_deadline:
+            self.deadlines.add(np.arange(a, b), due)
         for name, v in (("alive", True), ("grp", gi), ("stage", sg),
                         ("talk_s", p["speak_scale"] * talk), ("joined", j),
                         ("g", rise * (j + p["churn_onset_days"])), ("e", e),
@@ -133,7 +137,7 @@ class _Run:
                         ("c1", quiet), ("k1", self.pconv_s[sg] - quiet),
                         ("hmul", 1.0), ("annoy", 0.0), ("acoef", self.a_churn + self.a_mute),
                         ("dnd", False), ("viol", 0), ("mute_until", 0),
-                        ("due", np.where(oth[sg] >= 0, t + cdays[sg], INF_DAY)),
+                        ("due", due),
                         ("pconv", self.pconv_s[sg]), ("conv", False), ("msgs", 0)):
             getattr(s, name)[a:b] = v
         s.n = b
@@ -179,7 +183,7 @@ class _Run:
         leavers, removed, revenue = self.events(t, n, self.boosts[sale])
         self.leave(t, leavers)
         if self.any_deadline:
-            self.move_past_deadline(t, n)
+            self.move_past_deadline(t)
         self.member_days += self.alive_n
         gr = self.gr
         for f, v in zip(FIELDS, (self.alive_n, joins, len(leavers), removed, active, messages,
@@ -187,7 +191,7 @@ class _Run:
                                  np.count_nonzero(gr.counts[: gr.size])), strict=True):
             self.series[f][t] = v
         if self.s.dead * 6 > self.s.n:
-            self.s.compact()
+            self.deadlines.remap(self.s.compact())
 
     def join(self, t: int) -> tuple[int, int]:
         """Acquisition plus referrals, placed by the live code; (joins, welcome messages)."""
@@ -341,7 +345,9 @@ class _Run:
         s.c1[ci] = quiet * factor
         s.k1[ci] = s.pconv[ci] - s.c1[ci]
         s.acoef[ci] = self.a_churn * F32(factor) + self.a_mute * ~s.dnd[ci]
-        s.due[ci] = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
+        s.due[ci] = due = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
+        if self.any_deadline:
+            self.deadlines.add(ci, due)
         self.conversions[:, t] = np.bincount(new, minlength=self.S)
         return float(self.price[old].sum())
 
@@ -371,16 +377,17 @@ class _Run:
         self.alive_n -= len(li)
         s.dead += len(li)
 
-    def move_past_deadline(self, t: int, n: int) -> None:
+    def move_past_deadline(self, t: int) -> None:
         """Members past their stage's ``convert_days`` move to its ``otherwise`` stage
-        (leavers' deadlines are gone and converts' lie ahead: no one to exclude)."""
+        (looked up by due day: leavers' and converts' old deadlines are stale there)."""
         s = self.s
-        mi = np.flatnonzero(np.less_equal(s.due[:n], t, out=s.mask[:n]))
+        mi = self.deadlines.due_on(t, s.due)
         if len(mi):
             new = self.oth[s.stage[mi]]
             s.stage[mi], s.pconv[mi] = new, self.pconv_s[new]
             s.k1[mi] = s.pconv[mi] - s.c1[mi]
-            s.due[mi] = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
+            s.due[mi] = due = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
+            self.deadlines.add(mi, due)
             self.moved[:, t] = np.bincount(new, minlength=self.S)
 
     def result(self) -> RunResult:

@@ -43,7 +43,8 @@ class State:
             new[: self.n] = old[: self.n]
             setattr(self, name, new)
 
-    def compact(self) -> None:
+    def compact(self) -> np.ndarray:
+        """Drop departed members; returns the old indices kept, in order."""
         keep = np.flatnonzero(self.alive[: self.n])
         for name in ARRAYS:
             arr = getattr(self, name)
@@ -57,6 +58,7 @@ class State:
         self.nruns = len(starts)
         self.run_g[: self.nruns] = grp[starts]
         self.run_k[: self.nruns] = np.diff(np.r_[starts, self.n])
+        return keep
 
     def add_run(self, gi: int, k: int) -> None:
         m = self.nruns
