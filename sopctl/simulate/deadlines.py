@@ -30,12 +30,18 @@ class Deadlines:
             self.by_day.setdefault(int(d), []).append(idx[due == d])
 
     def due_on(self, t: int, due: np.ndarray) -> np.ndarray:
-        """Members due on day ``t``, in index order (``due``: every member's due day)."""
+        """Members due on day ``t`` (``due``: every member's due day). Their ``due`` is set
+        to -1 on the way, so that a member filed twice is taken once; the caller gives
+        them their next deadline."""
         parts = self.by_day.pop(t, None)
         if not parts:
             return _NONE
-        idx = np.unique(np.concatenate(parts))
-        return idx[due[idx] == t]
+        taken = []
+        for idx in parts:
+            idx = idx[due[idx] == t]
+            due[idx] = -1
+            taken.append(idx)
+        return np.concatenate(taken)
 
     def remap(self, keep: np.ndarray) -> None:
         """After compaction: ``keep`` lists, in order, the old indices that stay."""
