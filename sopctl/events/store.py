@@ -115,6 +115,7 @@ class MemberStore:
         self.engine = ledger.engine
         self.playbook = playbook
         with self.engine.begin() as conn:
+            ledger.schema_lock(conn)
             metadata.create_all(conn, checkfirst=True)
         self._prepare()
 

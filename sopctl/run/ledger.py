@@ -150,9 +150,7 @@ class Ledger:
         """Create tables and the version row; safe when several runners start at once."""
         try:
             with self.engine.begin() as conn:
-                if self.dialect == "postgresql":
-                    # serialises concurrent starts; released at commit
-                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(727001)"))
+                self.schema_lock(conn)
                 metadata.create_all(conn, checkfirst=True)
                 have = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar()
                 if have is None:
@@ -165,6 +163,15 @@ class Ledger:
         except sa.exc.OperationalError as exc:
             raise UsageError(_("cannot open the ledger at {url}: {why}").format(
                 url=self._safe_url(), why=str(exc.orig).strip().splitlines()[0])) from None
+
+    def schema_lock(self, conn: Any) -> None:
+        """Serialise schema creation among processes starting at once: without it two
+        runners on a new ledger both see no table and the second CREATE fails."""
+        if self.dialect == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(727001)"))  # released at commit
+        elif self.dialect == "sqlite":
+            # pysqlite runs DDL outside a transaction; take the write lock up front
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     def _safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)

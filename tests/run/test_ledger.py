@@ -7,8 +7,6 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from sopctl.run.ledger import Claim, Ledger, Outcome, normalise_url
 
 NOW = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
@@ -115,28 +113,38 @@ def test_ticks(store_url):
     assert b.last_tick("other") is None
 
 
-@pytest.mark.postgres
-def test_schema_applied_concurrently_on_postgres(pg_schema_url):
-    url = pg_schema_url()
-    errors: list[BaseException] = []
-
-    def start() -> None:
-        try:
-            Ledger(url).close()
-        except BaseException as exc:
-            errors.append(exc)
-
-    ts = [threading.Thread(target=start) for _ in range(6)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    assert not errors
+def test_schema_applied_concurrently(store_url, tmp_path):
+    """Runners started at once on a new ledger: every one opens it, one version row."""
     import sqlalchemy as sa
 
-    led = Ledger(url)
-    with led.engine.connect() as c:
-        assert c.execute(sa.text("SELECT count(*) FROM sopctl_schema_version")).scalar() == 1
+    from sopctl.events.store import MemberStore
+
+    urls = [store_url] if not store_url.startswith("sqlite") else [
+        f"sqlite:///{tmp_path / f'race{i}.db'}" for i in range(6)]
+    for url in urls:
+        errors: list[BaseException] = []
+        gate = threading.Barrier(8)
+
+        def start(url: str = url, gate: threading.Barrier = gate,
+                  errors: list[BaseException] = errors) -> None:
+            gate.wait()
+            try:
+                led = Ledger(url)
+                MemberStore(led, "pb")
+                led.close()
+            except BaseException as exc:
+                errors.append(exc)
+
+        ts = [threading.Thread(target=start) for _ in range(8)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert not errors, errors
+        led = Ledger(url)
+        with led.engine.connect() as c:
+            assert c.execute(sa.text("SELECT count(*) FROM sopctl_schema_version")).scalar() == 1
+        led.close()
 
 
 def test_sqlite_uses_wal(tmp_path):
