@@ -258,6 +258,16 @@ def test_csv_file_has_a_bom_and_stdout_has_none(monkeypatch: pytest.MonkeyPatch,
     _cli(monkeypatch, 120, "agenda", str(SKINCARE), "-f", "csv", "-o", str(h), "--no-bom")
     assert h.read_bytes().startswith(b"key,")
     assert _cli(monkeypatch, 120, "agenda", str(SKINCARE), "-f", "csv").startswith("key,")
+    s = tmp_path / "s.csv"
+    _cli(monkeypatch, 120, "simulate", str(SKINCARE), "--days", "2", "-f", "csv", "-o", str(s))
+    assert s.read_bytes().startswith(b"\xef\xbb\xbfday,")
+    sim = _cli(monkeypatch, 120, "simulate", str(SKINCARE), "--days", "2", "-f", "csv")
+    assert sim.startswith("day,")
+    assert _cli(monkeypatch, 120, "simulate", str(SKINCARE), "--days", "2", "-f", "csv",
+                "--bom").startswith("\ufeffday,")
+    j = tmp_path / "s.json"
+    _cli(monkeypatch, 120, "simulate", str(SKINCARE), "--days", "2", "-f", "json", "-o", str(j))
+    assert j.read_text(encoding="utf-8").startswith("{")
 
 
 def test_excel_reads_the_bom_file_as_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -23,6 +23,18 @@ STORE_OPTION: str = typer.Option(
 STATE_DIR_OPTION: Path = typer.Option(
     None, "--state-dir", envvar="SOPCTL_STATE_DIR",
     help="Where the SQLite ledger lives (default ./.sopctl).")
+# Excel on Chinese Windows reads a CSV as UTF-8 only when it starts with a byte order mark;
+# a pipe into another program wants none: hence on for a file, off for standard output.
+BOM_OPTION: bool = typer.Option(
+    None, "--bom/--no-bom", help="Start CSV with a UTF-8 byte order mark, so Excel reads "
+    "Chinese right (default: on for a file, off for standard output).")
+
+
+def with_bom(text: str, bom: bool | None, *, to_file: bool) -> str:
+    """CSV text with the byte order mark ``--bom/--no-bom`` (or its default) asks for."""
+    from ..tables import BOM
+
+    return (BOM if (to_file if bom is None else bom) else "") + text
 
 
 def _port(value: int | None) -> int | None:

@@ -9,6 +9,7 @@ import typer
 
 from ..errors import UsageError
 from ..i18n import _, ngettext
+from ._common import BOM_OPTION
 
 
 class AgendaFormat(StrEnum):
@@ -28,9 +29,7 @@ def agenda(
                                     help="Only this group (id or name); repeatable."),
     fmt: AgendaFormat = typer.Option(AgendaFormat.table, "--format", "-f"),
     output: Path = typer.Option(None, "--output", "-o", help="Write to this file."),
-    bom: bool = typer.Option(None, "--bom/--no-bom", help="Start CSV with a UTF-8 byte order "
-                             "mark, so Excel reads Chinese right (default: on for a file, off "
-                             "for standard output)."),
+    bom: bool = BOM_OPTION,
 ) -> None:
     """List the planned messages: local time, UTC, group, slot, kind, channel and text."""
     from datetime import timedelta
@@ -38,7 +37,7 @@ def agenda(
     from ..plan.build import build_plan
     from ..plan.groups import group_display_name, playbook_groups
     from ..plan.timing import LocalClock
-    from ._common import first_day, load_or_exit, write_output
+    from ._common import first_day, load_or_exit, with_bom, write_output
 
     path, loaded = load_or_exit(playbook)
     pb = loaded.playbook
@@ -70,11 +69,7 @@ def agenda(
     if fmt is AgendaFormat.json:
         text = export.to_json(occs) + "\n"
     elif fmt is AgendaFormat.csv:
-        from ..tables import BOM
-
-        # Excel takes a CSV for UTF-8 only when it starts with a BOM; a pipe gets none
-        with_bom = bom if bom is not None else output is not None
-        text = (BOM if with_bom else "") + export.to_csv(occs)
+        text = with_bom(export.to_csv(occs), bom, to_file=output is not None)
     else:
         text = export.to_ics(occs, calendar_name=pb.name, group_names=names)
     if output is not None:

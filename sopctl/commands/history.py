@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import typer
 
 from ..i18n import _
-from ._common import STATE_DIR_OPTION, STORE_OPTION
+from ._common import BOM_OPTION, STATE_DIR_OPTION, STORE_OPTION, with_bom
 from ._words import reason_text, status_text
 
 
@@ -45,9 +46,7 @@ def history(
     store: str = STORE_OPTION,
     state_dir: Path = STATE_DIR_OPTION,
     output: Path = typer.Option(None, "--output", "-o", help="Write json or csv to this file."),
-    bom: bool = typer.Option(None, "--bom/--no-bom", help="Start CSV with a UTF-8 byte order "
-                             "mark, so Excel reads Chinese right (default: on for a file, off "
-                             "for standard output)."),
+    bom: bool = BOM_OPTION,
 ) -> None:
     """List deliveries from the ledger, oldest first."""
     from ..errors import UsageError
@@ -77,13 +76,9 @@ def history(
         ledger.close()
     if limit:
         rows.reverse()
-    import sys
-
-    from ..tables import BOM
-
     if output is None:
-        if bom and fmt is HistoryFormat.csv:
-            sys.stdout.write(BOM)
+        if fmt is HistoryFormat.csv:
+            sys.stdout.write(with_bom("", bom, to_file=False))
         render_rows(rows, fmt.value, zones, labels=group_labels(books))
         return
     import io
@@ -93,7 +88,9 @@ def history(
     buf = io.StringIO()
     render_rows(rows, fmt.value, zones, out=buf)
     text = buf.getvalue()
-    write_output(output, (BOM if fmt is HistoryFormat.csv and bom is not False else "") + text)
+    if fmt is HistoryFormat.csv:
+        text = with_bom(text, bom, to_file=True)
+    write_output(output, text)
 
 
 def _books(playbook: str | None) -> tuple[dict[str, Any], str | None]:

@@ -11,6 +11,7 @@ import typer
 
 from ..errors import UsageError
 from ..i18n import _, ngettext
+from ._common import BOM_OPTION
 
 if TYPE_CHECKING:
     from datetime import date
@@ -42,6 +43,8 @@ def simulate(
                                help="Groups run by this SOP (default: the playbook's, or 1)."),
     fmt: SimFormat = typer.Option(SimFormat.table, "--format", "-f"),
     report: Path = typer.Option(None, "--report", help="Write a self-contained HTML report."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write json or csv to this file."),
+    bom: bool = BOM_OPTION,
     compare: str = typer.Option(None, "--compare",
                                 help="Another playbook to forecast with the same seed."),
     start: str = typer.Option(None, "--start", "--from",
@@ -56,6 +59,9 @@ def simulate(
     from ..simulate.params import parse_cli_params
     from ._common import load_or_exit
 
+    if output is not None and (fmt is SimFormat.table or compare or what_if):
+        raise UsageError(_("--output needs --format json or csv, without --compare or "
+                           "--what-if"))
     path, loaded = load_or_exit(playbook)
     pb = loaded.playbook
     cli = parse_cli_params(param)
@@ -120,10 +126,15 @@ def simulate(
         else:
             print_compare(rows, Path(path).name, other_name, result, b)
         return
-    if fmt is SimFormat.json:
-        typer.echo(to_json(result))
-    elif fmt is SimFormat.csv:
-        typer.echo(to_csv(result), nl=False)
+    if fmt is not SimFormat.table:
+        from ._common import with_bom, write_output
+
+        text = (to_json(result) + "\n" if fmt is SimFormat.json
+                else with_bom(to_csv(result), bom, to_file=output is not None))
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            write_output(output, text)
     else:
         print_table(result, ngettext("{name}: forecast of {n} day", "{name}: forecast of {n} days",
                                      days).format(name=pb.name, n=f"{days:,}"))
