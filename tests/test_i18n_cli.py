@@ -282,7 +282,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 def test_serve_once_is_chinese_and_names_no_none(served: tuple[Path, str]) -> None:
     _work, out = served
-    assert "个事件" in out and "JSON 格式错误" in out
+    assert "事件：" in out and "JSON 格式错误" in out
     assert "请将 小王 移出群聊" in out  # the reminder went out ...
     assert "None" not in out  # ... addressed to someone, never to "None"
     assert re.search(r"^\S+ \S+ 警告 ", out, flags=re.M)  # logging's level, translated too

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ..errors import EXIT_FINDINGS, PlaybookError, UsageError
-from ..i18n import N_, _, ngettext
+from ..i18n import _, ngettext
 from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ def run(
     import asyncio
 
     from ..run.clock import default_clock
-    from ..run.delivery import DeliveryContext
+    from ..run.hostlimit import host_context
     from ..run.metrics import EventLog, Metrics, serve_metrics
     from ..run.runner import Runner, RunOptions, parse_shard
 
@@ -139,7 +139,7 @@ def run(
                       resend_uncertain=resend_uncertain, channel=channel, dry_run=dry_run,
                       state_dir=sd, lease_s=lease, shard=shard_t)
     ledger = open_ledger(store, state_dir, f"shard {shard_t[0]}/{shard_t[1]}" if shard_t else None)
-    log = _event_log(EventLog, log_format.value, tz)
+    log = EventLog(log_format.value, tz=tz)
     metrics = Metrics()
     try:
         server = serve_metrics(metrics, metrics_port) if metrics_port else None
@@ -155,7 +155,7 @@ def run(
         from ..run.delivery import make_client
 
         client = make_client(concurrency=200)
-        channels = ChannelSet(override=channel, env=env, state_dir=sd, ctx=DeliveryContext(),
+        channels = ChannelSet(override=channel, env=env, state_dir=sd, ctx=host_context(sd),
                               client=client)
         metrics.watch(channels.ctx.limiter)  # sopctl_rate_limit_wait_seconds_total
         channels.refresh([b.playbook for b in books],
@@ -225,41 +225,6 @@ def _print_dry(s: Summary) -> None:
            .format(n=f"{len(s.dry):,}"))
 
 
-LEVELS = {"info": N_("info"), "warning": N_("warning"), "error": N_("error")}
-
-
-def level_text(level: str) -> str:
-    """A log line's level in the selected language, padded to a common width."""
-    from rich.cells import cell_len
-
-    word = _(LEVELS[level]) if level in LEVELS else level
-    return word + " " * max(0, 7 - cell_len(word))
-
-
-def _event_log(base: type, fmt: str, tz: str | None) -> Any:
-    """The runner's log; its rich lines stamp the time on the playbook's clock, labelled
-    (JSON lines keep their UTC ``ts``)."""
-
-    class LocalLog(base):  # type: ignore[misc, valid-type]
-        def __call__(self, event: str, message: str, level: str = "info", **fields: Any) -> None:
-            if self.fmt == "json" or level == "debug":
-                return super().__call__(event, message, level, **fields)
-            from datetime import UTC
-
-            from rich.markup import escape
-
-            from ..console import err_console
-            from ..timefmt import clock
-
-            style = {"error": "bold red", "warning": "yellow"}.get(level, "dim")
-            stamp = clock(datetime.now(UTC), tz, seconds=True)
-            word = level_text(level)
-            err_console().print(f"[{style}]{escape(stamp)} {word}[/] {escape(message)}",
-                                markup=True, highlight=False)
-
-    return LocalLog(fmt)
-
-
 def _refuse_with_rehearse(**given: Any) -> None:
     """A rehearsal has its own ledger, channel and clock: options about the real ones are
     refused rather than silently ignored."""
@@ -286,7 +251,7 @@ def _rehearse(books: list[Any], now: datetime, env: dict[str, str], fmt: str) ->
     for book in books:
         day, _occs = rehearsal_day(book, now)
         banner(book, day, local(now, book.playbook.timezone).date(), out)
-        log = _event_log(EventLog, fmt, book.playbook.timezone)
+        log = EventLog(fmt, tz=book.playbook.timezone)
         results.append(asyncio.run(rehearse_book(book, now, out, env=env, log=log)))
     summary(results, out)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from ..errors import PlaybookError, UsageError
-from ..i18n import N_, _
+from ..i18n import _
 from ._common import STATE_DIR_OPTION, STORE_OPTION, port_option
 
 
@@ -124,12 +124,11 @@ def serve(
     if inbox is not None and not inbox.exists():  # an exporter may create it later
         typer.echo(_("warning: inbox {path} does not exist (yet); nothing to read").format(
             path=inbox), err=True)
-    logging.basicConfig(level=os.environ.get("SOPCTL_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(message)s")
-    # level names as the operator reads them (SOPCTL_LOG_LEVEL=INFO still works)
-    for level, word in ((logging.DEBUG, N_("DEBUG")), (logging.INFO, N_("INFO")),
-                        (logging.WARNING, N_("WARNING")), (logging.ERROR, N_("ERROR"))):
-        logging.addLevelName(level, _(word))
+    from ..run.metrics import ZoneFormatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(ZoneFormatter())  # on the playbook's clock once it is loaded
+    logging.basicConfig(level=os.environ.get("SOPCTL_LOG_LEVEL", "INFO"), handlers=[handler])
     opts = dict(playbook=playbook, port=port, host=host, inbox=inbox, once=once, store=store,
                 state_dir=state_dir, secret=secret, wecom_token=wecom_token,
                 wecom_aes_key=wecom_aes_key, wecom_corp_id=wecom_corp_id,
@@ -199,10 +198,13 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
     import threading
 
     from ..events.inbox import read_inbox
-    from ..run.metrics import ServeMetrics
+    from ..run.metrics import ServeMetrics, ZoneFormatter
 
     log = logging.getLogger("sopctl.events")
     engine, ledger = open_engine(playbook, store, state_dir)
+    for h in logging.getLogger().handlers:
+        if isinstance(h.formatter, ZoneFormatter):
+            h.formatter.tz = engine.pb.timezone
     metrics = ServeMetrics()
     deliverer = open_deliverer(engine, ledger, state_dir, metrics=metrics)
     engine.listeners.append(deliverer)
@@ -210,7 +212,7 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
         rep = read_inbox(engine, inbox)
         engine.tick()
         deliverer.stop()
-        typer.echo(_("{events} events, {actions} actions, {skipped} skipped").format(
+        typer.echo(_("events: {events}, actions: {actions}, skipped: {skipped}").format(
             events=rep.events, actions=rep.actions, skipped=rep.skipped))
         ledger.close()
         return
@@ -227,8 +229,9 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
                             max_connections=max_connections)
         receiver = Receiver(engine, cfg, names=deliverer.names(), metrics=metrics)
         try:
+            access = AccessLog(access_log.value, tz=engine.pb.timezone)
             server = EventServer(receiver, host=host, port=port, limits=limits,
-                                 access=AccessLog(access_log.value), metrics=metrics,
+                                 access=access, metrics=metrics,
                                  forwarded_allow_ips=forwarded_allow_ips, sock=sock)
         except OSError as exc:
             receiver.close()

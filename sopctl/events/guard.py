@@ -44,20 +44,27 @@ class HttpLimits:
 class AccessLog:
     """One line per request: JSON for machines, a translated sentence for people."""
 
-    def __init__(self, fmt: str = "text", stream: TextIO | None = None) -> None:
+    def __init__(self, fmt: str = "text", stream: TextIO | None = None,
+                 tz: str | None = None) -> None:
+        """``tz``: the playbook's zone, on whose clock text lines are stamped (UTC if None)."""
         self.fmt = fmt
         self.stream = stream
+        self.tz = tz
         self._lock = threading.Lock()
 
     def __call__(self, rec: dict[str, Any], why: str | None = None) -> None:
         """``rec`` as JSON (its ``error`` in English), or a line in the operator's
         language, ending with ``why`` (the error in that language)."""
         out = self.stream or sys.stderr
+        now = datetime.now(UTC)
         if self.fmt == "json":
-            line = json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            line = json.dumps({"ts": now.isoformat(timespec="milliseconds"),
                                "event": "http", **rec}, ensure_ascii=False)
         else:
-            line = _("{client} {method} {path} -> {status} in {ms} ms").format(
+            from ..timefmt import clock
+
+            line = clock(now, self.tz, seconds=True) + " " + _(
+                "{client} {method} {path} -> {status} in {ms} ms").format(
                 client=rec["client"], method=rec["method"], path=rec["path"],
                 status=rec["status"], ms=rec["ms"])
             if why or rec.get("error"):

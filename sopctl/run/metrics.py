@@ -10,6 +10,7 @@ loop. ``sopctl serve`` exposes the same registry on its own ``/metrics`` route.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from collections import defaultdict
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
+
+from ..i18n import N_, _
 
 _BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 _ROUTES = ("/events", "/wecom", "/telegram", "/healthz", "/metrics")
@@ -163,12 +166,15 @@ def serve_metrics(metrics: Metrics, port: int, host: str = "127.0.0.1") -> Threa
 
 
 class EventLog:
-    """Runner events: a rich line for people, or one JSON object per line for machines."""
+    """Runner events: a rich line for people, stamped on the playbook's clock and labelled
+    with its zone (``tz``; UTC when None), or one JSON object per line for machines (UTC)."""
 
-    def __init__(self, fmt: str = "rich", stream: TextIO | None = None, quiet: bool = False):
+    def __init__(self, fmt: str = "rich", stream: TextIO | None = None, quiet: bool = False,
+                 tz: str | None = None):
         self.fmt = fmt
         self.stream = stream
         self.quiet = quiet
+        self.tz = tz
 
     def __call__(self, event: str, message: str, level: str = "info", **fields: Any) -> None:
         if self.quiet and level == "debug":
@@ -186,8 +192,43 @@ class EventLog:
         from rich.markup import escape
 
         from ..console import err_console
+        from ..timefmt import clock
 
         style = {"error": "bold red", "warning": "yellow"}.get(level, "dim")
-        stamp = now.astimezone().strftime("%H:%M:%S")
-        err_console().print(f"[{style}]{stamp} {level:<7}[/] {escape(message)}", markup=True,
-                            highlight=False)
+        stamp = clock(now, self.tz, seconds=True)
+        err_console().print(f"[{style}]{escape(stamp)} {level_text(level)}[/] "
+                            f"{escape(message)}", markup=True, highlight=False)
+
+
+LEVELS = {"debug": N_("debug"), "info": N_("info"), "warning": N_("warning"),
+          "error": N_("error")}
+
+
+def level_text(level: str) -> str:
+    """A log line's level in the selected language, padded to a common width."""
+    from rich.cells import cell_len
+
+    word = _(LEVELS[level]) if level in LEVELS else level
+    return word + " " * max(0, 7 - cell_len(word))
+
+
+class ZoneFormatter(logging.Formatter):
+    """``logging`` lines as the runner's: the time on the playbook's clock, labelled with
+    its zone (``tz`` may be set once the playbook is loaded), the level translated."""
+
+    def __init__(self, tz: str | None = None) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s")
+        self.tz = tz
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        from ..timefmt import clock
+
+        return clock(datetime.fromtimestamp(record.created, UTC), self.tz, seconds=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        name = record.levelname  # other handlers may see the record after this one
+        record.levelname = level_text(name.lower()).rstrip()
+        try:
+            return super().format(record)
+        finally:
+            record.levelname = name

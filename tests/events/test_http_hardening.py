@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -198,10 +199,13 @@ def test_text_access_log_is_one_translated_line(pb, tmp_path):
         for lang, word, why in (("en", " ms", "generic events are disabled"),
                                 ("zh-CN", "毫秒", "未启用通用事件")):
             setup(lang)
-            with serving(engine, ServeConfig(), access=AccessLog("text", log)) as (_s, base):
+            access = AccessLog("text", log, tz="Asia/Shanghai")
+            with serving(engine, ServeConfig(), access=access) as (_s, base):
                 r = httpx.post(base + "/events", content=b"{}")
             line = log.getvalue().splitlines()[-1]
             assert "POST /events -> 403" in line and word in line and why in line
+            # stamped on the playbook's clock, the zone named
+            assert re.match(r"\d\d:\d\d:\d\d Asia/Shanghai ", line), line
             # the answer itself is a machine surface: the same in every language
             assert r.json() == {"error": "generic events are disabled (no --secret)"}
     finally:

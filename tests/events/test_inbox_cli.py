@@ -61,7 +61,7 @@ def test_serve_once_and_members_export_forget(tmp_path):
                             "--once", "--state-dir", state])
     assert r.exit_code == 0, r.output
     # the console channel, as for the timetable: the group, then the text
-    assert "2 events" in r.output and "美肌福利群001 (console)\n@小丽 欢迎加入中转群" in r.output
+    assert "events: 2" in r.output and "美肌福利群001 (console)\n@小丽 欢迎加入中转群" in r.output
     r = runner.invoke(app, ["members", "export", "wm1", "--state-dir", state])
     data = json.loads(r.output)
     assert data["groups"][0]["stage"] == "transit" and data["groups"][0]["spend"] == 9.9
@@ -96,3 +96,26 @@ def test_reactions_show_in_history_and_status_with_the_timetable(tmp_path):
     assert rows["warn/g001/a1"]["slot"] == "rule:no-ads"
     r = runner.invoke(app, ["--lang", "en", "status", pb, "--state-dir", state])
     assert r.exit_code == 0 and "reply:price" in r.output and "rule:no-ads" in r.output
+
+
+def test_serve_log_lines_are_on_the_playbooks_clock(tmp_path):
+    """Log lines a person reads carry the playbook's local time and zone, in their language
+    (a real process: logging is set up once per process)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    inbox = tmp_path / "in.jsonl"
+    inbox.write_text(line(id="j1", type="join", group="g001", member="wm1", nickname="小丽")
+                     + "{broken\n", encoding="utf-8")
+    for lang, level, summary in (("zh-CN", "警告", "事件：1"), ("en", "warning", "events: 1")):
+        env = {**os.environ, "SOPCTL_LANG": lang, "TZ": "America/New_York"}
+        r = subprocess.run([sys.executable, "-m", "sopctl", "serve",
+                            str(HERE / "events_playbook.yaml"), "--inbox", str(inbox), "--once",
+                            "--state-dir", str(tmp_path / lang)],
+                           capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert summary in r.stdout
+        warned = [x for x in r.stderr.splitlines() if ":2" in x]
+        assert warned and re.match(rf"\d\d:\d\d:\d\d Asia/Shanghai {level} ", warned[0]), r.stderr
