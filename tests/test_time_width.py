@@ -291,3 +291,25 @@ def test_without_a_playbook_times_say_utc(monkeypatch: pytest.MonkeyPatch, tmp_p
         _fits(out, 80)
         assert "UTC" in _headers(out) and "Asia/Shanghai" not in out
         assert "12-02 03:00" in out  # 11:00 Shanghai, shown as what it is in UTC
+
+
+@pytest.mark.parametrize("width", [50, 80, 120])
+def test_compare_fits_and_keeps_every_figure(monkeypatch: pytest.MonkeyPatch, lang: str,
+                                             width: int) -> None:
+    out = _cli(monkeypatch, width, "simulate", str(SKINCARE), "--days", "5", "--start",
+               "2026-12-02", "--what-if", "no-welcome")
+    _fits(out, width)
+    assert "…" not in out
+    # every stage's label whole (folded lines joined), whatever the layout
+    first = "".join(line.split("│")[0].strip() for line in out.splitlines()).replace(" ", "")
+    for stage in ("中转群(VIP福利群)", "核心群(消费满500元或办理会员卡)"):
+        assert stage in first, stage
+
+
+def test_calibrate_tables_fit(monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
+    width = 80  # a fit takes seconds: the narrow width only (120 lays out the same rows)
+    data = ROOT / "examples" / "calibrate" / "skincare-wecom-stats.csv"
+    out = _cli(monkeypatch, width, "calibrate", str(SKINCARE), "--from", str(data),
+               "--holdout", "14")
+    _fits(out, width)
+    assert "…" not in out and "join_scale" in out and "speak_scale" in out

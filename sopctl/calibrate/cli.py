@@ -135,35 +135,37 @@ def _as_json(result: Any, bt: Any, obs: Observed, label: str) -> dict[str, Any]:
 
 
 def _print_tables(result: Any, bt: Any, obs: Observed, label: str, span: str) -> None:
-    from rich.table import Table
-
     from ..console import console
+    from ..tables import Col, render
 
-    t = Table(title=_("Fitted on {source}, {span} ({n} days)").format(
-        source=label, span=span, n=obs.days), title_justify="left")
-    for col in (_("parameter"), _("fitted"), _("±"), _("default"), _("from")):
-        t.add_column(col, justify="left" if col in (_("parameter"), _("from")) else "right")
+    out = console()
+    default = _("default")
+    rows = []
     for e in result.estimates:
         if e.se is None:
-            t.add_row(e.name, "—", "", f"{e.default:.4g}", _("not identified: kept"))
+            rows.append((e.name, "—", "", f"{e.default:.4g}", _("not identified: kept")))
         else:
-            t.add_row(e.name, f"{e.value:.4g}", f"{e.se:.2g}", f"{e.default:.4g}",
-                      _(MOMENT_TITLES.get(e.moment, e.moment)))
-    console().print(t)
-    m = Table(title=_("Moments: your groups and the fitted forecast"), title_justify="left")
-    for col in (_("moment"), _("observed"), _("fitted")):
-        m.add_column(col, justify="left" if col == _("moment") else "right")
-    for k, v in result.moments_observed.items():
-        m.add_row(_(MOMENT_TITLES.get(k, k)), f"{v:.4g}", f"{result.moments_fitted[k]:.4g}")
-    console().print(m)
+            rows.append((e.name, f"{e.value:.4g}", f"{e.se:.2g}", f"{e.default:.4g}",
+                         _(MOMENT_TITLES.get(e.moment, e.moment))))
+    render(out, [Col(_("parameter")), Col(_("fitted"), justify="right"),
+                 Col(_("±"), justify="right"), Col(default, justify="right"),
+                 Col(_("from"), wrap=True, under=default)], rows,
+           title=_("Fitted on {source}, {span} ({n} days)").format(
+               source=label, span=span, n=obs.days))
+    out.print()
+    render(out, [Col(_("moment"), wrap=True), Col(_("observed"), justify="right"),
+                 Col(_("fitted"), justify="right")],
+           [(_(MOMENT_TITLES.get(k, k)), f"{v:.4g}", f"{result.moments_fitted[k]:.4g}")
+            for k, v in result.moments_observed.items()],
+           title=_("Moments: your groups and the fitted forecast"))
     if bt is not None:
         from .report import TITLES
 
-        b = Table(title=_("Backtest: the last {n} days, mean absolute percentage error").format(
-            n=bt.holdout), title_justify="left")
-        for col in (_("series"), _("calibrated"), _("last value"), _("defaults")):
-            b.add_column(col, justify="left" if col == _("series") else "right")
-        for k, e in bt.errors.items():
-            b.add_row(_(TITLES[k]), f"{e['calibrated']:.1%}", f"{e['last_value']:.1%}",
-                      f"{e['defaults']:.1%}")
-        console().print(b)
+        out.print()
+        render(out, [Col(_("series"), wrap=True), Col(_("calibrated"), justify="right"),
+                     Col(_("last value"), justify="right"),
+                     Col(_("defaults"), justify="right")],
+               [(_(TITLES[k]), f"{e['calibrated']:.1%}", f"{e['last_value']:.1%}",
+                 f"{e['defaults']:.1%}") for k, e in bt.errors.items()],
+               title=_("Backtest: the last {n} days, mean absolute percentage error").format(
+                   n=bt.holdout))

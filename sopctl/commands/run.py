@@ -195,17 +195,13 @@ def _print_summary(s: Summary, fmt: str) -> None:
     if fmt == "json":
         typer.echo(json.dumps({"summary": {**counts, "already_handled": s.already}}))
         return
-    from rich.table import Table
-
     from ..console import console
+    from ..tables import Col, render
     from ._words import status_text
 
-    t = Table(title="sopctl run", title_justify="left")
-    for k in order:
-        t.add_column(status_text(k), justify="right")
-    t.add_column(_("already handled"), justify="right")
-    t.add_row(*(f"{counts[k]:,}" for k in order), f"{s.already:,}")
-    console().print(t)
+    cols = [Col(status_text(k), justify="right") for k in order]
+    render(console(), [*cols, Col(_("already handled"), justify="right")],
+           [(*(f"{counts[k]:,}" for k in order), f"{s.already:,}")], title="sopctl run")
 
 
 def _print_dry(s: Summary) -> None:

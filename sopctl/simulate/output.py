@@ -108,9 +108,9 @@ def print_table(result: dict, title: str) -> None:
 
 def print_summary(result: dict) -> None:
     from rich.markup import escape
-    from rich.table import Table
 
     from ..console import console
+    from ..tables import Col, render
 
     con = console()
     s = result["summary"]
@@ -120,14 +120,14 @@ def print_summary(result: dict) -> None:
         span += ngettext(", median of {n} run", ", median of {n} runs", s["runs"]).format(
             n=_fmt(s["runs"]))
     con.print("[bold]" + _("Funnel") + f"[/] ({span})")
-    ft = Table(show_edge=False, header_style="bold")
-    for i, col in enumerate((_("stage"), _("name"), _("converted in"), _("moved in"),
-                             _("members at end"))):
-        ft.add_column(col, justify="left" if i < 2 else "right", overflow="fold")
-    for f in s["funnel"]:
-        ft.add_row(escape(f["stage"]), escape(f["name"]), _fmt(f["converted_in"]),
-                   _fmt(f["moved_in"]), _fmt(f["members_end"]))
-    con.print(ft)
+    # a long stage name folds onto the next line, never cut to "核心群(消费 …"
+    name, moved = _("name"), _("moved in")
+    render(con, [Col(_("stage")), Col(name, wrap=True, min_width=8),
+                 Col(_("converted in"), justify="right"),
+                 Col(moved, justify="right"),
+                 Col(_("members at end"), justify="right", under=moved)],
+           [(f["stage"], f["name"], _fmt(f["converted_in"]), _fmt(f["moved_in"]),
+             _fmt(f["members_end"])) for f in s["funnel"]])
     stay = s["median_stay_unconverted"]
     line = _("members {start} → {end}, joins {joins}, leaves {leaves} (removed {removed}), "
              "active last week {active}, revenue {revenue}, groups {g0} → {g1}").format(
@@ -184,25 +184,24 @@ def _delta(a: float, b: float) -> int | float:
 
 def print_compare(rows: dict, name_a: str, name_b: str, a: dict | None = None,
                   b: dict | None = None) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
     from ..console import console
+    from ..tables import Col, render
 
     empty: dict = {"summary": {"funnel": []}}
-    t = Table(title=_("Forecast comparison (same seed)"), show_edge=False, header_style="bold",
-              title_justify="left")
-    # a long stage name folds onto the next line, never cut to "核心群(消费 …"
-    t.add_column(_("figure"), overflow="fold")
-    for col in (escape(name_a), escape(name_b), _("delta"), _("change")):
-        t.add_column(col, justify="right")
+    delta = _("delta")
+    # a long stage name folds onto the next line; on a narrow terminal the relative change
+    # stacks under the delta, then each figure becomes a block (tables.render)
+    cols = [Col(_("figure"), wrap=True, min_width=10), Col(name_a, justify="right"),
+            Col(name_b, justify="right"), Col(delta, justify="right"),
+            Col(_("change"), justify="right", under=delta)]
+    cells = []
     for k, (va, vb, d) in rows.items():
         if k.startswith("active_rate"):
-            cells = (f"{va:.1%}", f"{vb:.1%}", _("{n} pt").format(n=f"{d * 100:+.1f}"))
+            values = (f"{va:.1%}", f"{vb:.1%}", _("{n} pt").format(n=f"{d * 100:+.1f}"))
         else:
             sign = "+" if d > 0 else ""
-            cells = (_fmt(va), _fmt(vb), f"{sign}{_fmt(d)}")
+            values = (_fmt(va), _fmt(vb), f"{sign}{_fmt(d)}")
         rel = relative(va, vb)  # the size the what-if table of docs/simulation.md reports
-        change = "" if rel is None else f"{rel:+.0%}"
-        t.add_row(escape(compare_label(k, a or empty, b or empty)), *cells, change)
-    console().print(t)
+        cells.append((compare_label(k, a or empty, b or empty), *values,
+                      "" if rel is None else f"{rel:+.0%}"))
+    render(console(), cols, cells, title=_("Forecast comparison (same seed)"))
