@@ -21,13 +21,15 @@ robot got (the stricter reading of "at most N requests to this endpoint").
 from __future__ import annotations
 
 import asyncio
+import atexit
 import bisect
 import contextlib
 import itertools
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,18 @@ log = logging.getLogger("sopctl.run")
 
 ENV = "SOPCTL_RATE_STATE"  # a directory (JSON files), a *.db file (SQLite), or "off"
 POLL_S = 0.05  # how often to look again while every token is in flight in another process
+FLUSH_S = 0.01  # how soon an ended lease is written when nothing else is
+
+_LIVE: weakref.WeakSet[HostRateLimiter] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    """Leases ended but not yet written go out with the process (a kill leaves them to
+    the others' reaping: completed when they notice)."""
+    for lim in list(_LIVE):
+        with contextlib.suppress(Exception):
+            lim.flush()
 
 def _wait(rec: dict[str, Any], lims: Sequence[Limit], now: float) -> float:
     """Seconds until every window of ``lims`` has a token (inf: all in flight)."""
@@ -84,18 +98,38 @@ class HostRateLimiter:
         self.waited = 0.0  # total seconds spent waiting for tokens (for `sopctl status`)
         self._seq = itertools.count()
         self._released: dict[str, asyncio.Event] = {}  # wakes this instance's waiters
+        self._ended: list[tuple[str, list[str], float | None]] = []  # not yet written
+        self._flusher: asyncio.TimerHandle | None = None
+        _LIVE.add(self)
 
     def penalize(self, key: str, seconds: float) -> None:
         hk = hash_key(key)
         now = self.clock.monotonic()
-        with self.store.locked([hk], now) as recs:
+        with self.store.locked(self._keys([hk]), now) as recs:
+            self._apply(recs)
             rec = recs[hk]
             rec["u"] = max(rec.get("u", 0.0), now + seconds)
+
+    def _keys(self, hkeys: Iterable[str]) -> list[str]:
+        return sorted({*hkeys, *(hk for _, hks, _ in self._ended for hk in hks)})
+
+    def _apply(self, recs: dict[str, dict[str, Any]]) -> None:
+        """Write the leases that ended since the last look (inside a locked look)."""
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
+        for lid, hkeys, done in self._ended:
+            for hk in hkeys:
+                rec = recs[hk]
+                if rec.get("f", {}).pop(lid, None) is not None and done is not None:
+                    bisect.insort(rec.setdefault("d", []), done)
+        self._ended.clear()
 
     def _try(self, by_key: Mapping[str, list[Limit]], lid: str, take: bool) -> float:
         """One look at the shared state; with ``take`` and no wait, the tokens are ours."""
         now = self.clock.monotonic()
-        with self.store.locked(list(by_key), now) as recs:
+        with self.store.locked(self._keys(by_key), now) as recs:
+            self._apply(recs)
             wait = 0.0
             for hk, lims in by_key.items():
                 rec = recs[hk]
@@ -108,16 +142,27 @@ class HostRateLimiter:
             return wait
 
     def _finish(self, lid: str, hkeys: list[str], completed: bool) -> None:
-        now = self.clock.monotonic()
-        with self.store.locked(hkeys, now) as recs:
-            for hk in hkeys:
-                rec = recs[hk]
-                if rec.get("f", {}).pop(lid, None) is not None and completed:
-                    bisect.insort(rec.setdefault("d", []), now)
+        """A lease ended (completed: now). It is written with this instance's next look,
+        or FLUSH_S from now: till then the others take it for still in flight, which only
+        makes them wait a little longer. A burst thus pays one look per message, not two."""
+        self._ended.append((lid, hkeys, self.clock.monotonic() if completed else None))
         for hk in hkeys:
             ev = self._released.pop(hk, None)
             if ev is not None:
                 ev.set()
+        if self._flusher is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flusher = loop.call_later(FLUSH_S, self.flush)
+
+    def flush(self) -> None:
+        """Write the ended leases now."""
+        if self._ended:
+            with self.store.locked(self._keys(()), self.clock.monotonic()) as recs:
+                self._apply(recs)
 
     async def acquire(self, limits: Sequence[Limit], deadline: float | None = None,
                       slots: Slots | None = None) -> HostLease:

@@ -6,10 +6,10 @@ requests in flight ({lease: [owner, started]}), ``u`` penalty deadline, ``k`` th
 window seen (how long completions are kept). Keys are hashed: a webhook key may hold a URL
 with its token in it, and the store is a file.
 
-- :class:`FileStore`: a directory of 64 JSON files (keys spread by hash), each locked with
-  ``flock``; the kernel drops the lock of a process killed while holding it. A write is one
-  ``pwrite`` ending in a newline, and a reader stops at the first newline, so a shorter
-  write leaves nothing stale behind; a file that does not parse counts as empty.
+- :class:`FileStore`: a directory of 64 files (keys spread by hash), each locked with
+  ``flock``; the kernel drops the lock of a process killed while holding it. A file holds
+  ``marshal`` data behind its length and CRC-32 (:func:`pack`): a write torn by a kill
+  reads as torn and counts as empty, and bytes left after a shorter write are ignored.
 - :class:`SqliteStore`: one SQLite file in WAL mode, ``BEGIN IMMEDIATE`` per look.
 
 Both drop what was written before the host last booted: monotonic times restart at boot.
@@ -21,19 +21,43 @@ import bisect
 import contextlib
 import fcntl
 import hashlib
-import json
+import marshal
 import os
 import random
 import sqlite3
+import struct
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 SHARDS = 64
+SWEEP = 1 / 16  # the share of writes that also drop the dead records of their file
 
 
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def pack(data: Any) -> bytes:
+    """``marshal`` (dicts, lists, floats and strings, fast both ways) behind its length and
+    CRC-32, so that a torn write reads as torn, whatever is left after it."""
+    body = marshal.dumps(data)
+    return struct.pack("<II", len(body), zlib.crc32(body)) + body
+
+
+def unpack(raw: bytes) -> Any:
+    """What :func:`pack` wrote; ValueError if ``raw`` is torn or empty."""
+    if len(raw) < 8:
+        raise ValueError("empty")
+    n, crc = struct.unpack_from("<II", raw)
+    body = raw[8:8 + n]
+    if len(body) != n or zlib.crc32(body) != crc:
+        raise ValueError("torn")
+    try:
+        return marshal.loads(body)
+    except (EOFError, TypeError) as exc:
+        raise ValueError("unreadable") from exc
 
 
 def boot_id() -> str:
@@ -126,16 +150,16 @@ class FileStore:
         if fd is None:
             if not self._fds:
                 self.dir.mkdir(parents=True, exist_ok=True)
-            fd = self._fds[shard] = os.open(self.dir / f"{shard:02d}.json",
+            fd = self._fds[shard] = os.open(self.dir / f"{shard:02d}.rl",
                                             os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         return fd
 
-    def _read(self, fd: int) -> dict[str, Any]:
-        raw = os.pread(fd, os.fstat(fd).st_size, 0).split(b"\n", 1)[0]
+    def _read(self, fd: int, size: int) -> dict[str, Any]:
+        raw = os.pread(fd, size, 0)
         try:
-            data = json.loads(raw) if raw else {}
+            data = unpack(raw)
         except ValueError:  # torn by a kill in the middle of a long write: start over
-            data = {}
+            data = None
         if not isinstance(data, dict) or data.get("boot") != self.boot:
             return {"boot": self.boot, "eps": {}}
         return data
@@ -147,17 +171,22 @@ class FileStore:
         for fd in fds:  # in one order everywhere: no deadlock
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            data = {s: self._read(fd) for s, fd in zip(shards, fds, strict=True)}
+            sizes = [os.fstat(fd).st_size for fd in fds]
+            data = {s: self._read(fd, n) for s, fd, n in zip(shards, fds, sizes, strict=True)}
             recs = {k: data[int(k[:4], 16) % self.shards]["eps"].setdefault(k, {})
                     for k in hkeys}
             yield recs
-            for s, fd in zip(shards, fds, strict=True):
+            for s, fd, n in zip(shards, fds, sizes, strict=True):
                 eps = data[s]["eps"]
-                for k in [k for k, r in eps.items() if not prune(r, now)]:
+                # the records looked at, and now and then all: endpoints nobody posts to
+                # any more (what is stale in a record is dropped when it is looked at)
+                look = eps if random.random() < SWEEP else recs
+                for k in [k for k in look if k in eps and not prune(eps[k], now)]:
                     del eps[k]
-                out = json.dumps(data[s], separators=(",", ":")).encode() + b"\n"
+                out = pack(data[s])
                 os.pwrite(fd, out, 0)
-                os.ftruncate(fd, len(out))
+                if n > 2 * len(out) + 4096:  # what follows the data is never read
+                    os.ftruncate(fd, len(out))
         finally:
             for fd in reversed(fds):
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -185,7 +214,7 @@ class SqliteStore:
             db.execute("PRAGMA synchronous=OFF")  # lost at a power cut only: a reboot anyway
             db.execute("BEGIN IMMEDIATE")  # tables made by one opener at a time
             try:
-                db.execute("CREATE TABLE IF NOT EXISTS ep (k TEXT PRIMARY KEY, rec TEXT NOT "
+                db.execute("CREATE TABLE IF NOT EXISTS ep (k TEXT PRIMARY KEY, rec BLOB NOT "
                            "NULL, expires REAL NOT NULL)")
                 db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value "
                            "TEXT NOT NULL)")
@@ -208,7 +237,7 @@ class SqliteStore:
         try:
             marks = ",".join("?" * len(hkeys))
             got = dict(db.execute(f"SELECT k, rec FROM ep WHERE k IN ({marks})", hkeys))
-            recs = {k: json.loads(got[k]) if k in got else {} for k in hkeys}
+            recs = {k: marshal.loads(got[k]) if k in got else {} for k in hkeys}
             yield recs
             for k, r in recs.items():
                 if not prune(r, now):
@@ -221,7 +250,7 @@ class SqliteStore:
                 ends += r.get("d", [])[-1:]
                 expires = max(max(ends, default=0.0) + r.get("k", 0.0), r.get("u", 0.0))
                 db.execute("INSERT OR REPLACE INTO ep VALUES (?, ?, ?)",
-                           (k, json.dumps(r, separators=(",", ":")), expires))
+                           (k, marshal.dumps(r), expires))
             if random.random() < 0.01:  # endpoints nobody posts to any more
                 db.execute("DELETE FROM ep WHERE expires < ?", (now,))
             db.execute("COMMIT")

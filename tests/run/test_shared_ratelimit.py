@@ -19,7 +19,7 @@ from sopctl.playbook.model import Channel as ChannelCfg
 from sopctl.run.channels import make_channels
 from sopctl.run.delivery import DeliveryContext, Dispatcher, Job
 from sopctl.run.hostlimit import HostRateLimiter, host_limiter, open_store
-from sopctl.run.hoststore import MAX_FLIGHT_S, FileStore, hash_key
+from sopctl.run.hoststore import MAX_FLIGHT_S, FileStore, boot_id, hash_key, pack
 from sopctl.run.ratelimit import DeadlineExceeded, Limit, RateLimiter
 from tests.channels.conftest import msg
 from tests.fakes import VirtualClock, WeComRobotFake
@@ -184,7 +184,7 @@ def test_a_process_killed_while_holding_the_lock_frees_it(tmp_path):
     shard = int(hash_key("k")[:4], 16) % 64
     code = ("import fcntl, os, sys, time\n"
             f"os.makedirs({str(where)!r}, exist_ok=True)\n"
-            f"fd = os.open({str(where / f'{shard:02d}.json')!r}, os.O_RDWR | os.O_CREAT)\n"
+            f"fd = os.open({str(where / f'{shard:02d}.rl')!r}, os.O_RDWR | os.O_CREAT)\n"
             "fcntl.flock(fd, fcntl.LOCK_EX)\n"
             "print('locked', flush=True)\n"
             "time.sleep(60)\n")
@@ -220,14 +220,21 @@ def test_stale_entries_go(tmp_path):
         (await lim.acquire(limits, deadline=now)).release()  # two were completed: one left
 
     asyncio.run(main())
+    lim.flush()  # its own release, written with its next look otherwise
     with store.locked([hk], clock.monotonic()) as recs:
         assert sorted(recs[hk]["d"]) == [now - 30, now, now]  # MAX_FLIGHT_S after start
         assert not recs[hk]["f"]
-    path = next(where.glob("*.json"))
-    path.write_bytes(b'{"boot": "an earlier boot", "eps": {"' + hk.encode() + b'": {}}}\n')
-    path.write_bytes(path.read_bytes()[:20])  # torn as well
+    path = next(where.glob("*.rl"))
+    held = {hk: {"u": clock.monotonic() + 600}}
+    path.write_bytes(pack({"boot": "an earlier boot", "eps": held}))
     with store.locked([hk], clock.monotonic()) as recs:
         assert recs[hk] == {}
+    path.write_bytes(pack({"boot": boot_id(), "eps": held})[:-3])  # torn
+    with store.locked([hk], clock.monotonic()) as recs:
+        assert recs[hk] == {}
+    path.write_bytes(pack({"boot": boot_id(), "eps": held}) + b"left over")
+    with store.locked([hk], clock.monotonic()) as recs:
+        assert recs[hk] == held[hk]
 
 
 def test_the_store_never_shows_an_endpoint_key(where):
