@@ -66,10 +66,11 @@ class ChannelSender:
         """Channels ``names`` (and their reminder targets) as the runner builds them.
         Raises SopctlError for a missing secret or an unknown channel."""
         from ..run.channels import channel_configs, make_channels
-        from ..run.delivery import DeliveryContext, make_client
+        from ..run.delivery import make_client
+        from ..run.hostlimit import host_context
 
         client = make_client(concurrency=concurrency)
-        ctx = DeliveryContext()
+        ctx = host_context(state_dir)  # rate limits shared with every process on the host
         chans = make_channels(channel_configs(pb.channels, names), env=env, client=client,
                               state_dir=state_dir, ctx=ctx)
         return cls(pb, chans, client, ctx=ctx, concurrency=concurrency)
