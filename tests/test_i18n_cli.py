@@ -245,14 +245,6 @@ def test_status_is_chinese(ledger_dir: Path) -> None:
     chinese(proc.stdout)
 
 
-def test_ledger_reasons_in_the_catalogue_are_the_ledgers_own() -> None:
-    from sopctl.commands._words import LEDGER_REASONS
-    from sopctl.run import schema
-    from sopctl.run.runner import SKIP_REASON
-
-    assert {SKIP_REASON, schema.UNCERTAIN_REASON, schema.HANDED_BACK} <= set(LEDGER_REASONS)
-
-
 # ----------------------------------------------------------------------------- serve, members
 
 def _line(**kw: object) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 import typer
 
 from ..i18n import _
+from ..run.reasons import show as reason_text
+from ..run.reasons import status_text
 from ._common import BOM_OPTION, STATE_DIR_OPTION, STORE_OPTION, with_bom
-from ._words import reason_text, status_text
 
 
 class HistoryFormat(StrEnum):

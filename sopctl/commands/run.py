@@ -196,8 +196,8 @@ def _print_summary(s: Summary, fmt: str) -> None:
         typer.echo(json.dumps({"summary": {**counts, "already_handled": s.already}}))
         return
     from ..console import console
+    from ..run.reasons import status_text
     from ..tables import Col, render
-    from ._words import status_text
 
     cols = [Col(status_text(k), justify="right") for k in order]
     render(console(), [*cols, Col(_("already handled"), justify="right")],

@@ -104,9 +104,10 @@ def _render(now: datetime, counts: dict[str, int], upcoming: list, last: list, f
 
     from ..console import console
     from ..i18n import _
+    from ..run.reasons import show as reason_text
+    from ..run.reasons import status_text
     from ..tables import Col, render
     from ..timefmt import shared_zone, stamp, zone_label
-    from ._words import reason_text, status_text
 
     c = console()
     one = shared_zone(zones)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..i18n import _, ngettext
 from .ledger import Ledger, Outcome
+from .reasons import show, status_text
 
 if TYPE_CHECKING:
     from ..plan.types import Occurrence
@@ -376,9 +377,10 @@ class Burst:
         r.metrics.sent(status, job.channel)
         o = self.by_key[key]
         level = "debug" if status in ("sent", "pending-confirmation") else "warning"
-        r.log(status, f"{status:<8} " + _("{group} {slot} via {channel}").format(
-                  group=job.msg.group_name, slot=o.slot, channel=job.channel)
-              + (f": {res.reason}" if res.reason else ""),
+        line = _("{status} {group} {slot} via {channel}").format(
+            status=status_text(status), group=job.msg.group_name, slot=o.slot,
+            channel=job.channel)
+        r.log(status, line + (": " + show(res.reason) if res.reason else ""),
               level, playbook=name, key=key, channel=job.channel)
         moved = (res.response or {}).get("migrated_to_chat_id")
         if moved is not None:  # the channel follows it; the inventory must too

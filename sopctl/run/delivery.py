@@ -42,6 +42,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import reasons as R
 from .channels.base import Channel, OutMessage, SendResult
 from .clock import Clock, SystemClock
 from .ratelimit import DeadlineExceeded, RateLimiter, Slots
@@ -177,8 +178,8 @@ async def _deliver_part(ch: Channel, part: Any, ctx: DeliveryContext,
         try:  # a message's first request takes its slot with its tokens, in one step
             lease = await limiter.acquire(limits, deadline, flight.slots if first else None)
         except DeadlineExceeded as e:
-            return SendResult("failed", f"rate-limit wait of {e.args[0]:.0f}s would pass the "
-                              "grace deadline", attempts=attempt - 1)
+            return SendResult("failed", R.WAIT_PAST_GRACE.format(s=f"{e.args[0]:.0f}"),
+                              attempts=attempt - 1)
         if first and not await flight.begin():  # type: ignore[union-attr]
             lease.cancel()
             raise NotStarted
@@ -195,11 +196,11 @@ async def _deliver_part(ch: Channel, part: Any, ctx: DeliveryContext,
         wait = pol.backoff(attempt, ctx.rng, res.retry_after)
         final = "uncertain" if res.status == "uncertain" else "failed"
         if attempt >= pol.max_attempts:
-            return SendResult(final, f"gave up after {attempt} attempts: {res.reason}",
+            return SendResult(final, R.GAVE_UP.format(n=attempt, reason=res.reason),
                               res.response, attempts=attempt)
         if wait > pol.max_wait or (deadline is not None and clock.monotonic() + wait > deadline):
-            return SendResult(final, f"gave up: retry in {wait:.0f}s would pass the grace "
-                              f"deadline: {res.reason}", res.response, attempts=attempt)
+            return SendResult(final, R.RETRY_PAST_GRACE.format(s=f"{wait:.0f}", reason=res.reason),
+                              res.response, attempts=attempt)
         await clock.sleep(wait)
 
 
@@ -220,11 +221,12 @@ async def deliver(ch: Channel, msg: OutMessage, ctx: DeliveryContext,
                 status = res.status
             responses.append(res.response)
             continue
-        where = f"part {i + 1}/{len(parts)} ({i} posted): " if len(parts) > 1 else ""
+        reason = (R.PART.format(i=i + 1, n=len(parts), posted=i, reason=res.reason)
+                  if len(parts) > 1 else res.reason)
         resp = dict(res.response)
         if responses:
             resp["posted_parts"] = responses
-        return SendResult(res.status, where + res.reason, resp, res.retry_after, i, attempts)
+        return SendResult(res.status, reason, resp, res.retry_after, i, attempts)
     response = dict(responses[-1]) if responses else {}
     if len(responses) > 1:
         response["parts"] = responses
@@ -295,7 +297,8 @@ class Dispatcher:
         """Deliver ``job``; None when it never began (refused by the gate, or stopped)."""
         ch = self.channels.get(job.channel)
         if ch is None:
-            return SendResult("failed", f"unknown channel '{job.channel}'", parts=0, attempts=0)
+            return SendResult("failed", R.UNKNOWN_CHANNEL.format(name=job.channel), parts=0,
+                              attempts=0)
         flight = FLIGHT.get()
         if flight is not None and not _paced(ch):  # begin here: its requests are its own
             await flight.slots.acquire()
@@ -309,7 +312,7 @@ class Dispatcher:
         except asyncio.CancelledError:
             raise
         except Exception as e:  # a bug must not lose the result of the other jobs
-            reason = f"internal error: {type(e).__name__}: {e}"
+            reason = R.INTERNAL.format(error=f"{type(e).__name__}: {e}")
             redact = getattr(ch, "redact", None)  # the message may quote a URL with a key
             return SendResult("uncertain", redact(reason) if redact else reason,
                               parts=0, attempts=0)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..i18n import _, ngettext
+from . import reasons as R
 from .clock import Clock
 from .ledger import Claim, Ledger, Outcome
 from .metrics import EventLog, Metrics
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from ..playbook.model import Playbook
     from .channelset import ChannelSet
 
-SKIP_REASON = "missed while down"
+SKIP_REASON = R.MISSED
 
 
 @dataclass(slots=True)
@@ -383,11 +384,9 @@ class Runner:
         for k in sorted(won):
             o = occ.get(k)
             if o is None:
-                stale.append(Outcome(k, "skipped", "handed back, then no longer in the "
-                                     "playbook", attempts=0))
+                stale.append(Outcome(k, "skipped", R.STALE_GONE, attempts=0))
             elif (now - o.at_utc).total_seconds() > o.grace_s:
-                stale.append(Outcome(k, "skipped", "claimed by a runner that stopped before "
-                                     "sending; taken over past its grace", attempts=0))
+                stale.append(Outcome(k, "skipped", R.STALE_PAST_GRACE, attempts=0))
             else:
                 out.append(o)
         if stale:

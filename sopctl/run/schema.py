@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from ..errors import UsageError
 from ..i18n import _
+from .reasons import HANDED_BACK as HANDED
+from .reasons import UNCERTAIN
 
 SCHEMA_VERSION = 1
 FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
@@ -19,9 +21,8 @@ FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
 # takes it over
 STATUSES = ("claimed", "released", "sending", *FINAL)
 HELD = ("claimed", "sending")
-UNCERTAIN_REASON = ("the runner stopped between claim and result; the message may or may not "
-                    "have been sent")
-HANDED_BACK = "handed back, never sent, by a runner that stopped; the next runner sends it"
+UNCERTAIN_REASON = UNCERTAIN  # the ledger's own reasons, stored in English
+HANDED_BACK = HANDED
 
 
 class UTCDateTime(sa.types.TypeDecorator):

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import reasons as R
 from ..secrets import redact, resolve_secret
 from .base import OutMessage, SendResult
 
@@ -95,18 +96,19 @@ class BaseChannel:
 
         if msg.remind_to or msg.delivery == "remind":
             if self.reminder is None:  # wired by make_channel; a bare channel cannot remind
-                return SendResult("failed", f"channel '{self.name}' has no reminder path",
+                return SendResult("failed", R.NO_REMINDER.format(name=self.name),
                                   parts=0, attempts=0)
             return await self.reminder.send(msg, deadline=deadline)
         return await deliver(self, msg, self.ctx, deadline)
 
     # -- member operations (the event receiver's ladder); most platforms have no API
     async def remove_member(self, chat_id: str, member: str) -> SendResult:
-        return SendResult("failed", f"{self.type} has no member removal API", parts=0,
+        return SendResult("failed", R.NO_REMOVAL.format(platform=self.type), parts=0,
                           attempts=0)
 
     async def mute_member(self, chat_id: str, member: str) -> SendResult:
-        return SendResult("failed", f"{self.type} has no mute API", parts=0, attempts=0)
+        return SendResult("failed", R.NO_MUTE.format(platform=self.type), parts=0,
+                          attempts=0)
 
     # -- HTTP
     @property
@@ -137,10 +139,11 @@ class BaseChannel:
             resp = await self.client.request(method, url, content=content, headers=hdrs,
                                              timeout=self.cfg.timeout)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as e:
-            return None, SendResult("retry", self.redact(f"not sent: {type(e).__name__}: {e}"))
+            return None, SendResult("retry", self.redact(R.NOT_SENT.format(
+                error=f"{type(e).__name__}: {e}")))
         except httpx.TransportError as e:  # read timeout, reset after sending...
             return None, SendResult("uncertain", self.redact(
-                f"outcome unknown: {type(e).__name__} after the request was sent"))
+                R.OUTCOME_UNKNOWN.format(error=type(e).__name__)))
         return resp, None
 
     async def post_checked(self, url: str, **kw: Any) -> tuple[httpx.Response | None,
@@ -167,24 +170,25 @@ class BaseChannel:
         data = self.json_body(resp)
         if data is None:
             status = no_json or ("uncertain" if resp.status_code == 200 else "failed")
-            return None, SendResult(status, f"HTTP {resp.status_code} without a JSON body")
+            return None, SendResult(status, R.NO_JSON.format(code=resp.status_code))
         return data, None
 
     def errcode_failed(self, code: Any, data: Mapping[str, Any], why: Any) -> SendResult:
         """A refusal that retrying will not fix, with the platform's answer kept (redacted)."""
-        return SendResult("failed", self.redact(f"errcode {code}: {why}"), self.clean(data))
+        return SendResult("failed", self.redact(R.ERRCODE.format(code=code, why=why)),
+                          self.clean(data))
 
     def http_status(self, resp: httpx.Response) -> SendResult | None:
         """Common HTTP statuses; None when the body must decide."""
         code = resp.status_code
         if code == 429:
-            return SendResult("retry", "HTTP 429 rate limited",
+            return SendResult("retry", R.HTTP_429,
                               retry_after=_retry_after(resp.headers.get("Retry-After")))
         if code in (500, 503):  # the server said it failed: not posted
-            return SendResult("retry", f"HTTP {code}",
+            return SendResult("retry", R.HTTP_STATUS.format(code=code),
                               retry_after=_retry_after(resp.headers.get("Retry-After")))
         if code in (502, 504) or code >= 505:  # a gateway may have passed it on
-            return SendResult("uncertain", f"HTTP {code} from a gateway: outcome unknown")
+            return SendResult("uncertain", R.GATEWAY.format(code=code))
         return None
 
     def json_body(self, resp: httpx.Response) -> dict[str, Any] | None:

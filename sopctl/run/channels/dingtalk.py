@@ -14,15 +14,17 @@ import hmac
 from typing import Any
 from urllib.parse import quote_plus
 
+from ...i18n import N_
+from .. import reasons as R
 from ..delivery import split_text
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
 
 TEXT_BYTES = 20000  # not a documented figure: a conservative cut for very long texts
 LOCKOUT_S = 600.0
-REASONS = {310000: "keyword, signature or IP check failed (check the secret, keywords, IPs)",
-           300001: "invalid access token", 400013: "group is disabled",
-           430101: "content contains sensitive words"}
+REASONS = {310000: N_("keyword, signature or IP check failed (check the secret, keywords, IPs)"),
+           300001: N_("invalid access token"), 400013: N_("group is disabled"),
+           430101: N_("content contains sensitive words")}
 
 
 def sign(ms: int, secret: str) -> str:
@@ -73,10 +75,10 @@ class DingTalkChannel(BaseChannel):
         if code == 0:
             return SendResult("sent", response=self.clean(data))
         if code == 130101:
-            return SendResult("retry", "errcode 130101: sending too fast, robot throttled for "
-                              "10 minutes", self.clean(data), retry_after=LOCKOUT_S)
+            return SendResult("retry", R.DINGTALK_LOCKOUT, self.clean(data),
+                              retry_after=LOCKOUT_S)
         if code == -1:
-            return SendResult("retry", "errcode -1: system busy", self.clean(data))
+            return SendResult("retry", R.DINGTALK_BUSY, self.clean(data))
         why = REASONS.get(code, data.get("errmsg", "error"))  # type: ignore[arg-type]
         return self.errcode_failed(code, data, why)
 

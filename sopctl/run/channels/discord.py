@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 from typing import Any
 
+from .. import reasons as R
 from ..delivery import split_text
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
@@ -62,8 +63,8 @@ class DiscordChannel(BaseChannel):
         code = resp.status_code
         if code == 429:
             ra = data.get("retry_after")
-            return SendResult("retry", "HTTP 429 rate limited" + (" (global)" if data.get(
-                "global") else ""), self.clean(data),
+            return SendResult("retry", R.HTTP_429_GLOBAL if data.get("global") else R.HTTP_429,
+                self.clean(data),
                 retry_after=float(ra) if isinstance(ra, int | float) else None)
         if code == 404:
             self.dead = "webhook not found (404): deleted; not used again until reconfigured"
@@ -72,11 +73,12 @@ class DiscordChannel(BaseChannel):
             return r
         if 200 <= code < 300:
             if code == 200 and "id" not in data:
-                return SendResult("uncertain", "HTTP 200 without a message object")
+                return SendResult("uncertain", R.DISCORD_NO_MESSAGE)
             return SendResult("sent", response={"id": data.get("id"),
                                                 "channel_id": data.get("channel_id")})
         why = data.get("message", resp.text[:200])
-        return SendResult("failed", self.redact(f"HTTP {code}: {why}"), self.clean(data))
+        return SendResult("failed", self.redact(R.HTTP_BODY.format(code=code, body=why)),
+                          self.clean(data))
 
 
 CHANNEL = DiscordChannel

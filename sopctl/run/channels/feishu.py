@@ -15,14 +15,16 @@ import hmac
 import json
 from typing import Any
 
+from ...i18n import N_
+from .. import reasons as R
 from ..delivery import split_text
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
 
 BODY_BYTES = 20 * 1024
-REASONS = {19021: "signature mismatch or timestamp too far from the platform's clock (check "
-                  "the secret and NTP)", 19022: "this IP is not allowed",
-           19024: "the message lacks the bot's required keyword", 9499: "bad request"}
+REASONS = {19021: N_("signature mismatch or timestamp too far from the platform's clock (check "
+                  "the secret and NTP)"), 19022: N_("this IP is not allowed"),
+           19024: N_("the message lacks the bot's required keyword"), 9499: N_("bad request")}
 AVOID_S = 2.0  # seconds after :00 and :30 to stay clear of
 
 
@@ -85,12 +87,12 @@ class FeishuChannel(BaseChannel):
             if (r := self.http_status(resp)) is not None:
                 return r
             return SendResult("uncertain" if resp.status_code == 200 else "failed",
-                              f"HTTP {resp.status_code} without a Feishu answer")
+                              R.FEISHU_NO_ANSWER.format(code=resp.status_code))
         code = data.get("code", data.get("StatusCode"))
         if code == 0:
             return SendResult("sent", response=self.clean(data))
         if code == 11232 or resp.status_code == 429:
-            return SendResult("retry", f"code {code}: throttled", self.clean(data),
+            return SendResult("retry", R.FEISHU_THROTTLED.format(code=code), self.clean(data),
                               retry_after=_float(resp.headers.get("Retry-After")))
         why = REASONS.get(code, data.get("msg", "error"))  # type: ignore[arg-type]
         return SendResult("failed", self.redact(f"code {code}: {why}"), self.clean(data))

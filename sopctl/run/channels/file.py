@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .. import reasons as R
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
 
@@ -37,7 +38,7 @@ class FileChannel(BaseChannel):
     async def attempt(self, part: OutMessage) -> SendResult:
         seen = self._seen()
         if part.key in seen:
-            return SendResult("sent", "already in the outbox",
+            return SendResult("sent", R.FILE_DUPLICATE,
                               {"path": str(self.path), "duplicate": True})
         rec = {"key": part.key, "group_id": part.group_id, "group_name": part.group_name,
                "chat_id": part.chat_id, "text": part.text, "format": part.format,
@@ -55,7 +56,7 @@ class FileChannel(BaseChannel):
             finally:
                 os.close(fd)
         except OSError as e:
-            return SendResult("failed", f"cannot write {self.path}: {e.strerror}")
+            return SendResult("failed", R.FILE_UNWRITABLE.format(path=self.path, why=e.strerror))
         seen.add(part.key)
         return SendResult("sent", response={"path": str(self.path)})
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .. import reasons as R
 from .base import Channel, OutMessage, SendResult
 
 if TYPE_CHECKING:
@@ -70,11 +71,11 @@ class RemindChannel:
         return res
 
     async def remove_member(self, chat_id: str, member: str) -> SendResult:
-        return SendResult("failed", "a channel in remind mode cannot remove members",
+        return SendResult("failed", R.REMIND_NO_REMOVE,
                           parts=0, attempts=0)
 
     async def mute_member(self, chat_id: str, member: str) -> SendResult:
-        return SendResult("failed", "a channel in remind mode cannot mute members",
+        return SendResult("failed", R.REMIND_NO_MUTE,
                           parts=0, attempts=0)
 
     async def aclose(self) -> None:

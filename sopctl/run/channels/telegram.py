@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from .. import reasons as R
 from ..delivery import split_text
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
@@ -33,7 +34,7 @@ class TelegramChannel(BaseChannel):
     def parts(self, msg: OutMessage) -> list[dict[str, Any]]:
         chat = msg.chat_id or self.cfg.chat_id
         if not chat:
-            raise ValueError("no chat_id for this Telegram group")
+            raise ValueError(R.TELEGRAM_NO_CHAT)
         head = "".join(f"@{m.lstrip('@')} " for m in msg.mentions)  # Telegram has no @all
         out = []
         for i, c in enumerate(split_text(msg.text, TEXT_UNITS - len(head), "utf16")):
@@ -65,7 +66,7 @@ class TelegramChannel(BaseChannel):
                 if (r := self.http_status(resp)) is not None:
                     return r
                 return SendResult("uncertain" if resp.status_code == 200 else "failed",
-                                  f"HTTP {resp.status_code} without a Bot API answer")
+                                  R.TELEGRAM_NO_ANSWER.format(code=resp.status_code))
             params = data.get("parameters") or {}
             if data["ok"]:
                 result = data.get("result") or {}
@@ -81,12 +82,13 @@ class TelegramChannel(BaseChannel):
             desc = self.redact(str(data.get("description", "error")))
             if data.get("error_code") == 429 or resp.status_code == 429:
                 ra = params.get("retry_after")
-                return SendResult("retry", f"429: {desc}", self.clean(data),
+                return SendResult("retry", R.TELEGRAM_429.format(desc=desc), self.clean(data),
                                   retry_after=float(ra) if ra is not None else None)
             if resp.status_code >= 500:
                 return self.http_status(resp) or SendResult("uncertain", desc)
-            return SendResult("failed", f"{data.get('error_code')}: {desc}", self.clean(data))
-        return SendResult("failed", "chat migrated twice in a row", {})
+            return SendResult("failed", R.TELEGRAM_ERROR.format(code=data.get("error_code"),
+                                                            desc=desc), self.clean(data))
+        return SendResult("failed", R.TELEGRAM_MIGRATED, {})
 
     # -- member operations: the ladder's `remove` and `mute` steps
     async def remove_member(self, chat_id: str, member: str) -> SendResult:
@@ -105,7 +107,7 @@ class TelegramChannel(BaseChannel):
         try:
             uid: int | str = int(member)
         except ValueError:
-            return SendResult("failed", f"Telegram user id must be numeric, not {member!r}",
+            return SendResult("failed", R.TELEGRAM_USER_ID.format(member=repr(member)),
                               parts=0, attempts=0)
         url = self.url.rsplit("/", 1)[0] + "/" + method
         resp, err = await self.post(url, body={"chat_id": chat_id, "user_id": uid, **extra})
@@ -116,16 +118,17 @@ class TelegramChannel(BaseChannel):
         if data is None or "ok" not in data:
             return self.http_status(resp) or SendResult(
                 "uncertain" if resp.status_code == 200 else "failed",
-                f"HTTP {resp.status_code} without a Bot API answer")
+                R.TELEGRAM_NO_ANSWER.format(code=resp.status_code))
         if data["ok"]:
             return SendResult("sent", response={"method": method, "user_id": uid,
                                                 "chat_id": chat_id})
         desc = self.redact(str(data.get("description", "error")))
         if data.get("error_code") == 429 or resp.status_code == 429:
             ra = (data.get("parameters") or {}).get("retry_after")
-            return SendResult("retry", f"429: {desc}", self.clean(data),
+            return SendResult("retry", R.TELEGRAM_429.format(desc=desc), self.clean(data),
                               retry_after=float(ra) if ra is not None else None)
-        return SendResult("failed", f"{data.get('error_code')}: {desc}", self.clean(data))
+        return SendResult("failed", R.TELEGRAM_ERROR.format(code=data.get("error_code"),
+                                                            desc=desc), self.clean(data))
 
 
 MUTE_S = 24 * 3600  # a mute lasts a day; the next offence climbs the ladder again

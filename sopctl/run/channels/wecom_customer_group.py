@@ -13,6 +13,7 @@ import asyncio
 from typing import Any
 
 from ...i18n import _
+from .. import reasons as R
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
 
@@ -42,11 +43,10 @@ class WeComCustomerGroupChannel(BaseChannel):
     def parts(self, msg: OutMessage) -> list[dict[str, Any]]:
         size = len(msg.text.encode())
         if size > TEXT_BYTES:
-            raise ValueError(f"text is {size} bytes; a customer-group mass message takes at most "
-                             f"{TEXT_BYTES} (one message a day per group: not split)")
+            raise ValueError(R.CUSTOMER_TOO_LONG.format(size=size, limit=TEXT_BYTES))
         chat = msg.chat_id or self.cfg.chat_id
         if not chat:
-            raise ValueError("no chat_id for this customer group")
+            raise ValueError(R.CUSTOMER_NO_CHAT)
         body: dict[str, Any] = {"chat_type": "group", "sender": self.cfg.sender,
                                 "chat_id_list": [chat]}
         if msg.text:
@@ -65,7 +65,7 @@ class WeComCustomerGroupChannel(BaseChannel):
         if atts:
             body["attachments"] = atts
         if not self.cfg.sender:
-            raise ValueError("customer-group messages need the channel's `sender` (a userid)")
+            raise ValueError(R.CUSTOMER_NO_SENDER)
         return [body]
 
     def limits(self, part: Any) -> list:
@@ -80,7 +80,7 @@ class WeComCustomerGroupChannel(BaseChannel):
                    f"&corpsecret={self.corp_secret}")
             resp, err = await self.post(url, method="GET")
             if err:  # a GET: nothing was posted, always safe to retry
-                return None, SendResult("retry", "token: " + err.reason)
+                return None, SendResult("retry", R.WECOM_TOKEN.format(reason=err.reason))
             assert resp is not None
             data = self.json_body(resp) or {}
             if data.get("errcode", 0) != 0 or "access_token" not in data:
@@ -108,11 +108,12 @@ class WeComCustomerGroupChannel(BaseChannel):
             if code == 0:
                 res = self.clean(data)
                 if data.get("fail_list"):
-                    return SendResult("failed", f"rejected for: {data['fail_list']}", res)
+                    return SendResult("failed", R.WECOM_REJECTED.format(members=data["fail_list"]),
+                                      res)
                 return SendResult("pending-confirmation",
-                                  "waiting for the sender to confirm in WeCom", res)
+                                  R.WECOM_CONFIRM, res)
             if code in RETRYABLE:
-                return SendResult("retry", f"errcode {code}: {data.get('errmsg', '')}",
+                return SendResult("retry", R.ERRCODE.format(code=code, why=data.get("errmsg", "")),
                                   self.clean(data), retry_after=RETRYABLE[code])
             return self.errcode_failed(code, data, data.get("errmsg", ""))
         raise AssertionError("unreachable")

@@ -13,22 +13,24 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from ...i18n import N_
+from .. import reasons as R
 from ..delivery import split_text
 from ._common import BaseChannel
 from .base import OutMessage, SendResult
 
 TEXT_BYTES, MARKDOWN_BYTES, IMAGE_BYTES = 2048, 4096, 2 * 1024 * 1024
 RETRYABLE = {45009: 60.0, -1: None, 45033: 60.0}  # rate limited / system busy / too many calls
-REASONS = {40058: "content too long", 93000: "invalid robot key (webhook url)",
-           93004: "robot disabled", 93008: "robot not in the group",
-           40008: "invalid message type", 44004: "empty content"}
+REASONS = {40058: N_("content too long"), 93000: N_("invalid robot key (webhook url)"),
+           93004: N_("robot disabled"), 93008: N_("robot not in the group"),
+           40008: N_("invalid message type"), 44004: N_("empty content")}
 
 
 def image_payload(att: dict[str, Any], base_dir: Path) -> dict[str, Any]:
     path = Path(att["path"]).expanduser()
     raw = (path if path.is_absolute() else base_dir / path).read_bytes()
     if len(raw) > IMAGE_BYTES:
-        raise ValueError(f"image {path} is {len(raw)} bytes; WeCom takes at most 2 MB")
+        raise ValueError(R.IMAGE_TOO_BIG.format(path=path, size=len(raw)))
     return {"msgtype": "image", "image": {"base64": base64.b64encode(raw).decode(),
                                           "md5": hashlib.md5(raw).hexdigest()}}
 
@@ -71,11 +73,12 @@ class WeComRobotChannel(BaseChannel):
                 try:
                     out.append(image_payload(att, self.state_dir))
                 except OSError as e:
-                    raise ValueError(f"cannot read image {att['path']}: {e.strerror}") from None
+                    raise ValueError(R.IMAGE_UNREADABLE.format(path=att["path"],
+                                                                why=e.strerror)) from None
         if news:
             out.append(news_payload(news))
         if not out:
-            raise ValueError("nothing to send (empty text, no attachment)")
+            raise ValueError(R.NOTHING_IN_MESSAGE)
         return out
 
     def limits(self, part: Any) -> list:
@@ -89,7 +92,7 @@ class WeComRobotChannel(BaseChannel):
         if code == 0:
             return SendResult("sent", response=self.clean(data))
         if code in RETRYABLE:
-            return SendResult("retry", f"errcode {code}: {data.get('errmsg', '')}",
+            return SendResult("retry", R.ERRCODE.format(code=code, why=data.get("errmsg", "")),
                               self.clean(data), retry_after=RETRYABLE[code])
         why = REASONS.get(code, data.get("errmsg", "error"))  # type: ignore[arg-type]
         return self.errcode_failed(code, data, why)
