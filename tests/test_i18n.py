@@ -294,3 +294,38 @@ def test_chinese_lint_stays_light() -> None:
 
 def test_languages_listed() -> None:
     assert LANGS == ("en", "zh-CN")
+
+
+def test_every_pydantic_error_type_is_said_in_chinese() -> None:
+    """pydantic's whole list of error types, each with the context values it documents:
+    none reaches an operator in English (a type added later gets a generic sentence)."""
+    from pydantic_core import _pydantic_core as core
+
+    from sopctl.i18n.thirdparty import validation_message
+
+    with using("zh-CN"):
+        for info in core.list_all_errors():
+            kind = info["type"]
+            fields = re.findall(r"\{(\w+)\}", info["message_template_python"])
+            ctx = {f: "1" for f in fields}
+            msg = info["message_template_python"].format(**ctx)
+            said = validation_message({"type": kind, "msg": msg, "ctx": ctx})
+            if kind in ("value_error", "assertion_error"):  # our validators' own text
+                continue
+            assert english_runs(said) == [], (kind, said)
+            assert re.search(r"[\u4e00-\u9fff]", said), (kind, said)
+        unknown = validation_message({"type": "some_new_kind", "msg": "Input is odd"})
+        assert "some_new_kind" in unknown and "Input is odd" not in unknown
+
+
+def test_database_errors_are_said_in_chinese(tmp_path: Path) -> None:
+    """The driver's reason for not opening the ledger, on real SQLite and PostgreSQL."""
+    stores = [f"sqlite:///{tmp_path / 'no-such-dir' / 'ledger.db'}",
+              "postgresql://nobody-here@127.0.0.1:5432/test",  # the server names the role
+              "postgresql://root@127.0.0.1:9/test"]  # nothing listens on port 9
+    for store in stores:
+        zh = sopctl("history", "--store", store, cwd=tmp_path, **ZH)
+        assert zh.returncode == 2, zh.stderr
+        assert "无法打开" in zh.stderr and english_runs(zh.stderr) == [], zh.stderr
+        en = sopctl("history", "--store", store, cwd=tmp_path)
+        assert en.returncode == 2 and "cannot open the ledger" in en.stderr

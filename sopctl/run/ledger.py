@@ -161,8 +161,10 @@ class Ledger:
                                        "sopctl ({ours})").format(have=have, ours=SCHEMA_VERSION),
                                      hint=_("upgrade sopctl"))
         except sa.exc.OperationalError as exc:
+            from ..i18n.thirdparty import db_reason
+
             raise UsageError(_("cannot open the ledger at {url}: {why}").format(
-                url=self._safe_url(), why=str(exc.orig).strip().splitlines()[0])) from None
+                url=self._safe_url(), why=db_reason(exc))) from None
 
     def schema_lock(self, conn: Any) -> None:
         """Serialise schema creation among processes starting at once: without it two

@@ -161,6 +161,8 @@ class Runner:
         from apscheduler.triggers.date import DateTrigger
         from sqlalchemy.exc import DBAPIError
 
+        from ..i18n.thirdparty import db_reason
+
         loop = asyncio.get_running_loop()
         self._wake = wake = asyncio.Event()
         sched = BackgroundScheduler(timezone="UTC", job_defaults={
@@ -175,7 +177,7 @@ class Runner:
                     backoff = 1.0
                 except DBAPIError as exc:  # never send without a committed claim: wait, retry
                     self.log("ledger-error", _("ledger unavailable ({why}); no claims for {s} s")
-                             .format(why=type(exc.orig).__name__, s=f"{backoff:.0f}"), "error")
+                             .format(why=db_reason(exc), s=f"{backoff:.0f}"), "error")
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wake.wait(), backoff)
                     backoff = min(30.0, backoff * 2)
