@@ -211,7 +211,7 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
     if once:
         rep = read_inbox(engine, inbox)
         engine.tick()
-        deliverer.stop()
+        deliverer.stop(grace=30)  # everything handed in: sent and recorded
         typer.echo(_("events: {events}, actions: {actions}, skipped: {skipped}").format(
             events=rep.events, actions=rep.actions, skipped=rep.skipped))
         ledger.close()
@@ -266,7 +266,7 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
     stop.set()
     if receiver is not None:
         receiver.close()  # events handed in are committed
-    deliverer.stop()  # reactions claimed are sent and recorded
+    deliverer.stop()  # sends for 5 s; what has not begun then is handed back (released)
     ledger.close()
     log.info(_("stopped"))
 

@@ -7,9 +7,14 @@ plugins and dispatcher), and their results recorded with ``Ledger.finish``. A ro
 flip did not come back ours (taken over meanwhile) is not sent.
 
 Leases are the runner's too: the thread renews what it holds, and takes over (``take_over``)
-claims of this playbook whose holder died or whose lease ran out, sending them from the
-outbox the engine wrote with the claim. ``recover`` judges abandoned ``sending`` rows
-``uncertain``, never sent twice blindly.
+claims of this playbook whose holder died or whose lease ran out, or that a stop handed
+back, sending them from the outbox the engine wrote with the claim. ``recover`` judges
+abandoned ``sending`` rows ``uncertain``, never sent twice blindly.
+
+A stop sends for a few seconds, then does what the runner's does: messages in flight finish
+and are recorded; reactions that have not begun (waiting for a rate-limit window or a slot,
+or not yet dispatched) are handed back (``released``, never sent), and the next serve on
+the store takes them over and sends them.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class Deliverer:
         self._q: asyncio.Queue[list[Recorded] | None] | None = None
         self._ready = threading.Event()
         self._mine: set[str] = set()  # keys handed to a send task and not yet finished
+        self._stopping = False
+        self._gate: Any = None
+        self._unsent: list[str] = []  # never begun because of the stop: handed back
         if metrics is not None and getattr(sender, "ctx", None) is not None:
             metrics.watch(sender.ctx.limiter)
 
@@ -82,11 +90,21 @@ class Deliverer:
         assert self._q is not None
         self._q.put_nowait(item)
 
-    def stop(self, timeout: float = 30) -> None:
-        """Send and record everything handed in, then end the thread."""
+    def stop(self, timeout: float = 30, *, grace: float = 5.0) -> None:
+        """Send for up to ``grace`` seconds, then begin nothing more: what is in flight
+        finishes and is recorded, what has not begun (waiting for a rate-limit window or a
+        slot) is handed back (``released``) for the next serve; then end the thread."""
         if self.thread.is_alive():
+            self.idle.wait(grace)
+            self.loop.call_soon_threadsafe(self._halt)
             self.loop.call_soon_threadsafe(self._put, None)
             self.thread.join(timeout)
+
+    def _halt(self) -> None:
+        self._stopping = True
+        if self._gate is not None:
+            self._gate.refuse()
+        self.sender.dispatcher.stop()  # drops the messages waiting for a window or a slot
 
     def call(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any]:
         """Run ``coro`` on the delivery loop (where the channels' clients live)."""
@@ -118,6 +136,7 @@ class Deliverer:
         try:
             async with LedgerGate(self.ledger, self.playbook, now=lambda: datetime.now(UTC),
                                   lease_s=self.lease_s, log=_log) as gate:
+                self._gate = gate
                 self.sender.use_gate(gate)
                 self._ready.set()
                 await self._resume()
@@ -138,6 +157,7 @@ class Deliverer:
                     t.add_done_callback(lambda t, n=taken: self._settled(t, n, tasks))
                 if tasks:
                     await asyncio.gather(*tasks, return_exceptions=True)
+            await self._hand_back(gate.unsent + self._unsent)
         finally:
             self._ready.set()
             keeper.cancel()
@@ -178,6 +198,24 @@ class Deliverer:
                               len(todo)).format(n=len(todo)))
             await self._deliver(todo)
 
+    async def _hand_back(self, keys: list[str]) -> None:
+        """Rows never sent because of the stop become ``released`` (their outbox entries
+        stay, for whoever takes them over)."""
+        if not keys:
+            return
+        try:
+            n = await asyncio.to_thread(self.ledger.release, self.playbook, keys,
+                                        now=datetime.now(UTC))
+        except Exception as exc:  # still claimed by this process: taken over once it is gone
+            log.error(ngettext("could not record {n} result: {why}",
+                               "could not record {n} results: {why}", len(keys))
+                      .format(n=len(keys), why=exc))
+            return
+        log.info(ngettext(
+            "{n} reaction of {playbook} handed back, never sent: the next serve sends it",
+            "{n} reactions of {playbook} handed back, never sent: the next serve sends them",
+            n).format(n=n, playbook=self.playbook))
+
     def _orphans(self) -> list[Recorded]:
         now = datetime.now(UTC)
         self.ledger.recover(now=now)
@@ -188,14 +226,16 @@ class Deliverer:
                                               deliveries, sa.and_(d.playbook == o.playbook,
                                                                   d.key == o.key)))
                                 .where(o.playbook == self.playbook)).mappings().all()
-            final = [r["key"] for r in rows if r["status"] not in ("claimed", "sending")]
+            final = [r["key"] for r in rows
+                     if r["status"] not in ("claimed", "sending", "released")]
             if final:
                 conn.execute(outbox.delete().where(o.playbook == self.playbook,
                                                    o.key.in_(final)))
         me = self.ledger.runner_id
         ours = {r["key"] for r in rows if r["status"] == "claimed" and r["claimed_by"] == me
                 and r["key"] not in self._mine}
-        theirs = [r["key"] for r in rows if r["status"] == "claimed" and r["claimed_by"] != me]
+        theirs = [r["key"] for r in rows if r["status"] == "released"
+                  or (r["status"] == "claimed" and r["claimed_by"] != me)]
         won = set(self.ledger.take_over(self.playbook, theirs, now=now,
                                         lease_s=self.lease_s)) if theirs else set()
         return [Recorded.from_row(r) for r in rows if r["key"] in ours or r["key"] in won]
@@ -214,6 +254,14 @@ class Deliverer:
         operations flipped, called and recorded here; rows never to be sent recorded."""
         jobs, ops, final = self.sender.plan(batch)
         channel = {x.action.key: x.channel for x in batch}
+        taken: set[str] = set()
+
+        def feed() -> Any:  # what the dispatcher never took (a stop) was never sent
+            for job in jobs:
+                if self._stopping:
+                    return
+                taken.add(job.msg.key)
+                yield job
         if self.metrics is not None:
             self.metrics.queue_depth += len(jobs) + len(ops)
         done: list[str] = []
@@ -226,7 +274,7 @@ class Deliverer:
                 done += await self._member_ops(ops, channel)
             if ops and self.metrics is not None:
                 self.metrics.queue_depth -= len(ops)
-            async for job, res in self.sender.stream(jobs):
+            async for job, res in self.sender.stream(feed()):
                 streamed += 1
                 if self.metrics is not None:
                     self.metrics.queue_depth -= 1
@@ -237,6 +285,7 @@ class Deliverer:
                 done.append(job.msg.key)
                 self.done += 1
         finally:
+            self._unsent += [j.msg.key for j in jobs if j.msg.key not in taken]
             if self.metrics is not None:  # what never began (a stop) is no longer queued
                 self.metrics.queue_depth -= len(jobs) - streamed
         if done:
@@ -246,6 +295,9 @@ class Deliverer:
                 log.error(_("could not look for unfinished reactions: {why}").format(why=exc))
 
     async def _member_ops(self, ops: list[Recorded], channel: dict[str, str]) -> list[str]:
+        if self._stopping:
+            self._unsent += [x.action.key for x in ops]
+            return []
         try:  # committed right before the requests leave, as the gate does for messages
             go = set(await asyncio.to_thread(
                 self.ledger.start_sending, self.playbook, [x.action.key for x in ops],
