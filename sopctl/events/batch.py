@@ -4,7 +4,8 @@ The receiver commits whatever events have queued up in one transaction (group co
 Reading and writing member by member costs a database round trip per statement and
 event; here every member a batch touches is read at once, the reactions run in memory
 (an event sees what earlier events of the same batch changed), and the writes go out as
-one multi-row statement per table.
+one multi-row statement per table. The statements every batch runs are SQL text on the
+driver (sopctl/events/rawsql.py); the rarer ones stay Core.
 """
 
 from __future__ import annotations
@@ -18,49 +19,27 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from .rawsql import RawStatements
 from .reactions import MemberState
-from .store import _STATE, MemberStore, _state, activity, blacklist, digest, members, processed
+from .store import _STATE, MemberStore, _state, blacklist, digest
 from .store import welcome_queue as wq_table
 from .types import Event
 
 
 class _Statements:
-    """Built once per store: a Core statement memoizes its cache key, so reusing the
-    object saves the compile-cache lookup that costs more than SQLite's own work."""
+    """Built once per store: the hot statements as SQL text, the rarer ones as Core
+    statements (a Core statement memoizes its cache key, so reusing the object saves the
+    compile-cache lookup)."""
 
-    def __init__(self, store: MemberStore) -> None:
+    def __init__(self, store: MemberStore, dialect: Any) -> None:
+        self.raw = RawStatements(dialect)
         b = sa.bindparam
-        c, bl, w = members.c, blacklist.c, wq_table.c
-        self.fresh = (store._insert(processed)
-                      .on_conflict_do_nothing(index_elements=["playbook", "event_hash"])
-                      .returning(processed.c.event_hash))
-        self.black = sa.select(bl.member_hash).where(
-            bl.playbook == b("pb"), bl.member_hash.in_(b("hashes", expanding=True)))
-        # both columns of the primary key: SQLite searches it instead of scanning the
-        # playbook's members (without statistics it would not pick the member_id index)
-        self.members = sa.select(members).where(
-            c.playbook == b("pb"), c.group_id.in_(b("groups", expanding=True)),
-            c.member_id.in_(b("who", expanding=True)))
+        w = wq_table.c
         self.unqueue = wq_table.delete().where(
             w.playbook == b("b_pb"), w.group_id == b("b_g"), w.member_id == b("b_m"))
         self.queue = wq_table.insert()
         self.blacklist = store._insert(blacklist).on_conflict_do_nothing(
             index_elements=["playbook", "member_hash"])
-        self.insert = members.insert()
-        ins = store._insert(activity)
-        self.activity = ins.on_conflict_do_update(
-            index_elements=["playbook", "group_id", "day", "member_hash"],
-            set_={"messages": activity.c.messages + ins.excluded.messages})
-        self.updates: dict[tuple[str, ...], Any] = {}
-
-    def update(self, names: tuple[str, ...]) -> Any:
-        stmt = self.updates.get(names)
-        if stmt is None:
-            b, c = sa.bindparam, members.c
-            stmt = self.updates[names] = members.update().where(
-                c.playbook == b("k_pb"), c.group_id == b("k_g"), c.member_id == b("k_m")
-            ).values({n: b("v_" + n) for n in names})
-        return stmt
 
 
 class StoreBatch:
@@ -68,7 +47,8 @@ class StoreBatch:
         self.store, self.conn, self.pb = store, conn, store.playbook
         q = getattr(store, "_batch_statements", None)
         if q is None:
-            q = store._batch_statements = _Statements(store)  # type: ignore[attr-defined]
+            q = store._batch_statements = _Statements(  # type: ignore[attr-defined]
+                store, conn.dialect)
         self.q: _Statements = q
         self._states: dict[tuple[str, str], MemberState] = {}
         self._in_db: set[tuple[str, str]] = set()
@@ -88,22 +68,21 @@ class StoreBatch:
             firsts.setdefault(ev.id, ev)
         if not firsts:
             return []
-        rows = [{"playbook": self.pb, "event_hash": digest(i), "kind": e.kind, "at": e.at}
-                for i, e in firsts.items()]
-        won = set(self.conn.execute(self.q.fresh, rows).scalars())
-        return [e for i, e in firsts.items() if digest(i) in won]
+        hashes = {i: digest(i) for i in firsts}
+        won = self.q.raw.mark_processed(self.conn, self.pb, [(hashes[i], e.kind, e.at)
+                                                             for i, e in firsts.items()])
+        return [e for i, e in firsts.items() if hashes[i] in won]
 
     def prefetch(self, pairs: Iterable[tuple[str, str]]) -> None:
         want = sorted(set(pairs) - self._states.keys())
         if not want:
             return
         who = sorted({m for _g, m in want})
-        self._black |= set(self.conn.execute(self.q.black, {
-            "pb": self.pb, "hashes": [digest(m) for m in who]}).scalars())
+        raw = self.q.raw
+        self._black |= raw.blacklisted(self.conn, self.pb, [digest(m) for m in who])
         black = {m for m in who if digest(m) in self._black}
         groups = sorted({g for g, _m in want})
-        for r in self.conn.execute(self.q.members, {"pb": self.pb, "groups": groups,
-                                                    "who": who}).mappings():
+        for r in raw.members(self.conn, self.pb, groups, who):
             key = (r["group_id"], r["member_id"])
             if key in want:
                 self._states[key] = _state(r, r["member_id"] in black)
@@ -158,9 +137,8 @@ class StoreBatch:
             if rows:
                 conn.execute(q.queue, rows)
         if self._spoke:
-            conn.execute(q.activity, [{"playbook": self.pb, "group_id": g, "day": d,
-                                       "member_hash": h, "messages": n}
-                                      for (g, d, h), n in sorted(self._spoke.items())])
+            q.raw.count_messages(conn, [(self.pb, g, d, h, n) for (g, d, h), n
+                                        in sorted(self._spoke.items())])
         if self._new_black:
             conn.execute(q.blacklist, [{"playbook": self.pb, "member_hash": h, "at": at,
                                         "reason": why}
@@ -172,14 +150,12 @@ class StoreBatch:
             values.update(tags=json.dumps(m.tags, ensure_ascii=False),
                           bought=json.dumps(m.bought, ensure_ascii=False), **extra)
             if key in self._in_db:
-                names = tuple(sorted(values))
-                updates.setdefault(names, []).append(
-                    {"k_pb": self.pb, "k_g": key[0], "k_m": key[1],
-                     **{"v_" + n: v for n, v in values.items()}})
+                updates.setdefault(tuple(sorted(values)), []).append(
+                    (values, self.pb, key[0], key[1]))
             else:
                 inserts.append({"playbook": self.pb, "group_id": key[0], "member_id": key[1],
                                 "welcomed": False, "left_at": None, **values})
         if inserts:
-            conn.execute(q.insert, inserts)
-        for names, params in updates.items():
-            conn.execute(q.update(names), params)
+            q.raw.insert_members(conn, inserts)
+        for names, rows in updates.items():
+            q.raw.update_members(conn, names, rows)

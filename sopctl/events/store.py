@@ -12,6 +12,7 @@ barred (the digest cannot be turned back into the id).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -103,6 +104,7 @@ _STATE = ("nickname", "joined_at", "stage", "stage_at", "spend", "violations", "
           "points", "last_checkin")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a batch asks for each member's several times
 def digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 

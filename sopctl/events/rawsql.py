@@ -1,0 +1,117 @@
+"""The group commit's hot statements as SQL text, run straight on the driver.
+
+A Core statement spends more Python per row on parameter processing than SQLite spends
+running it (construct_params, a type processor per value, the compiled-cache lookup).
+For the few statements every batch runs, the SQL is written once per dialect here and the
+rows go to the driver as tuples; datetimes are converted with the columns' own
+processors, so what is stored is exactly what the Core statements store and read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from .store import activity, blacklist, members, processed
+
+CHUNK = 400  # rows per multi-row statement (far below SQLite's 32766 parameters)
+MEMBER_COLS = tuple(c.name for c in members.columns)
+
+
+def _identity(v: Any) -> Any:
+    return v
+
+
+class RawStatements:
+    """SQL text and value converters for one dialect (SQLite or PostgreSQL)."""
+
+    def __init__(self, dialect: Any) -> None:
+        self.ph = "?" if dialect.paramstyle == "qmark" else "%s"
+        q = dialect.identifier_preparer.quote
+        self.q = q
+        dt = members.c.joined_at.type.dialect_impl(dialect)
+        self.to_db: Callable[[Any], Any] = dt.bind_processor(dialect) or _identity
+        self.from_db: Callable[[Any], Any] = dt.result_processor(dialect, None) or _identity
+        p = self.ph
+        self.member_cols = ", ".join(q(c) for c in MEMBER_COLS)
+        self.insert_member = (f"INSERT INTO {members.name} ({self.member_cols}) VALUES "
+                              f"({', '.join([p] * len(MEMBER_COLS))})")
+        a = activity.name
+        self.activity = (f"INSERT INTO {a} (playbook, group_id, {q('day')}, member_hash, "
+                         f"messages) VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT "
+                         f"(playbook, group_id, {q('day')}, member_hash) DO UPDATE SET "
+                         f"messages = {a}.messages + excluded.messages")
+        self._updates: dict[tuple[str, ...], str] = {}
+        self.dt_cols = {c.name for c in members.columns
+                        if isinstance(c.type, type(members.c.joined_at.type))}
+
+    def _in(self, n: int) -> str:
+        return "(" + ", ".join([self.ph] * n) + ")"
+
+    def mark_processed(self, conn: Connection, pb: str, rows: Sequence[tuple[str, str, Any]]
+                       ) -> set[str]:
+        """Insert (hash, kind, at) rows; returns the hashes that were new."""
+        won: set[str] = set()
+        p, to_db = self.ph, self.to_db
+        for i in range(0, len(rows), CHUNK):
+            part = rows[i:i + CHUNK]
+            sql = (f"INSERT INTO {processed.name} (playbook, event_hash, kind, {self.q('at')}) "
+                   f"VALUES {', '.join([f'({p}, {p}, {p}, {p})'] * len(part))} "
+                   f"ON CONFLICT (playbook, event_hash) DO NOTHING RETURNING event_hash")
+            params: list[Any] = []
+            for h, kind, at in part:
+                params += (pb, h, kind, to_db(at))
+            won.update(r[0] for r in conn.exec_driver_sql(sql, tuple(params)))
+        return won
+
+    def blacklisted(self, conn: Connection, pb: str, hashes: Sequence[str]) -> set[str]:
+        out: set[str] = set()
+        for i in range(0, len(hashes), CHUNK):
+            part = list(hashes[i:i + CHUNK])
+            sql = (f"SELECT member_hash FROM {blacklist.name} WHERE playbook = {self.ph} "
+                   f"AND member_hash IN {self._in(len(part))}")
+            out.update(r[0] for r in conn.exec_driver_sql(sql, (pb, *part)))
+        return out
+
+    def members(self, conn: Connection, pb: str, groups: Sequence[str], who: Sequence[str]
+                ) -> list[dict[str, Any]]:
+        """Rows of ``members`` (as dicts, datetimes converted) for any group x member."""
+        out = []
+        conv = [(i, c) for i, c in enumerate(MEMBER_COLS) if c in self.dt_cols]
+        for i in range(0, len(who), CHUNK):
+            part = list(who[i:i + CHUNK])
+            # both columns of the primary key: SQLite searches it instead of scanning
+            sql = (f"SELECT {self.member_cols} FROM {members.name} WHERE playbook = {self.ph} "
+                   f"AND group_id IN {self._in(len(groups))} "
+                   f"AND member_id IN {self._in(len(part))}")
+            for row in conn.exec_driver_sql(sql, (pb, *groups, *part)):
+                r = list(row)
+                for j, _c in conv:
+                    if r[j] is not None:
+                        r[j] = self.from_db(r[j])
+                out.append(dict(zip(MEMBER_COLS, r, strict=True)))
+        return out
+
+    def count_messages(self, conn: Connection, rows: list[tuple[str, str, str, str, int]]
+                       ) -> None:
+        conn.exec_driver_sql(self.activity, rows)
+
+    def insert_members(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        conn.exec_driver_sql(self.insert_member, [self._tuple(r, MEMBER_COLS) for r in rows])
+
+    def update_members(self, conn: Connection, names: tuple[str, ...],
+                       rows: list[tuple[dict[str, Any], str, str, str]]) -> None:
+        """``rows``: (values of ``names``, playbook, group, member)."""
+        sql = self._updates.get(names)
+        if sql is None:
+            p = self.ph
+            sql = self._updates[names] = (
+                f"UPDATE {members.name} SET {', '.join(f'{self.q(n)} = {p}' for n in names)} "
+                f"WHERE playbook = {p} AND group_id = {p} AND member_id = {p}")
+        conn.exec_driver_sql(sql, [(*self._tuple(v, names), pb, g, m) for v, pb, g, m in rows])
+
+    def _tuple(self, r: dict[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
+        dts, to_db = self.dt_cols, self.to_db
+        return tuple(to_db(r[n]) if n in dts and r[n] is not None else r[n] for n in names)
