@@ -214,3 +214,17 @@ def test_metrics_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "'--metrics-port': 99999 is not a port; use a number from 1 to 65535" in proc.stderr
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_agenda_says_when_run_would_refuse_the_playbook() -> None:
+    from typer.testing import CliRunner
+
+    from sopctl.main import app
+
+    root = Path(__file__).resolve().parents[1]
+    bad = CliRunner().invoke(app, ["agenda", str(root / "examples/rules/SOP203.bad.yaml"),
+                                   "--days", "1"])
+    assert bad.exit_code == 0 and "sopctl run refuses it" in bad.stderr
+    good = CliRunner().invoke(app, ["agenda", str(root / "playbooks/skincare.yaml"),
+                                    "--days", "1"])
+    assert good.exit_code == 0 and "refuses" not in good.stderr

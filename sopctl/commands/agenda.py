@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..errors import UsageError
 from ..i18n import _, ngettext
 from ._common import BOM_OPTION
+
+if TYPE_CHECKING:
+    from ..playbook.loader import Loaded
 
 
 class AgendaFormat(StrEnum):
@@ -41,6 +45,7 @@ def agenda(
 
     path, loaded = load_or_exit(playbook)
     pb = loaded.playbook
+    _warn_if_run_would_refuse(path, loaded)
     first = first_day(from_, "--from", pb.timezone, days)
     groups = playbook_groups(pb)
     if group:
@@ -78,6 +83,20 @@ def agenda(
                             len(occs)).format(n=f"{len(occs):,}", path=output), err=True)
     else:
         typer.echo(text, nl=False)
+
+
+def _warn_if_run_would_refuse(path: str, loaded: Loaded) -> None:
+    """The agenda shows what the plan says; `run` sends only a playbook without lint errors,
+    so say so rather than list messages that would never go out as shown."""
+    from ..run.reload import run_refusals
+
+    errors = run_refusals(loaded)
+    if errors:
+        typer.echo(ngettext(
+            "warning: {path} has {n} lint error: sopctl run refuses it until it is fixed "
+            "(sopctl lint {path})",
+            "warning: {path} has {n} lint errors: sopctl run refuses it until they are fixed "
+            "(sopctl lint {path})", errors).format(path=path, n=errors), err=True)
 
 
 def _table(occs: list, names: dict[str, str], tz: str, first: object, days: int) -> None:

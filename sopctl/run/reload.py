@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..findings import Finding
 
 if TYPE_CHECKING:
+    from ..playbook.loader import Loaded
     from ..playbook.model import Playbook
 
 
@@ -60,6 +61,15 @@ def check_playbook(path: str, env: Mapping[str, str] | None = None) -> Checked:
     findings = lint_loaded(loaded, LintConfig(), env)
     ok = loaded.playbook is not None and not any(f.severity == "error" for f in findings)
     return Checked(path, loaded.playbook if ok else None, findings)
+
+
+def run_refusals(loaded: Loaded) -> int:
+    """How many lint errors make ``run`` refuse this loaded playbook (secrets are taken as
+    set, as ``run`` checks them when it builds its channels)."""
+    from ..lint.config import LintConfig
+    from ..lint.engine import lint_loaded
+
+    return sum(f.severity == "error" for f in lint_loaded(loaded, LintConfig(), _EveryVar()))
 
 
 def _fingerprint(paths: list[str]) -> tuple:
