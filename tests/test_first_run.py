@@ -122,13 +122,13 @@ def test_rehearsal_leaves_the_real_ledger_alone(tmp_path: Path,
                    capture_output=True, timeout=120, check=True, cwd=tmp_path)
     db = real / "ledger.db"
     before = hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns
+    listed = sorted(p.name for p in real.iterdir())  # the ledger and the host's rate state
     code, out = _rehearse(tmp_path, monkeypatch, "2026-12-02T08:10", str(SKINCARE))
     assert code == 0, out
     # the rehearsal sends the slots the real run already sent: its ledger is not this one
     assert "08:00 Asia/Shanghai · rehearsal" in out
     assert (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns) == before
-    assert sorted(p.name for p in real.iterdir()) == sorted(
-        p.name for p in real.iterdir() if p.name.startswith("ledger.db"))
+    assert sorted(p.name for p in real.iterdir()) == listed
 
 
 @pytest.mark.parametrize("extra", [["--once"], ["--dry-run"], ["--since", "24h"],
