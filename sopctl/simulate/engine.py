@@ -3,7 +3,8 @@
 No Python loop runs per member: every daily update is an array operation over all
 members. Two uniforms per member-day drive everything random: one decides who speaks,
 the other the day's competing events (a violation, a conversion, leaving or muting the
-group; at most one). Only the few members an event befalls are then handled, as small
+group; at most one); ``draws`` makes each from a random byte, completed only where the
+byte cannot decide. Only the few members an event befalls are then handled, as small
 index arrays.
 
 Speed comes from keeping the full-array work minimal: members who left are neutralised
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .deadlines import Deadlines
+from .draws import JOINS, MESSAGES, NEGLECT, Draws
 from .members import F32, Groups, State
 from .model import (
     EARLY_DAYS,
@@ -75,6 +77,7 @@ class _Run:
     def __init__(self, world: World, rng: np.random.Generator, track: bool):
         p, st = world.p, world.stages
         self.world, self.p, self.rng, self.track = world, p, rng, track
+        self.draws = Draws(rng)
         self.S = len(st.ids)
         self.nxt, self.oth = np.array(st.next, np.int16), np.array(st.otherwise, np.int16)
         self.cdays, self.price = np.array(st.convert_days, np.int64), np.array(st.price)
@@ -113,16 +116,23 @@ class _Run:
 
     # ------------------------------------------------------------------ members arrive
 
-    def add_members(self, gi: int | np.ndarray, k: int, t: int,
+    def add_members(self, runs: list[tuple[int, int]], t: int, rng: np.random.Generator,
                     joined: np.ndarray | None = None) -> None:
-        """``k`` members into group ``gi`` (or one group index per member, in runs)."""
+        """Members into groups, ``(group index, members)`` in the order they are placed,
+        all at once: one call a day keeps the per-call overhead off the daily loop."""
         s, gr, p = self.s, self.gr, self.p
+        runs = [(g_, k_) for g_, k_ in runs if k_ > 0]
+        g_arr = np.array([g_ for g_, _ in runs], np.int64)
+        k_arr = np.array([k_ for _, k_ in runs], np.int64)
+        k = int(k_arr.sum())
+        # one group: scalars fill the slices
+        gi = runs[0][0] if len(runs) == 1 else np.repeat(g_arr.astype(np.int32), k_arr)
         s.reserve(k)
         a, b = s.n, s.n + k
         sg = gr.stage[gi]
         sigma, rise, quiet = p["talk_sigma"], p["churn_rise"], p["churn_quiet"]
-        talk = self.rng.lognormal(-sigma * sigma / 2, sigma, k)
-        if joined is None:  # today's newcomers, into one group: scalars fill the slices
+        talk = rng.lognormal(-sigma * sigma / 2, sigma, k)
+        if joined is None:  # today's newcomers
             j, recent, e = float(t), True, self.e_join
         else:
             j, recent = joined, joined > t - EARLY_DAYS
@@ -141,33 +151,19 @@ class _Run:
                         ("pconv", self.pconv_s[sg]), ("conv", False), ("msgs", 0)):
             getattr(s, name)[a:b] = v
         s.n = b
-        if isinstance(gi, np.ndarray):
-            for g_, k_ in zip(*np.unique(gi, return_counts=True), strict=True):
-                s.add_run(int(g_), int(k_))
-            gr.counts[: gr.size] += np.bincount(gi, minlength=gr.size)
-        else:
-            s.add_run(gi, k)
-            gr.counts[gi] += k
+        for g_, k_ in runs:
+            s.add_run(g_, k_)
+        gr.counts[g_arr] += k_arr  # distinct groups
 
     def _initial_members(self) -> None:
         """Members present at the start joined between their group's opening and today."""
         w = self.world
         sizes = np.array(w.initial, np.int64)
         lo = np.array([min(0, (g.opened - w.start).days) for g in w.groups], np.int64)
-        gi_all = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
-        self.add_members(gi_all, int(sizes.sum()), 0,
+        self.add_members(list(enumerate(sizes.tolist())), 0, self.rng,
                          self.rng.integers(np.repeat(lo, sizes), 1).astype(F32))
         self.s.n_init = self.s.n
         self.first_joined = float(self.s.joined[: self.s.n].min(initial=0.0))
-
-    def uniform(self, n: int) -> np.ndarray:
-        """``n`` uniforms in [0, 1), float32 with 24 random bits as ``Generator.random``
-        makes them, but from the bit generator's raw output in bulk: the two draws a day
-        over every member are most of the engine's time. ``dtype`` keeps the product in
-        float32 (exact for 24 bits): uint32 times float32 would go through float64."""
-        raw = self.rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n]
-        raw >>= 8
-        return np.multiply(raw, F32(2.0 ** -24), out=self.s.rand[:n], dtype=F32)
 
     # ------------------------------------------------------------------ one day
 
@@ -178,7 +174,7 @@ class _Run:
         sent_open = int(sent[self.gr.counts[: self.gr.size] > 0].sum())
         if t >= 1:  # the first week ends for those who joined EARLY_DAYS ago
             _end_first_week(self.s, t - EARLY_DAYS, self.early)
-        self.engage(n, units, posts)
+        self.engage(t, n, units, posts)
         active, messages = self.speak(t, n)
         leavers, removed, revenue = self.events(t, n, self.boosts[sale])
         self.leave(t, leavers)
@@ -197,11 +193,12 @@ class _Run:
         """Acquisition plus referrals, placed by the live code; (joins, welcome messages)."""
         w, gr, p = self.world, self.gr, self.p
         lam_ref = float(referral_rate(float(self.s.e[: self.s.n].sum()), p))  # pairwise
-        n_join = int(self.rng.poisson(w.join_lam)) + int(self.rng.poisson(lam_ref))
+        rng = self.draws.at(t, JOINS)
+        n_join = int(rng.poisson(w.join_lam)) + int(rng.poisson(lam_ref))
         by_group: dict[int, int] = {}
         while n_join > 0:
             gi = w.live
-            room = w.capacity - int(gr.counts[gi]) if gi >= 0 else 0
+            room = w.capacity - int(gr.counts[gi]) - by_group.get(gi, 0) if gi >= 0 else 0
             if room <= 0:
                 g = w.new_group(t)
                 if gi >= 0:
@@ -210,16 +207,17 @@ class _Run:
                 gr.add(g)
                 continue
             k = min(room, n_join)
-            self.add_members(gi, k, t)
             by_group[gi] = by_group.get(gi, 0) + k
             n_join -= k
+        if by_group:
+            self.add_members(list(by_group.items()), t, rng)
         joins = sum(by_group.values())
         self.alive_n += joins
         welcomes = sum(welcome_batches(k, self.batch_s) for k in by_group.values()) \
             if w.welcome else 0
         return joins, welcomes
 
-    def engage(self, n: int, units: np.ndarray, posts: np.ndarray) -> None:
+    def engage(self, t: int, n: int, units: np.ndarray, posts: np.ndarray) -> None:
         """Engagement (model.engage) and annoyance; posts do not reach a member who muted
         the group, whose engagement only decays."""
         s, p = self.s, self.p
@@ -247,15 +245,16 @@ class _Run:
         if self.neglect_p > 0:
             hit = np.flatnonzero(quiet == self.neglect_days)
             if len(hit):
-                self.neglected(n, hit)
+                self.neglected(t, n, hit)
 
-    def neglected(self, n: int, groups: np.ndarray) -> None:
+    def neglected(self, t: int, n: int, groups: np.ndarray) -> None:
         """Groups left ``quiet_warn_days`` days without operation: a share of their members
         mute them for good (seed 000: such a group goes quiet)."""
         s = self.s
         idx = np.flatnonzero(np.isin(s.grp[:n], groups) & s.alive[:n] & ~s.dnd[:n])
         if len(idx):
-            self.tune_out(idx[self.rng.random(len(idx)) < self.neglect_p])
+            u = self.draws.at(t, NEGLECT).random(len(idx))
+            self.tune_out(idx[u < self.neglect_p])
 
     def speak(self, t: int, n: int) -> tuple[int, int]:
         """Who speaks (model.speak_prob, the scale folded into talk_s) and how much:
@@ -263,8 +262,7 @@ class _Run:
         (a sum of Poissons); with ``track``, each speaker is credited with their share."""
         s, scale = self.s, self.p["speak_scale"]
         ps = np.multiply(s.e[:n], s.talk_s[:n], out=s.buf[:n])
-        u = self.uniform(n)
-        spoke = np.less(u, ps, out=s.mask[:n])
+        spoke = self.draws.bernoulli(t, ps, s.mask[:n], s.rand[:n], s.buf2[:n], s.mask2[:n])
         per_ps = self.p["messages_per_active"] / scale if scale else 0.0
         if self.track or self.muting:
             idx = np.flatnonzero(spoke)
@@ -276,14 +274,13 @@ class _Run:
         else:
             active = int(np.count_nonzero(spoke))
             lam_sum = float(np.dot(ps, spoke.astype(F32))) * per_ps  # sum(where=) is slower
-        return active, active + int(self.rng.poisson(lam_sum))
+        return active, active + int(self.draws.at(t, MESSAGES).poisson(lam_sum))
 
     def events(self, t: int, n: int, boost: np.ndarray) -> tuple[np.ndarray, int, float]:
         """The day's competing events (model.hazard, model.mute_chance), in the order
         violation, conversion, leaving, muting the group: (leavers, removed, revenue)."""
         s, p, pv = self.s, self.p, self.pv
         e, grp = s.e[:n], s.grp[:n]
-        u = self.uniform(n)
         thr = np.multiply(s.k1[:n], e, out=s.buf[:n])
         thr += s.c0[:n]
         m = self.past_onset(t)
@@ -293,8 +290,7 @@ class _Run:
             thr += s.pconv[:n] * e * s.spread((boost - 1.0).astype(F32))
         if self.annoy_any:
             thr += s.annoy[:n] * s.acoef[:n]
-        cand = np.flatnonzero(np.less(u, thr, out=s.mask[:n]))  # never the departed
-        uc = u[cand]
+        cand, uc = self.draws.below(t, thr, s.rand[:n], s.mask[:n])  # never the departed
         pc = s.pconv[cand] * e[cand] * boost[grp[cand]]
         rest = uc >= pv + pc
         if self.annoy_any and self.a_mute:  # the last slice of thr is the mute chance

@@ -15,7 +15,7 @@ from ..i18n import _, ngettext
 from ..playbook.model import Playbook
 from .engine import RunResult, run
 from .model import World, build_world
-from .ops import OpsBook
+from .ops import OpsBook, shared_book
 from .params import KIND_WEIGHTS, resolve
 
 BAND_FIELDS = ("members", "joins", "leaves", "active", "messages", "ops_messages", "revenue",
@@ -28,7 +28,7 @@ def forecast(playbook: Playbook, *, start: date, days: int = 14, groups: int | N
              on_day: Callable[[], None] | None = None) -> dict:
     """Simulate ``runs`` times and summarise; the returned dict is the JSON output."""
     p = resolve(playbook.simulation, params)
-    ops = OpsBook(playbook, start, days, p)
+    ops = shared_book(playbook, start, days, p)
     results: list[RunResult] = []
     stage_ids: list[str] = []
     first_world = None

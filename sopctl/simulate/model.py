@@ -13,9 +13,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from ..events import policy
-from ..plan.render import group_name
 from ..playbook.model import Group, Playbook
-from .ops import OpsBook, group_for
+from .ops import OpsBook, group_for, sim_group_name
 from .params import resolve
 
 if TYPE_CHECKING:
@@ -64,6 +63,7 @@ class World:
     live: int = -1  # index of the group the live code fills (-1: none yet)
     _next: list[int] = field(default_factory=list)  # last entry-stage number, last id number
     _taken: set[str] = field(default_factory=set)
+    _pattern: str = ""  # new groups' name pattern
 
     def new_group(self, day: int) -> Group:
         """The next entry-stage group, opened on simulated day ``day`` (0-based) by the
@@ -73,15 +73,16 @@ class World:
             pond = [g for g in self.groups if (g.stage or entry) == entry]
             self._next = [max((g.number or 0 for g in pond), default=0), len(self.groups)]
             self._taken = {g.id for g in self.groups}
+            self._pattern = (_stage_pattern(self.playbook, entry)
+                             or self.playbook.positioning.name_pattern)
         self._next[0] += 1
         number = self._next[0]
-        pattern = _stage_pattern(self.playbook, entry) or self.playbook.positioning.name_pattern
         k = self._next[1] + 1
         while f"g{k:03d}" in self._taken:
             k += 1
         self._next[1] = k
         self._taken.add(f"g{k:03d}")
-        g = Group(id=f"g{k:03d}", number=number, name=group_name(pattern, number),
+        g = Group(id=f"g{k:03d}", number=number, name=sim_group_name(self._pattern, number),
                   opened=self.start + timedelta(days=day),
                   stage=None if self.playbook.funnel is None else entry)
         self.groups.append(g)

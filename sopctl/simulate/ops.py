@@ -7,8 +7,10 @@ date, so one representative group per distinct opening date is planned and reuse
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 from math import lcm
 from typing import TYPE_CHECKING
 
@@ -213,10 +215,35 @@ class OpsBook:
         return runs
 
 
-def group_for(playbook: Playbook, number: int, opened: date, proto: Group | None) -> Group:
-    """A simulated group named by the playbook's pattern."""
+_SHARED: OrderedDict[tuple, OpsBook] = OrderedDict()
+_SHARED_KEEP = 4  # books kept: a benchmark's or a what-if bench's playbooks
+
+
+def shared_book(playbook: Playbook, start: date, days: int, p: dict[str, float]) -> OpsBook:
+    """An ``OpsBook`` shared by the forecasts of the same playbook over the same days, so a
+    repeated forecast does not plan again. The plan is a pure function of the playbook,
+    the groups and the window (plan.build); of the parameters, the books read only the
+    stimulus weights of 1:1 and Moments messages, which are part of the key."""
+    key = (playbook.model_dump_json(exclude={"simulation"}), start, days,
+           p["target_members_weight"], p["target_moments_weight"])
+    book = _SHARED.pop(key, None) or OpsBook(playbook, start, days, p)
+    _SHARED[key] = book
+    while len(_SHARED) > _SHARED_KEEP:
+        _SHARED.popitem(last=False)
+    return book
+
+
+@lru_cache(maxsize=8192)
+def sim_group_name(pattern: str, number: int) -> str:
+    """``plan.render.group_name``, remembered: a forecast names a thousand groups or more,
+    and the next forecast the same ones."""
     from ..plan.render import group_name
 
+    return group_name(pattern, number)
+
+
+def group_for(playbook: Playbook, number: int, opened: date, proto: Group | None) -> Group:
+    """A simulated group named by the playbook's pattern."""
     prefix, width = "g", 3
     if proto is not None:
         import re
@@ -226,7 +253,7 @@ def group_for(playbook: Playbook, number: int, opened: date, proto: Group | None
             prefix, width = m.group(1), len(m.group(2))
     # a new group takes newcomers: it belongs to the funnel's first stage
     return Group(id=f"{prefix}{number:0{width}d}", number=number, opened=opened,
-                 name=group_name(playbook.positioning.name_pattern, number))
+                 name=sim_group_name(playbook.positioning.name_pattern, number))
 
 
 def _weekday_cron(c: CronSpec) -> bool:
