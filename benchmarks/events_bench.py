@@ -7,8 +7,9 @@ as the previous one is answered, unless a rate is set):
 1. baseline: uvicorn + the receiver's guard + a Starlette route that answers 200 without
    looking at the body;
 2. sopctl: the real receiver (signature, JSON, group commit of store + ledger claims);
-3. sopctl at a fixed offered rate (open loop; default half the sustained rate of 2), for
-   latency below saturation;
+3. sopctl at a fixed offered rate (open loop; default half the sustained rate of 2, spread
+   evenly: each connection sends on its own phase, not all 32 at once), for latency below
+   saturation;
 4. the same while 300 stalled connections sit on the server (half sent a request head and
    no body, half part of a head): normal requests' p99, the server's thread count, and how
    long each stalled connection stays open (the limit is ``--timeout``).
@@ -145,9 +146,10 @@ async def _conn(port: int, reqs: list[bytes], start: int, step: int, stop_at: fl
     writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     i, k, t_start = start, 0, time.perf_counter()
     while time.perf_counter() < stop_at and i < len(reqs):
-        if every:  # open loop: this connection's share of a fixed rate
+        if every:  # open loop: this connection's share of a fixed rate, on its own phase
             k += 1
-            await asyncio.sleep(max(0.0, t_start + k * every - time.perf_counter()))
+            await asyncio.sleep(max(0.0, t_start + (k + start / step) * every
+                                    - time.perf_counter()))
         t0 = time.perf_counter()
         writer.write(reqs[i])
         head = await reader.readuntil(b"\r\n\r\n")
@@ -302,6 +304,7 @@ def main() -> None:
     print("targets (>= 3000/s, >= 0.5x empty, p99 < 50 ms at the paced rate, stalled "
           "closed in time): "
           + ", ".join("met" if x else "NOT met" for x in ok))
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -163,7 +163,8 @@ class Guard:
                     return
 
         try:
-            await asyncio.wait_for(read(), lim.body_timeout)
+            async with asyncio.timeout(lim.body_timeout):  # no task per request, as wait_for
+                await read()
         except TimeoutError:
             return Rejected(408, N_("body not received within {s} s"),
                             s=f"{lim.body_timeout:g}")
