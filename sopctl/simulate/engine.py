@@ -140,15 +140,13 @@ class _Run:
         due = np.where(self.oth[sg] >= 0, t + self.cdays[sg], INF_DAY)
         if self.any_deadline:
             self.deadlines.add(np.arange(a, b), due)
-        for name, v in (("alive", True), ("grp", gi), ("stage", sg),
+        for name, v in (("alive", True), ("alive_f", 1.0), ("grp", gi), ("stage", sg),
                         ("talk_s", p["speak_scale"] * talk), ("joined", j),
                         ("g", rise * (j + p["churn_onset_days"])), ("e", e),
                         ("c0", p["churn_base"] + quiet + self.early * recent + self.pv),
                         ("c1", quiet), ("k1", self.pconv_s[sg] - quiet),
-                        ("hmul", 1.0), ("annoy", 0.0), ("acoef", self.a_churn + self.a_mute),
-                        ("dnd", False), ("viol", 0), ("mute_until", 0),
-                        ("due", due),
-                        ("pconv", self.pconv_s[sg]), ("conv", False), ("msgs", 0)):
+                        ("hmul", 1.0), ("acoef", self.a_churn + self.a_mute),
+                        ("due", due), ("pconv", self.pconv_s[sg])):  # the rest: ZERO_AT_JOIN
             getattr(s, name)[a:b] = v
         s.n = b
         for g_, k_ in runs:
@@ -192,7 +190,10 @@ class _Run:
     def join(self, t: int) -> tuple[int, int]:
         """Acquisition plus referrals, placed by the live code; (joins, welcome messages)."""
         w, gr, p = self.world, self.gr, self.p
-        lam_ref = float(referral_rate(float(self.s.e[: self.s.n].sum()), p))  # pairwise
+        # members present only: the departed's engagement is not kept at zero (engage
+        # updates every slot until compaction)
+        n = self.s.n
+        lam_ref = float(referral_rate(float(np.dot(self.s.e[:n], self.s.alive_f[:n])), p))
         rng = self.draws.at(t, JOINS)
         n_join = int(rng.poisson(w.join_lam)) + int(rng.poisson(lam_ref))
         by_group: dict[int, int] = {}
@@ -365,8 +366,8 @@ class _Run:
         gr.counts[: gr.size] -= np.bincount(s.grp[li], minlength=gr.size)
         if self.dnd_n:
             self.dnd_n -= int(np.count_nonzero(s.dnd[li]))
-        for name in ("alive", "e", "talk_s", "c0", "c1", "pconv", "k1", "annoy", "acoef",
-                     "dnd"):
+        for name in ("alive", "alive_f", "e", "talk_s", "c0", "c1", "pconv", "k1", "annoy",
+                     "acoef", "dnd"):
             getattr(s, name)[li] = 0
         s.g[li] = _NEVER
         s.due[li] = INF_DAY

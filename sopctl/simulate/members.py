@@ -13,10 +13,13 @@ F32 = np.float32
 SCRATCH = {"buf": F32, "buf2": F32, "rand": F32, "mask": bool, "mask2": bool}
 # member state; ``acoef`` is the hazard and mute chance per unit of annoyance, ``dnd`` whether
 # the member has muted the group (do-not-disturb: posts no longer reach them)
-ARRAYS = {"alive": bool, "grp": np.int32, "stage": np.int16, "e": F32,
+ARRAYS = {"alive": bool, "alive_f": F32, "grp": np.int32, "stage": np.int16, "e": F32,
           "talk_s": F32, "joined": F32, "g": F32, "c0": F32, "c1": F32,
           "hmul": F32, "annoy": F32, "acoef": F32, "dnd": bool, "k1": F32, "viol": np.int16,
           "mute_until": np.int32, "due": np.int32, "pconv": F32, "conv": bool, "msgs": F32}
+# member state a newcomer starts at zero: kept zero past the last member (fresh arrays are,
+# compaction clears what it leaves behind), so that adding members need not write it
+ZERO_AT_JOIN = ("annoy", "dnd", "viol", "mute_until", "conv", "msgs")
 
 
 class State:
@@ -51,6 +54,8 @@ class State:
             arr[: len(keep)] = arr[keep]
         self.n_init = int(np.searchsorted(keep, self.n_init))
         self.alive[len(keep): self.n] = False
+        for name in ZERO_AT_JOIN:
+            getattr(self, name)[len(keep): self.n] = 0
         self.n, self.dead = len(keep), 0
         grp = self.grp[: self.n]
         starts = np.flatnonzero(np.r_[True, grp[1:] != grp[:-1]]) if self.n else \
