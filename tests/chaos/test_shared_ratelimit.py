@@ -3,10 +3,10 @@ and loopback platforms that enforce their documented limits and log every reques
 arrival time (tests/fakes: DingTalk locks a robot for ten minutes after its 21st message in
 a minute; Slack answers 429 to a second message within a second).
 
-Two playbooks, two processes, one robot: together they are due more than the robot's
-quota. The platform must never see more than its quota in any window, never refuse a
-message, and the ledger must say exactly what the platform received. A process started
-right after another one posted must remember what was just sent."""
+Two playbooks (or a runner and `sopctl serve`), two processes, one robot: together they are
+due more than the robot's quota. The platform must never see more than its quota in any
+window, never refuse a message, and the ledger must say exactly what the platform received.
+A process started right after another one posted must remember what was just sent."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -153,3 +153,43 @@ def test_two_runners_on_one_slack_webhook_take_turns(tmp_path, sharing):
     assert min(b - a for a, b in itertools.pairwise(times)) >= 1.0
     assert sent_rows(runs.store) == received(fake, lambda p: p["text"])
     assert sum(sent_rows(runs.store).values()) == 8
+
+
+def test_serve_then_run_on_one_robot(tmp_path, sharing):
+    """`sopctl serve --once` answers 10 questions through a 20/min robot and exits; a
+    `sopctl run --once` started at once with 15 messages for the same robot sends the 10
+    left in the minute; the other 5 would wait past their grace."""
+    import json
+
+    env, dirs = sharing
+    src = (Path(__file__).parents[1] / "events" / "events_playbook.yaml").read_text("utf-8")
+    with DingTalkFake(token="ding-1") as fake:
+        events = tmp_path / "events.yaml"
+        events.write_text(src.replace("  console: {type: console}\nchannel: console",
+                                      f"  out: {_ding(fake)}\nchannel: out")
+                          .replace("reply: 订单问题请私聊客服", "reply: 订单问题请私聊客服\n"
+                                   "    cooldown: 1s"), "utf-8")
+        inbox = tmp_path / "inbox.jsonl"
+        t0 = datetime.now(UTC) - timedelta(seconds=30)  # questions 2 s apart: no cool-down
+        inbox.write_text("".join(json.dumps({
+            "id": f"q{i}", "type": "message", "group": "g001", "member": f"wm{i}",
+            "text": f"订单{i}", "at": (t0 + timedelta(seconds=2 * i)).isoformat()}) + "\n"
+            for i in range(10)), "utf-8")
+        pb = playbook(tmp_path / "a.yaml", "a", 15, _ding(fake), "1m")
+        runs = Runs(tmp_path, {**env, "DING_TOKEN": "ding-1"}, late=10)
+        serve = subprocess.run(
+            [sys.executable, "-m", "sopctl", "serve", str(events), "--inbox", str(inbox),
+             "--once", "--store", runs.store, "--state-dir", str(dirs[0])],
+            env=runs.env, capture_output=True, text=True, timeout=120)
+        assert serve.returncode == 0, serve.stdout + serve.stderr
+        code = runs.start(pb, dirs[1]).wait(120)
+    rows = ledger_rows(runs.store)
+    assert code in (0, 1) and fake.refusals(130101) == 0, runs.logs()
+    assert Counter((r["playbook"], r["status"]) for r in rows) == {
+        ("美肌福利群", "sent"): 10, ("a", "sent"): 10, ("a", "failed"): 5}, runs.logs()
+    assert len(fake.requests) == 20 and fake.max_in_window(60.0) == 20
+    texts = [a.payload["text"]["content"] for a in fake.accepted]
+    assert sum("订单问题请私聊客服" in t for t in texts) == 10
+    posts = Counter(t.split(" ")[0] for t in texts if t.endswith("早上好"))
+    assert posts == Counter({k: n for k, n in sent_rows(runs.store).items()
+                             if k.startswith("a-")})
