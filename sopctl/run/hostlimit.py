@@ -28,6 +28,7 @@ import itertools
 import logging
 import math
 import os
+import sqlite3
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -35,13 +36,14 @@ from typing import Any
 
 from .clock import Clock, SystemClock
 from .hoststore import FileStore, SqliteStore, Store, hash_key, owner, prune
-from .ratelimit import DeadlineExceeded, Limit, RateLimiter, Slots
+from .ratelimit import DeadlineExceeded, Lease, Limit, RateLimiter, Slots
 
 log = logging.getLogger("sopctl.run")
 
 ENV = "SOPCTL_RATE_STATE"  # a directory (JSON files), a *.db file (SQLite), or "off"
 POLL_S = 0.05  # how often to look again while every token is in flight in another process
 FLUSH_S = 0.01  # how soon an ended lease is written when nothing else is
+STORE_ERRORS = (OSError, sqlite3.Error)
 
 _LIVE: weakref.WeakSet[HostRateLimiter] = weakref.WeakSet()
 
@@ -100,15 +102,33 @@ class HostRateLimiter:
         self._released: dict[str, asyncio.Event] = {}  # wakes this instance's waiters
         self._ended: list[tuple[str, list[str], float | None]] = []  # not yet written
         self._flusher: asyncio.TimerHandle | None = None
+        self._own: RateLimiter | None = None  # once the store broke
         _LIVE.add(self)
 
+    def _broke(self, exc: Exception) -> RateLimiter:
+        """The store failed (a full disk, permissions changed): this process's own limiter
+        from now on, said once in the log; sending goes on."""
+        if self._own is None:
+            from ..i18n import _
+
+            log.warning(_("rate limits are this process's own: cannot open {path}: {why}")
+                        .format(path=self.store.where, why=exc))
+            self._own = RateLimiter(self.clock)
+            self._ended.clear()
+        return self._own
+
     def penalize(self, key: str, seconds: float) -> None:
+        if self._own is not None:
+            return self._own.penalize(key, seconds)
         hk = hash_key(key)
         now = self.clock.monotonic()
-        with self.store.locked(self._keys([hk]), now) as recs:
-            self._apply(recs)
-            rec = recs[hk]
-            rec["u"] = max(rec.get("u", 0.0), now + seconds)
+        try:
+            with self.store.locked(self._keys([hk]), now) as recs:
+                self._apply(recs)
+                rec = recs[hk]
+                rec["u"] = max(rec.get("u", 0.0), now + seconds)
+        except STORE_ERRORS as exc:
+            self._broke(exc).penalize(key, seconds)
 
     def _keys(self, hkeys: Iterable[str]) -> list[str]:
         return sorted({*hkeys, *(hk for _, hks, _ in self._ended for hk in hks)})
@@ -160,12 +180,15 @@ class HostRateLimiter:
 
     def flush(self) -> None:
         """Write the ended leases now."""
-        if self._ended:
-            with self.store.locked(self._keys(()), self.clock.monotonic()) as recs:
-                self._apply(recs)
+        if self._ended and self._own is None:
+            try:
+                with self.store.locked(self._keys(()), self.clock.monotonic()) as recs:
+                    self._apply(recs)
+            except STORE_ERRORS as exc:
+                self._broke(exc)
 
     async def acquire(self, limits: Sequence[Limit], deadline: float | None = None,
-                      slots: Slots | None = None) -> HostLease:
+                      slots: Slots | None = None) -> HostLease | Lease:
         """Tokens of every window of ``limits`` (and one of ``slots``, when given, taken in
         the same step); raises DeadlineExceeded when the wait would pass ``deadline``."""
         by_key: dict[str, list[Limit]] = {}
@@ -174,8 +197,14 @@ class HostRateLimiter:
         by_key = dict(sorted(by_key.items()))
         lid = f"{owner()}:{id(self):x}:{next(self._seq)}"
         while True:
+            if self._own is not None:
+                return await self._own.acquire(limits, deadline, slots)
             free = slots is None or slots.free
-            wait = self._try(by_key, lid, free) if by_key else 0.0
+            try:
+                wait = self._try(by_key, lid, free) if by_key else 0.0
+            except STORE_ERRORS as exc:
+                self._broke(exc)
+                continue
             if wait <= 0:
                 if not free:
                     await slots.wait()  # type: ignore[union-attr]

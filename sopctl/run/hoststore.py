@@ -125,6 +125,8 @@ def prune(rec: dict[str, Any], now: float) -> bool:
 
 
 class Store(Protocol):
+    where: Path  # shown in the log when it cannot be used
+
     def check(self) -> None:
         """Raise (OSError, sqlite3.Error) if the store cannot be used."""
         ...
@@ -138,6 +140,7 @@ class Store(Protocol):
 class FileStore:
     def __init__(self, directory: Path, shards: int = SHARDS) -> None:
         self.dir, self.shards = Path(directory), shards
+        self.where = self.dir
         self.boot = boot_id()
         self._fds: dict[int, int] = {}
 
@@ -199,7 +202,7 @@ class FileStore:
 
 class SqliteStore:
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        self.path = self.where = Path(path)
         self._db: sqlite3.Connection | None = None
 
     def check(self) -> None:

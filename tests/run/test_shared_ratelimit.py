@@ -289,3 +289,31 @@ def test_two_dispatchers_share_a_robot_s_quota(start_fake, tmp_path, where):  # 
     assert got.count("sent") == 60
     assert fake.max_in_window(60.0) <= 20 and fake.refusals(45009) == 0
     assert len(fake.accepted) == 60
+
+
+def test_a_store_that_breaks_mid_run_leaves_the_process_its_own_limits(tmp_path, caplog):
+    """A full disk or a directory gone: said once in the log, and the windows still hold
+    inside the process (sending never stops for the limiter's sake)."""
+    import shutil
+
+    where = tmp_path / "rl"
+    clock = VirtualClock()
+    store = FileStore(where)
+    lim = HostRateLimiter(store, clock)
+    limits = [Limit("k", 2, 60.0)]
+
+    async def main():
+        (await lim.acquire(limits)).release()
+        store.close()
+        shutil.rmtree(where)
+        where.write_text("not a directory")
+        t = clock.monotonic()
+        for _ in range(3):
+            (await lim.acquire(limits)).release()
+        lim.penalize("k", 5)
+        return clock.monotonic() - t
+
+    with caplog.at_level(logging.WARNING, logger="sopctl.run"):
+        waited = asyncio.run(main())
+    assert waited >= 60  # its own window: 2 a minute
+    assert caplog.text.count("rate limits are this process's own") == 1
