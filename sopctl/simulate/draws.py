@@ -45,28 +45,27 @@ class Draws:
         self.bg.advance((8 * day + which) << 40)
         return self.gen
 
-    def coarse(self, day: int, which: int, out: np.ndarray) -> np.uint64:
-        """Each member's interval start h/256, one random byte each, into ``out``; returns
-        the key of their further bits."""
-        n = len(out)
+    def _bytes(self, day: int, which: int, n: int) -> tuple[np.ndarray, np.uint64]:
+        """One random byte per member, and the key of their further bits."""
         raw = self.at(day, which).bit_generator.random_raw(1 + (n + 7) // 8)
-        np.multiply(raw[1:].view(np.uint8)[:n], STEP, out=out, dtype=F32)
-        return raw[0]
+        return raw[1:].view(np.uint8)[:n], raw[0]
 
-    def bernoulli(self, day: int, p: np.ndarray, out: np.ndarray, u: np.ndarray,
-                  d: np.ndarray, edge: np.ndarray) -> np.ndarray:
-        """``U < p`` for each member into the bool array ``out`` (``u``, ``d``: float32
-        scratch of the same length, ``edge`` bool). ``p - h/256`` decides unless it lies in
-        (0, 1/256). A mask, not indices: listing the ~8 % who speak costs more than the
-        draw (np.nonzero mispredicts on a random mask), listing 1 in 256 does not."""
-        key = self.coarse(day, SPEAK, u)
-        np.subtract(p, u, out=d)
+    def bernoulli(self, day: int, p256: np.ndarray, out: np.ndarray, d: np.ndarray,
+                  edge: np.ndarray) -> np.ndarray:
+        """``U < p`` for each member into the bool array ``out``, given ``p256 = 256 p``
+        (``d``: float32 scratch of the same length, ``edge`` bool). ``256 p - h``
+        decides unless it lies in (0, 1); scaled by 256 (exact in floating point), the byte
+        needs no conversion pass. A mask, not indices: listing the ~8 % who speak costs
+        more than the draw (np.nonzero mispredicts on a random mask), listing 1 in 256
+        does not."""
+        h, key = self._bytes(day, SPEAK, len(out))
+        np.subtract(p256, h, out=d)
         np.greater(d, 0, out=out)
-        np.less(d, STEP, out=edge)
+        np.less(d, 1, out=edge)
         edge &= out
         idx = np.flatnonzero(edge)
         if len(idx):
-            out[idx] = fine(key, idx) * STEP < d[idx]
+            out[idx] = fine(key, idx) < d[idx]
         return out
 
     def below(self, day: int, thr: np.ndarray, u: np.ndarray,
@@ -74,7 +73,8 @@ class Draws:
         """The members whose U is below ``thr``, and their U (``u``, ``mask``: scratch of
         the same length). Those whose interval starts at or above ``thr`` are out; the
         others get their 24 further bits."""
-        key = self.coarse(day, EVENTS, u)
+        h, key = self._bytes(day, EVENTS, len(u))
+        np.multiply(h, STEP, out=u, dtype=F32)  # each member's interval start h/256
         cand = np.flatnonzero(np.less(u, thr, out=mask))
         uc = u[cand]
         uc += fine(key, cand) * STEP

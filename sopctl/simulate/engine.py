@@ -8,8 +8,8 @@ byte cannot decide. Only the few members an event befalls are then handled, as s
 index arrays.
 
 Speed comes from keeping the full-array work minimal: members who left are neutralised
-(zero engagement, zero hazard) and compacted away once they are a sixth of the arrays; the
-leave hazard of ``model.hazard`` is kept expanded into per-member coefficients
+(every chance zeroed, left out of sums) and compacted away once they are a sixth of the
+arrays; the leave hazard of ``model.hazard`` is kept expanded into per-member coefficients
 ``h = c0 - c1 * e + max(0, rise * t - g)`` (``g = rise * (joined + onset)``, or huge once
 converted) that change only when a member joins, ends their first week, or converts; with
 the violation and conversion chances folded in, one threshold ``c0 + k1 * e + max(0,
@@ -141,7 +141,7 @@ class _Run:
         if self.any_deadline:
             self.deadlines.add(np.arange(a, b), due)
         for name, v in (("alive", True), ("alive_f", 1.0), ("grp", gi), ("stage", sg),
-                        ("talk_s", p["speak_scale"] * talk), ("joined", j),
+                        ("talk_s", 256 * p["speak_scale"] * talk), ("joined", j),
                         ("g", rise * (j + p["churn_onset_days"])), ("e", e),
                         ("c0", p["churn_base"] + quiet + self.early * recent + self.pv),
                         ("c1", quiet), ("k1", self.pconv_s[sg] - quiet),
@@ -260,11 +260,12 @@ class _Run:
     def speak(self, t: int, n: int) -> tuple[int, int]:
         """Who speaks (model.speak_prob, the scale folded into talk_s) and how much:
         (speakers, messages). The extra messages are one Poisson draw for the day's total
-        (a sum of Poissons); with ``track``, each speaker is credited with their share."""
+        (a sum of Poissons); with ``track``, each speaker is credited with their share.
+        ``talk_s`` holds 256 times the chance at full engagement (draws.bernoulli)."""
         s, scale = self.s, self.p["speak_scale"]
-        ps = np.multiply(s.e[:n], s.talk_s[:n], out=s.buf[:n])
-        spoke = self.draws.bernoulli(t, ps, s.mask[:n], s.rand[:n], s.buf2[:n], s.mask2[:n])
-        per_ps = self.p["messages_per_active"] / scale if scale else 0.0
+        ps = np.multiply(s.e[:n], s.talk_s[:n], out=s.buf[:n])  # 256 x the chance
+        spoke = self.draws.bernoulli(t, ps, s.mask[:n], s.buf2[:n], s.mask2[:n])
+        per_ps = self.p["messages_per_active"] / scale / 256 if scale else 0.0
         if self.track or self.muting:
             idx = np.flatnonzero(spoke)
             if self.muting and len(idx):
@@ -366,8 +367,10 @@ class _Run:
         gr.counts[: gr.size] -= np.bincount(s.grp[li], minlength=gr.size)
         if self.dnd_n:
             self.dnd_n -= int(np.count_nonzero(s.dnd[li]))
-        for name in ("alive", "alive_f", "e", "talk_s", "c0", "c1", "pconv", "k1", "annoy",
-                     "acoef", "dnd"):
+        # what keeps them out of every draw and sum (engage refills ``e`` and ``annoy``,
+        # so the chances that multiply them are zeroed instead)
+        for name in ("alive", "alive_f", "talk_s", "c0", "pconv", "k1", "annoy", "acoef",
+                     "dnd"):
             getattr(s, name)[li] = 0
         s.g[li] = _NEVER
         s.due[li] = INF_DAY

@@ -16,9 +16,8 @@ def _draws(seed: int = 5) -> Draws:
 
 def _bernoulli(d: Draws, day: int, p: np.ndarray) -> np.ndarray:
     n = len(p)
-    scratch = [np.empty(n, bool), np.empty(n, F32), np.empty(n, F32), np.empty(n, bool)]
-    out, u, dd, edge = scratch
-    return d.bernoulli(day, p.astype(F32), out, u, dd, edge).copy()
+    out, dd, edge = np.empty(n, bool), np.empty(n, F32), np.empty(n, bool)
+    return d.bernoulli(day, 256 * p.astype(F32), out, dd, edge).copy()
 
 
 def test_bernoulli_hits_its_chance_also_inside_a_byte() -> None:
