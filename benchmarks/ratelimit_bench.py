@@ -1,4 +1,4 @@
-"""The cost of a rate-limit token per message: the host-wide limiter (JSON files under flock,
+"""The cost of a rate-limit token per message: the host-wide limiter (files under flock,
 and SQLite in WAL mode) against the in-memory one, in the same run.
 
 Each message takes its tokens and gives them back (``acquire`` + ``release``, what the

@@ -3,7 +3,7 @@
 Each process used to keep its own :class:`~sopctl.run.ratelimit.RateLimiter`, so two
 runners (or a runner and ``serve``) posting to one robot together exceeded its quota, and a
 restarted runner forgot what it had just sent. :class:`HostRateLimiter` keeps the same
-state per endpoint in a store every process opens (``hoststore``: JSON files under
+state per endpoint in a store every process opens (``hoststore``: small files under
 ``flock``, or SQLite in WAL mode): per endpoint, when its recent requests *completed*, the
 requests in flight (by process) and the penalty deadline. Times are the host's monotonic
 clock (``CLOCK_MONOTONIC``, one for every process on the host), so they compare across
@@ -40,7 +40,7 @@ from .ratelimit import DeadlineExceeded, Lease, Limit, RateLimiter, Slots
 
 log = logging.getLogger("sopctl.run")
 
-ENV = "SOPCTL_RATE_STATE"  # a directory (JSON files), a *.db file (SQLite), or "off"
+ENV = "SOPCTL_RATE_STATE"  # a directory (FileStore), a *.db file (SQLite), or "off"
 POLL_S = 0.05  # how often to look again while every token is in flight in another process
 FLUSH_S = 0.01  # how soon an ended lease is written when nothing else is
 STORE_ERRORS = (OSError, sqlite3.Error)
@@ -55,6 +55,7 @@ def _flush_all() -> None:
     for lim in list(_LIVE):
         with contextlib.suppress(Exception):
             lim.flush()
+
 
 def _wait(rec: dict[str, Any], lims: Sequence[Limit], now: float) -> float:
     """Seconds until every window of ``lims`` has a token (inf: all in flight)."""

@@ -1,5 +1,5 @@
 """The host-wide rate limiter: the in-memory limiter's rules, kept in a store that every
-process opens (JSON files under flock, or SQLite). Clock-driven: minutes of platform time in
+process opens (files under flock, or SQLite). Clock-driven: minutes of platform time in
 milliseconds; separate limiters on one store stand for separate processes, and real child
 processes show what the kernel does with a killed one's lock."""
 
