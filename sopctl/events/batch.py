@@ -81,10 +81,10 @@ class StoreBatch:
         raw = self.q.raw
         self._black |= raw.blacklisted(self.conn, self.pb, [digest(m) for m in who])
         black = {m for m in who if digest(m) in self._black}
-        groups = sorted({g for g, _m in want})
-        for r in raw.members(self.conn, self.pb, groups, who):
+        wanted = set(want)
+        for r in raw.members(self.conn, self.pb, want):
             key = (r["group_id"], r["member_id"])
-            if key in want:
+            if key in wanted:
                 self._states[key] = _state(r, r["member_id"] in black)
                 self._in_db.add(key)
         for g, m in want:

@@ -75,20 +75,29 @@ class RawStatements:
             out.update(r[0] for r in conn.exec_driver_sql(sql, (pb, *part)))
         return out
 
-    def members(self, conn: Connection, pb: str, groups: Sequence[str], who: Sequence[str]
+    def members(self, conn: Connection, pb: str, pairs: Sequence[tuple[str, str]]
                 ) -> list[dict[str, Any]]:
-        """Rows of ``members`` (as dicts, datetimes converted) for any group x member."""
+        """Rows of ``members`` (as dicts, datetimes converted) among (group, member)
+        ``pairs``; SQLite may also return other pairs of those groups and members."""
         out = []
-        conv = [(i, c) for i, c in enumerate(MEMBER_COLS) if c in self.dt_cols]
-        for i in range(0, len(who), CHUNK):
-            part = list(who[i:i + CHUNK])
-            # both columns of the primary key: SQLite searches it instead of scanning
-            sql = (f"SELECT {self.member_cols} FROM {members.name} WHERE playbook = {self.ph} "
-                   f"AND group_id IN {self._in(len(groups))} "
-                   f"AND member_id IN {self._in(len(part))}")
-            for row in conn.exec_driver_sql(sql, (pb, *groups, *part)):
+        conv = [i for i, c in enumerate(MEMBER_COLS) if c in self.dt_cols]
+        head = f"SELECT {self.member_cols} FROM {members.name} WHERE playbook = {self.ph} AND "
+        for i in range(0, len(pairs), CHUNK):
+            part = pairs[i:i + CHUNK]
+            if self.ph == "?":  # SQLite searches the primary key for two IN lists, but
+                # scans the playbook's rows for a list of pairs
+                groups, who = sorted({g for g, _m in part}), sorted({m for _g, m in part})
+                sql = (head + f"group_id IN {self._in(len(groups))} "
+                       f"AND member_id IN {self._in(len(who))}")
+                params: tuple[Any, ...] = (pb, *groups, *who)
+            else:  # PostgreSQL probes the primary key once per pair (a nested loop), where
+                # two IN lists become a bitmap scan of the playbook's whole key range
+                pair = f"({self.ph}, {self.ph})"
+                sql = head + f"(group_id, member_id) IN (VALUES {', '.join([pair] * len(part))})"
+                params = (pb, *(x for gm in part for x in gm))
+            for row in conn.exec_driver_sql(sql, params):
                 r = list(row)
-                for j, _c in conv:
+                for j in conv:
                     if r[j] is not None:
                         r[j] = self.from_db(r[j])
                 out.append(dict(zip(MEMBER_COLS, r, strict=True)))
