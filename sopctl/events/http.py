@@ -125,22 +125,45 @@ def build_app(receiver: Receiver, limits: HttpLimits, *, access: AccessLog | Non
 
 def _guarded(base: type) -> type:
     """A uvicorn protocol class that closes a connection whose request head does not arrive
-    within ``header_timeout`` (uvicorn's own keep-alive timer only runs between requests)."""
+    within ``header_timeout`` (uvicorn's own keep-alive timer only runs between requests),
+    and answers 431 to a head longer than ``max_header`` bytes (httptools, unlike h11, has
+    no bound of its own: the head would grow in memory until the timeout)."""
 
     class Guarded(base):  # type: ignore[misc, valid-type]
         header_timeout = 10.0
+        max_header = 16 * 1024
         _head_timer: asyncio.TimerHandle | None = None
+        _head_bytes = 0  # received since the last request's head was complete
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             self._arm()
 
         def data_received(self, data: bytes) -> None:
+            if self.cycle is None or self.cycle.response_complete:  # a head is coming
+                end = data.find(b"\r\n\r\n")
+                self._head_bytes += len(data) if end < 0 else end + 4
+                if self._head_bytes > self.max_header:
+                    self._head_too_large()
+                    return
+                if end >= 0:
+                    self._head_bytes = 0
             super().data_received(data)
             if self.cycle is not None and not self.cycle.response_complete:
+                self._head_bytes = 0
                 self._disarm()  # a request is under way: the body has its own timeout
             elif self._head_timer is None:
                 self._arm()
+
+        def _head_too_large(self) -> None:
+            self._disarm()
+            if not self.transport.is_closing():
+                body = b'{"error":"request head exceeds %d bytes"}' % self.max_header
+                self.transport.write(
+                    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                    b"content-type: application/json\r\nconnection: close\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body))
+                self.transport.close()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -180,7 +203,7 @@ def protocol_class(limits: HttpLimits) -> type:
     except ImportError:
         from uvicorn.protocols.http.h11_impl import H11Protocol as base
     cls = _guarded(base)
-    cls.header_timeout = limits.header_timeout
+    cls.header_timeout, cls.max_header = limits.header_timeout, limits.max_header
     return cls
 
 

@@ -3,6 +3,7 @@ within its limits, logs one line, prints no traceback, and keeps serving."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -226,3 +227,19 @@ def test_connections_beyond_the_bound_are_answered_503(pb, tmp_path):
         time.sleep(0.2)
         assert httpx.get(base + "/healthz").status_code == 200
     ledger.close()
+
+
+def test_a_request_head_over_the_bound_is_refused_431(http):
+    """httptools (unlike h11) has no bound of its own on the request head: the server
+    counts its bytes, answers 431 past ``max_header`` and closes, whether the head ever
+    ends or not; a head under the bound is served."""
+    server, base, _engine, _log = http
+    for end in (b"\r\n\r\n", b""):
+        s = _sock(server)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # closed early
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: "
+                      + b"a" * (LIMITS.max_header + 1024) + end)
+        out, took = _read_all(s)
+        assert out.startswith(b"HTTP/1.1 431") and took < LIMITS.header_timeout + 1.5, out[:80]
+    pad = "a" * (LIMITS.max_header - 1024)
+    assert httpx.get(base + "/healthz", headers={"X-Pad": pad}).status_code == 200
