@@ -68,18 +68,16 @@ class Draws:
             out[idx] = fine(key, idx) < d[idx]
         return out
 
-    def below(self, day: int, thr: np.ndarray, u: np.ndarray,
+    def below(self, day: int, thr256: np.ndarray,
               mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The members whose U is below ``thr``, and their U (``u``, ``mask``: scratch of
-        the same length). Those whose interval starts at or above ``thr`` are out; the
-        others get their 24 further bits."""
-        h, key = self._bytes(day, EVENTS, len(u))
-        np.multiply(h, STEP, out=u, dtype=F32)  # each member's interval start h/256
-        cand = np.flatnonzero(np.less(u, thr, out=mask))
-        uc = u[cand]
-        uc += fine(key, cand) * STEP
-        keep = uc < thr[cand]
-        return cand[keep], uc[keep]
+        """The members whose U is below a chance, given ``thr256``, 256 times the chance,
+        and their U (``mask``: bool scratch of the same length). Those whose byte is at or
+        above ``thr256`` are out; the others get their 24 further bits."""
+        h, key = self._bytes(day, EVENTS, len(mask))
+        cand = np.flatnonzero(np.less(h, thr256, out=mask))
+        uc = h[cand] + fine(key, cand)  # 256 U
+        keep = uc < thr256[cand]
+        return cand[keep], uc[keep] * STEP
 
 
 def fine(key: np.uint64, idx: np.ndarray) -> np.ndarray:

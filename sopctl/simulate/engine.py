@@ -14,7 +14,9 @@ arrays; the leave hazard of ``model.hazard`` is kept expanded into per-member co
 converted) that change only when a member joins, ends their first week, or converts; with
 the violation and conversion chances folded in, one threshold ``c0 + k1 * e + max(0,
 rise * t - g)`` decides who has an event (plus ``acoef * annoyance`` while anyone is
-annoyed). Full-array work writes into scratch buffers.
+annoyed). ``c0``, ``k1``, ``g`` and ``acoef`` are kept 256 times their value (``S``), so the
+threshold compares with each member's random byte as it is (draws.Draws.below); scaling by a
+power of two is exact in floating point. Full-array work writes into scratch buffers.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from .model import (
 FIELDS = ("members", "joins", "leaves", "removed", "active", "messages", "ops_messages",
           "revenue", "groups_open")
 _NEVER = F32(1e30)  # a rise-term offset that keeps max(0, rise * t - g) at zero
+S = 256  # the scale of the event coefficients (c0, k1, g, acoef): a random byte's range
 
 
 @dataclass(slots=True)
@@ -142,10 +145,10 @@ class _Run:
             self.deadlines.add(np.arange(a, b), due)
         for name, v in (("alive", True), ("alive_f", 1.0), ("grp", gi), ("stage", sg),
                         ("talk_s", 256 * p["speak_scale"] * talk), ("joined", j),
-                        ("g", rise * (j + p["churn_onset_days"])), ("e", e),
-                        ("c0", p["churn_base"] + quiet + self.early * recent + self.pv),
-                        ("c1", quiet), ("k1", self.pconv_s[sg] - quiet),
-                        ("hmul", 1.0), ("acoef", self.a_churn + self.a_mute),
+                        ("g", S * rise * (j + p["churn_onset_days"])), ("e", e),
+                        ("c0", S * (p["churn_base"] + quiet + self.early * recent + self.pv)),
+                        ("c1", quiet), ("k1", (self.pconv_s[sg] - quiet) * S),
+                        ("hmul", 1.0), ("acoef", (self.a_churn + self.a_mute) * S),
                         ("due", due), ("pconv", self.pconv_s[sg])):  # the rest: ZERO_AT_JOIN
             getattr(s, name)[a:b] = v
         s.n = b
@@ -286,18 +289,18 @@ class _Run:
         thr = np.multiply(s.k1[:n], e, out=s.buf[:n])
         thr += s.c0[:n]
         m = self.past_onset(t)
-        past = np.subtract(F32(p["churn_rise"] * t), s.g[:m], out=s.buf2[:m])
+        past = np.subtract(F32(S * p["churn_rise"] * t), s.g[:m], out=s.buf2[:m])
         thr[:m] += np.maximum(past, F32(0), out=past)
         if (boost > 1.0).any():
-            thr += s.pconv[:n] * e * s.spread((boost - 1.0).astype(F32))
+            thr += s.pconv[:n] * e * s.spread(((boost - 1.0) * S).astype(F32))
         if self.annoy_any:
             thr += s.annoy[:n] * s.acoef[:n]
-        cand, uc = self.draws.below(t, thr, s.rand[:n], s.mask[:n])  # never the departed
+        cand, uc = self.draws.below(t, thr, s.mask[:n])  # never the departed
         pc = s.pconv[cand] * e[cand] * boost[grp[cand]]
         rest = uc >= pv + pc
         if self.annoy_any and self.a_mute:  # the last slice of thr is the mute chance
             mute = s.annoy[cand] * self.a_mute * ~s.dnd[cand]
-            tune = rest & (uc >= thr[cand] - mute)
+            tune = rest & (uc >= thr[cand] * F32(1 / S) - mute)
             self.tune_out(cand[tune])
             rest &= ~tune
         li = cand[rest]
@@ -339,10 +342,10 @@ class _Run:
         s.stage[ci], s.conv[ci], s.g[ci] = new, True, _NEVER
         s.hmul[ci], s.pconv[ci] = factor, self.pconv_s[new]
         recent = s.joined[ci] > t - EARLY_DAYS
-        s.c0[ci] = (p["churn_base"] + quiet + self.early * recent) * factor + self.pv
+        s.c0[ci] = S * ((p["churn_base"] + quiet + self.early * recent) * factor + self.pv)
         s.c1[ci] = quiet * factor
-        s.k1[ci] = s.pconv[ci] - s.c1[ci]
-        s.acoef[ci] = self.a_churn * F32(factor) + self.a_mute * ~s.dnd[ci]
+        s.k1[ci] = (s.pconv[ci] - s.c1[ci]) * S
+        s.acoef[ci] = (self.a_churn * F32(factor) + self.a_mute * ~s.dnd[ci]) * S
         s.due[ci] = due = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
         if self.any_deadline:
             self.deadlines.add(ci, due)
@@ -354,7 +357,7 @@ class _Run:
         if len(idx):
             s = self.s
             s.dnd[idx] = True
-            s.acoef[idx] = self.a_churn * s.hmul[idx]
+            s.acoef[idx] = self.a_churn * s.hmul[idx] * S
             self.dnd_n += len(idx)
 
     def leave(self, t: int, li: np.ndarray) -> None:
@@ -385,7 +388,7 @@ class _Run:
         if len(mi):
             new = self.oth[s.stage[mi]]
             s.stage[mi], s.pconv[mi] = new, self.pconv_s[new]
-            s.k1[mi] = s.pconv[mi] - s.c1[mi]
+            s.k1[mi] = (s.pconv[mi] - s.c1[mi]) * S
             s.due[mi] = due = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
             self.deadlines.add(mi, due)
             self.moved[:, t] = np.bincount(new, minlength=self.S)
@@ -412,7 +415,7 @@ def _end_first_week(s: State, day: int, early: float) -> None:
     if day <= 0:  # members present at the start joined on scattered days
         idx = np.concatenate([np.flatnonzero(s.joined[: s.n_init] == day), idx])
     idx = idx[s.alive[idx]]
-    s.c0[idx] -= F32(early) * s.hmul[idx]
+    s.c0[idx] -= F32(S * early) * s.hmul[idx]
 
 
 def _batch_seconds(world: World) -> int:

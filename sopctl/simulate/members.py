@@ -10,7 +10,7 @@ from .model import World
 
 F32 = np.float32
 # per-day temporaries, not member state
-SCRATCH = {"buf": F32, "buf2": F32, "rand": F32, "mask": bool, "mask2": bool}
+SCRATCH = {"buf": F32, "buf2": F32, "mask": bool, "mask2": bool}
 # member state; ``acoef`` is the hazard and mute chance per unit of annoyance, ``dnd`` whether
 # the member has muted the group (do-not-disturb: posts no longer reach them)
 ARRAYS = {"alive": bool, "alive_f": F32, "grp": np.int32, "stage": np.int16, "e": F32,

@@ -39,7 +39,7 @@ def test_below_finds_candidates_and_their_uniform() -> None:
     thr[:1000] = 0  # the departed: never a candidate
     counts, ratios = 0, []
     for day in range(6):
-        cand, uc = d.below(day, thr, np.empty(len(thr), F32), np.empty(len(thr), bool))
+        cand, uc = d.below(day, 256 * thr, np.empty(len(thr), bool))
         assert (cand >= 1000).all() and (uc < thr[cand]).all() and (uc >= 0).all()
         counts += len(cand)
         ratios.append(uc / thr[cand])
@@ -66,8 +66,8 @@ def test_a_members_draw_depends_on_day_and_place_only() -> None:
     # an edit that changes who is a candidate keeps everyone else's uniform
     t1, t2 = p * F32(0.1), p * F32(0.1)
     t2[::7] *= 3
-    c1, u1 = a.below(5, t1, np.empty(len(p), F32), np.empty(len(p), bool))
-    c2, u2 = b.below(5, t2, np.empty(len(p), F32), np.empty(len(p), bool))
+    c1, u1 = a.below(5, 256 * t1, np.empty(len(p), bool))
+    c2, u2 = b.below(5, 256 * t2, np.empty(len(p), bool))
     both, i1, i2 = np.intersect1d(c1, c2, return_indices=True)
     assert len(both) > 100 and (u1[i1] == u2[i2]).all()
     # and another day draws anew
