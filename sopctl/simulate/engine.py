@@ -33,6 +33,7 @@ from .model import (
     EARLY_DAYS,
     INF_DAY,
     World,
+    batch_seconds,
     boosts,
     early_term,
     read_units,
@@ -98,7 +99,7 @@ class _Run:
                           + (p["welcome_boost"] if world.welcome else 0.0))
         # annoyance: a leave hazard for everyone, a chance to mute for those who have not
         self.a_churn, self.a_mute = F32(p["annoyance_churn"]), F32(p["annoyance_mute"])
-        self.batch_s = _batch_seconds(world)
+        self.batch_s = batch_seconds(world)
         self.neglect_days, self.neglect_p = int(p["quiet_warn_days"]), p["neglect_mute"]
         self.boosts = np.array(boosts(p))  # by a day's sale level
 
@@ -174,7 +175,7 @@ class _Run:
         units, posts, sale, sent = self.gr.today(t)
         sent_open = int(sent[self.gr.counts[: self.gr.size] > 0].sum())
         if t >= 1:  # the first week ends for those who joined EARLY_DAYS ago
-            _end_first_week(self.s, t - EARLY_DAYS, self.early)
+            self.s.end_first_week(t - EARLY_DAYS, F32(S * self.early))
         self.engage(t, n, units, posts)
         active, messages = self.speak(t, n)
         leavers, removed, revenue = self.events(t, n, self.boosts[sale])
@@ -404,22 +405,3 @@ class _Run:
                          self.full_events, self.member_days, stays, per_member, self.barred,
                          int(np.count_nonzero(s.dnd[:n] & alive)))
 
-
-def _end_first_week(s: State, day: int, early: float) -> None:
-    """Drop the first-week hazard of members who joined on ``day``."""
-    if early == 0:
-        return
-    later = s.joined[s.n_init: s.n]  # sorted by join day
-    lo, hi = np.searchsorted(later, [day, day + 0.5])
-    idx = np.arange(s.n_init + lo, s.n_init + hi)
-    if day <= 0:  # members present at the start joined on scattered days
-        idx = np.concatenate([np.flatnonzero(s.joined[: s.n_init] == day), idx])
-    idx = idx[s.alive[idx]]
-    s.c0[idx] -= F32(S * early) * s.hmul[idx]
-
-
-def _batch_seconds(world: World) -> int:
-    from ..playbook.timeparse import parse_duration
-
-    w = world.playbook.welcome
-    return int(parse_duration(w.batch_window)) if w is not None else 180

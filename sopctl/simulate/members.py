@@ -75,6 +75,19 @@ class State:
                                       for a in (self.run_g, self.run_k))
         self.run_g[m], self.run_k[m], self.nruns = gi, k, m + 1
 
+    def end_first_week(self, day: int, early: np.float32) -> None:
+        """Drop the first-week hazard (``early``, on the scale of ``c0``) of the members who
+        joined on ``day``."""
+        if early == 0:
+            return
+        later = self.joined[self.n_init: self.n]  # sorted by join day
+        lo, hi = np.searchsorted(later, [day, day + 0.5])
+        idx = np.arange(self.n_init + lo, self.n_init + hi)
+        if day <= 0:  # members present at the start joined on scattered days
+            idx = np.concatenate([np.flatnonzero(self.joined[: self.n_init] == day), idx])
+        idx = idx[self.alive[idx]]
+        self.c0[idx] -= early * self.hmul[idx]
+
     def spread(self, per_group: np.ndarray) -> np.ndarray:
         """A per-group value for every member (runs make this a repeat, not a gather)."""
         m = self.nruns

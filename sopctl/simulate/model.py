@@ -244,3 +244,11 @@ def welcome_batches(joins: int, batch_window_s: int) -> int:
         return 0
     w = max(1.0, 14 * 3600 / max(1, batch_window_s))
     return max(1, round(w * (1.0 - (1.0 - 1.0 / w) ** joins)))
+
+
+def batch_seconds(world: World) -> int:
+    """The welcome's batch window in seconds (180 without a welcome)."""
+    from ..playbook.timeparse import parse_duration
+
+    w = world.playbook.welcome
+    return int(parse_duration(w.batch_window)) if w is not None else 180

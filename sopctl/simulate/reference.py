@@ -17,6 +17,7 @@ from .model import (
     EARLY_DAYS,
     INF_DAY,
     World,
+    batch_seconds,
     boosts,
     closure,
     early_term,
@@ -58,9 +59,7 @@ def run_reference(world: World, seed: int) -> dict:
     e_join = min(1.0, p["engagement_join"] + wboost)
     early_new = early_term(world.welcome, p)
     stage_of = {s: i for i, s in enumerate(st.ids)}
-    from .engine import _batch_seconds
-
-    batch_s = _batch_seconds(world)
+    batch_s = batch_seconds(world)
     boost = boosts(p)
     members: list[_Member] = []
     counts: list[int] = []
