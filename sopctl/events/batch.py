@@ -147,8 +147,7 @@ class StoreBatch:
         for key in sorted(self._dirty):
             m, extra = self._states[key], self._extra.get(key, {})
             values = {k: getattr(m, k) for k in _STATE}
-            values.update(tags=json.dumps(m.tags, ensure_ascii=False),
-                          bought=json.dumps(m.bought, ensure_ascii=False), **extra)
+            values.update(tags=_json(m.tags), bought=_json(m.bought), **extra)
             if key in self._in_db:
                 updates.setdefault(tuple(sorted(values)), []).append(
                     (values, self.pb, key[0], key[1]))
@@ -159,3 +158,7 @@ class StoreBatch:
             q.raw.insert_members(conn, inserts)
         for names, rows in updates.items():
             q.raw.update_members(conn, names, rows)
+
+
+def _json(items: list) -> str:
+    return json.dumps(items, ensure_ascii=False) if items else "[]"  # most lists are empty

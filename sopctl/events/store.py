@@ -284,10 +284,14 @@ class MemberStore:
 def _state(r: Any, blacklisted: bool) -> MemberState:
     return MemberState(
         member=r["member_id"], group=r["group_id"], nickname=r["nickname"],
-        joined_at=r["joined_at"], tags=json.loads(r["tags"]), stage=r["stage"],
-        stage_at=r["stage_at"], spend=r["spend"], bought=json.loads(r["bought"]),
+        joined_at=r["joined_at"], tags=_list(r["tags"]), stage=r["stage"],
+        stage_at=r["stage_at"], spend=r["spend"], bought=_list(r["bought"]),
         violations=r["violations"], last_active=r["last_active"], blacklisted=blacklisted,
         points=r["points"], last_checkin=r["last_checkin"])
+
+
+def _list(text: str) -> list:
+    return [] if text == "[]" else json.loads(text)  # most lists are empty
 
 
 def _public(r: Any) -> dict[str, Any]:
