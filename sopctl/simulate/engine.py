@@ -126,11 +126,12 @@ class _Run:
         all at once: one call a day keeps the per-call overhead off the daily loop."""
         s, gr, p = self.s, self.gr, self.p
         runs = [(g_, k_) for g_, k_ in runs if k_ > 0]
-        g_arr = np.array([g_ for g_, _ in runs], np.int64)
-        k_arr = np.array([k_ for _, k_ in runs], np.int64)
-        k = int(k_arr.sum())
-        # one group: scalars fill the slices
-        gi = runs[0][0] if len(runs) == 1 else np.repeat(g_arr.astype(np.int32), k_arr)
+        if len(runs) == 1:  # one group (most days): scalars fill the slices
+            gi, k = runs[0]
+        else:
+            k_arr = np.array([k_ for _, k_ in runs], np.int64)
+            gi = np.repeat(np.array([g_ for g_, _ in runs], np.int32), k_arr)
+            k = int(k_arr.sum())
         s.reserve(k)
         a, b = s.n, s.n + k
         sg = gr.stage[gi]
@@ -141,7 +142,10 @@ class _Run:
         else:
             j, recent = joined, joined > t - EARLY_DAYS
             e = np.where(j > t - 1, self.e_join, p["engagement_join"])
-        due = np.where(self.oth[sg] >= 0, t + self.cdays[sg], INF_DAY)
+        if np.ndim(sg) == 0:
+            due = t + int(self.cdays[sg]) if self.oth[sg] >= 0 else INF_DAY
+        else:
+            due = np.where(self.oth[sg] >= 0, t + self.cdays[sg], INF_DAY)
         if self.any_deadline:
             self.deadlines.add(np.arange(a, b), due)
         for name, v in (("alive", True), ("alive_f", 1.0), ("grp", gi), ("stage", sg),
@@ -155,7 +159,7 @@ class _Run:
         s.n = b
         for g_, k_ in runs:
             s.add_run(g_, k_)
-        gr.counts[g_arr] += k_arr  # distinct groups
+            gr.counts[g_] += k_
 
     def _initial_members(self) -> None:
         """Members present at the start joined between their group's opening and today."""
@@ -341,11 +345,12 @@ class _Run:
         new = self.nxt[old]
         factor, quiet = p["churn_converted_factor"], p["churn_quiet"]
         s.stage[ci], s.conv[ci], s.g[ci] = new, True, _NEVER
-        s.hmul[ci], s.pconv[ci] = factor, self.pconv_s[new]
+        pc_new = self.pconv_s[new]
+        s.hmul[ci], s.pconv[ci] = factor, pc_new
         recent = s.joined[ci] > t - EARLY_DAYS
         s.c0[ci] = S * ((p["churn_base"] + quiet + self.early * recent) * factor + self.pv)
         s.c1[ci] = quiet * factor
-        s.k1[ci] = (s.pconv[ci] - s.c1[ci]) * S
+        s.k1[ci] = (pc_new - F32(quiet * factor)) * S
         s.acoef[ci] = (self.a_churn * F32(factor) + self.a_mute * ~s.dnd[ci]) * S
         s.due[ci] = due = np.where(self.oth[new] >= 0, t + self.cdays[new], INF_DAY)
         if self.any_deadline:
