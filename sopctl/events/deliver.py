@@ -1,10 +1,12 @@
 """Sending what the engine claimed: the runner's path, on a delivery thread.
 
 The engine commits each claim (the ledger's own ``claim_in``) with its event; here the
-rows are flipped to ``sending`` (committed, ``Ledger.start_sending``) before any request
-leaves, sent through :class:`~sopctl.events.outbound.ChannelSender` (the runner's channel
-plugins and dispatcher), and their results recorded with ``Ledger.finish``. A row whose
-flip did not come back ours (taken over meanwhile) is not sent.
+rows are sent through :class:`~sopctl.events.outbound.ChannelSender` (the runner's channel
+plugins and dispatcher) with the runner's ``LedgerGate``: each row is flipped to
+``sending`` (committed) right before its first request — a reaction waiting for a
+rate-limit window stays ``claimed`` — and its result recorded with ``Ledger.finish``.
+Member operations are flipped right before their request. A row whose flip did not come
+back ours (taken over meanwhile) is not sent.
 
 Leases are the runner's too: the thread renews what it holds, and takes over (``take_over``)
 claims of this playbook whose holder died or whose lease ran out, or that a stop handed
