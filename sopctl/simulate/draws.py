@@ -81,15 +81,14 @@ class Draws:
 
 
 def fine(key: np.uint64, idx: np.ndarray) -> np.ndarray:
-    """A uniform in [0, 1) with 24 bits for each index of ``idx``: the SplitMix64 output
-    function of ``index * golden + key`` (uint64 arithmetic wraps)."""
-    z = idx.astype(np.uint64)
-    z *= _GOLDEN
+    """A uniform in [0, 1) with 24 bits for each index of ``idx``: the top 24 bits of the
+    SplitMix64 output function of ``index * golden + key`` (uint64 arithmetic wraps). Its
+    last step, ``z ^= z >> 31``, leaves the top 24 bits as they are, so it is not done."""
+    z = np.multiply(idx, _GOLDEN, dtype=np.uint64, casting="unsafe")
     z += key
     z ^= z >> 30
     z *= _MIX1
     z ^= z >> 27
     z *= _MIX2
-    z ^= z >> 31
     z >>= 40
     return np.multiply(z, F32(2.0 ** -24), dtype=F32)
