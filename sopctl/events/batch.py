@@ -4,8 +4,7 @@ The receiver commits whatever events have queued up in one transaction (group co
 Reading and writing member by member costs a database round trip per statement and
 event; here every member a batch touches is read at once, the reactions run in memory
 (an event sees what earlier events of the same batch changed), and the writes go out as
-one multi-row statement per table. The statements every batch runs are SQL text on the
-driver (sopctl/events/rawsql.py); the rarer ones stay Core.
+one multi-row statement per table, as SQL text on the driver (sopctl/events/rawsql.py).
 """
 
 from __future__ import annotations
@@ -16,47 +15,33 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .rawsql import RawStatements
 from .reactions import MemberState
-from .store import _STATE, MemberStore, _state, blacklist, digest
-from .store import welcome_queue as wq_table
+from .store import _STATE, MemberStore, _state, digest
 from .types import Event
 
 
-class _Statements:
-    """Built once per store: the hot statements as SQL text, the rarer ones as Core
-    statements (a Core statement memoizes its cache key, so reusing the object saves the
-    compile-cache lookup)."""
-
-    def __init__(self, store: MemberStore, dialect: Any) -> None:
-        self.raw = RawStatements(dialect)
-        b = sa.bindparam
-        w = wq_table.c
-        self.unqueue = wq_table.delete().where(
-            w.playbook == b("b_pb"), w.group_id == b("b_g"), w.member_id == b("b_m"))
-        self.queue = wq_table.insert()
-        self.blacklist = store._insert(blacklist).on_conflict_do_nothing(
-            index_elements=["playbook", "member_hash"])
+def raw_statements(store: MemberStore, dialect: Any) -> RawStatements:
+    """The store's SQL text, built once (the store serves one database)."""
+    raw = getattr(store, "_raw_statements", None)
+    if raw is None:
+        raw = store._raw_statements = RawStatements(dialect)  # type: ignore[attr-defined]
+    return raw
 
 
 class StoreBatch:
     def __init__(self, store: MemberStore, conn: Connection) -> None:
         self.store, self.conn, self.pb = store, conn, store.playbook
-        q = getattr(store, "_batch_statements", None)
-        if q is None:
-            q = store._batch_statements = _Statements(  # type: ignore[attr-defined]
-                store, conn.dialect)
-        self.q: _Statements = q
+        self.raw = raw_statements(store, conn.dialect)
         self._states: dict[tuple[str, str], MemberState] = {}
         self._in_db: set[tuple[str, str]] = set()
         self._extra: dict[tuple[str, str], dict[str, Any]] = {}
         self._dirty: set[tuple[str, str]] = set()
         self._black: set[str] = set()
         self._new_black: dict[str, tuple[datetime, str]] = {}
-        self._queue: dict[tuple[str, str], dict[str, Any] | None] = {}
+        self._queue: dict[tuple[str, str], tuple[str, str, str, str, str, datetime] | None] = {}
         self._spoke: dict[tuple[str, str, str], int] = {}  # (group, day, member hash)
 
     # ------------------------------------------------------------------ reads
@@ -69,8 +54,8 @@ class StoreBatch:
         if not firsts:
             return []
         hashes = {i: digest(i) for i in firsts}
-        won = self.q.raw.mark_processed(self.conn, self.pb, [(hashes[i], e.kind, e.at)
-                                                             for i, e in firsts.items()])
+        won = self.raw.mark_processed(self.conn, self.pb, [(hashes[i], e.kind, e.at)
+                                                           for i, e in firsts.items()])
         return [e for i, e in firsts.items() if hashes[i] in won]
 
     def prefetch(self, pairs: Iterable[tuple[str, str]]) -> None:
@@ -78,7 +63,7 @@ class StoreBatch:
         if not want:
             return
         who = sorted({m for _g, m in want})
-        raw = self.q.raw
+        raw = self.raw
         self._black |= raw.blacklisted(self.conn, self.pb, [digest(m) for m in who])
         black = {m for m in who if digest(m) in self._black}
         wanted = set(want)
@@ -116,9 +101,7 @@ class StoreBatch:
 
     def queue_welcome(self, group: str, member: str, event_id: str, nickname: str,
                       at: datetime) -> None:
-        self._queue[(group, member)] = {"playbook": self.pb, "group_id": group,
-                                        "member_id": member, "event_id": event_id,
-                                        "nickname": nickname, "joined_at": at}
+        self._queue[(group, member)] = (self.pb, group, member, event_id, nickname, at)
 
     def unqueue_welcome(self, group: str, member: str) -> None:
         self._queue[(group, member)] = None
@@ -129,19 +112,17 @@ class StoreBatch:
         self._spoke[key] = self._spoke.get(key, 0) + 1
 
     def flush(self) -> None:
-        conn, q = self.conn, self.q
+        conn = self.conn
         if self._queue:
-            conn.execute(q.unqueue, [{"b_pb": self.pb, "b_g": g, "b_m": m}
-                                     for g, m in self._queue])
+            self.raw.unqueue(conn, [(self.pb, g, m) for g, m in self._queue])
             rows = [r for r in self._queue.values() if r is not None]
             if rows:
-                conn.execute(q.queue, rows)
+                self.raw.queue(conn, rows)
         if self._spoke:
-            q.raw.count_messages(conn, [(self.pb, g, d, h, n) for (g, d, h), n
+            self.raw.count_messages(conn, [(self.pb, g, d, h, n) for (g, d, h), n
                                         in sorted(self._spoke.items())])
         if self._new_black:
-            conn.execute(q.blacklist, [{"playbook": self.pb, "member_hash": h, "at": at,
-                                        "reason": why}
+            self.raw.add_blacklist(conn, [(self.pb, h, at, why)
                                        for h, (at, why) in self._new_black.items()])
         inserts, updates = [], {}
         for key in sorted(self._dirty):
@@ -155,9 +136,9 @@ class StoreBatch:
                 inserts.append({"playbook": self.pb, "group_id": key[0], "member_id": key[1],
                                 "welcomed": False, "left_at": None, **values})
         if inserts:
-            q.raw.insert_members(conn, inserts)
+            self.raw.insert_members(conn, inserts)
         for names, rows in updates.items():
-            q.raw.update_members(conn, names, rows)
+            self.raw.update_members(conn, names, rows)
 
 
 def _json(items: list) -> str:

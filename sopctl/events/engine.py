@@ -33,8 +33,8 @@ from ..playbook.timeparse import parse_duration
 from ..run.ledger import Claim, Ledger, deliveries
 from . import policy
 from . import reactions as r
-from .batch import StoreBatch
-from .store import MemberStore, outbox, welcome_queue
+from .batch import StoreBatch, raw_statements
+from .store import MemberStore, welcome_queue
 from .types import Action, CheckIn, Event, MemberJoined, MemberLeft, MessagePosted, Purchase
 
 log = logging.getLogger("sopctl.events")
@@ -276,9 +276,8 @@ class EventEngine:
                                        lease_s=self.lease_s))
         mine = [x for x in recorded if x.action.key in won]
         if mine:
-            conn.execute(outbox.insert(), [{"playbook": self.name, "key": x.action.key,
-                                            "channel": x.channel, "action": x.to_json(),
-                                            "at": x.at} for x in mine])
+            raw_statements(self.store, conn.dialect).add_outbox(
+                conn, [(self.name, x.action.key, x.channel, x.to_json(), x.at) for x in mine])
         return mine
 
     def _notify(self, recorded: list[Recorded]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .store import activity, blacklist, members, processed
+from .store import activity, blacklist, members, outbox, processed, welcome_queue
 
 CHUNK = 400  # rows per multi-row statement (far below SQLite's 32766 parameters)
 MEMBER_COLS = tuple(c.name for c in members.columns)
@@ -54,6 +54,16 @@ class RawStatements:
                          f"messages) VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT "
                          f"(playbook, group_id, {q('day')}, member_hash) DO UPDATE SET "
                          f"messages = {a}.messages + excluded.messages")
+        w = welcome_queue.name
+        self.unqueue_sql = (f"DELETE FROM {w} WHERE playbook = {p} AND group_id = {p} "
+                            f"AND member_id = {p}")
+        self.queue_sql = (f"INSERT INTO {w} (playbook, group_id, member_id, event_id, "
+                          f"nickname, joined_at) VALUES ({', '.join([p] * 6)})")
+        self.outbox_sql = (f"INSERT INTO {outbox.name} (playbook, {q('key')}, channel, "
+                           f"action, {q('at')}) VALUES ({', '.join([p] * 5)})")
+        self.blacklist_sql = (f"INSERT INTO {blacklist.name} (playbook, member_hash, "
+                              f"{q('at')}, reason) VALUES ({', '.join([p] * 4)}) "
+                              f"ON CONFLICT (playbook, member_hash) DO NOTHING")
         self._updates: dict[tuple[str, ...], str] = {}
         self.dt_cols = {c.name for c in members.columns
                         if isinstance(c.type, type(members.c.joined_at.type))}
@@ -117,6 +127,25 @@ class RawStatements:
     def count_messages(self, conn: Connection, rows: list[tuple[str, str, str, str, int]]
                        ) -> None:
         conn.exec_driver_sql(self.activity, rows)
+
+    def unqueue(self, conn: Connection, rows: list[tuple[str, str, str]]) -> None:
+        """(playbook, group, member) rows out of the welcome queue."""
+        conn.exec_driver_sql(self.unqueue_sql, rows)
+
+    def queue(self, conn: Connection, rows: list[tuple[str, str, str, str, str, Any]]
+              ) -> None:
+        """(playbook, group, member, event id, nickname, joined at) into the welcome queue."""
+        conn.exec_driver_sql(self.queue_sql, [(*r[:5], self.to_db(r[5])) for r in rows])
+
+    def add_outbox(self, conn: Connection, rows: list[tuple[str, str, str, str, Any]]
+                   ) -> None:
+        """(playbook, key, channel, action JSON, at) rows."""
+        conn.exec_driver_sql(self.outbox_sql, [(*r[:4], self.to_db(r[4])) for r in rows])
+
+    def add_blacklist(self, conn: Connection, rows: list[tuple[str, str, Any, str]]) -> None:
+        """(playbook, member hash, at, reason) rows; a digest already there stays as is."""
+        conn.exec_driver_sql(self.blacklist_sql, [(r[0], r[1], self.to_db(r[2]), r[3])
+                                                  for r in rows])
 
     def insert_members(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.exec_driver_sql(self.insert_member, [self._tuple(r, MEMBER_COLS) for r in rows])
