@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from ..i18n import _, ngettext
 from ..run.ledger import Ledger, Outcome, deliveries
+from ..run.reasons import show, status_text
 from .engine import Recorded
 from .store import outbox
 
@@ -283,7 +284,8 @@ class Deliverer:
                     self.metrics.sent(res.status if res.status != "retry" else "failed",
                                       job.channel.removesuffix(":remind"))
                 if res.status not in ("sent", "pending-confirmation"):
-                    log.warning("%s %s: %s", res.status, job.msg.key, res.reason)
+                    log.warning(_("{status} {key}: {reason}").format(
+                        status=status_text(res.status), key=job.msg.key, reason=show(res.reason)))
                 done.append(job.msg.key)
                 self.done += 1
         finally:
@@ -317,7 +319,8 @@ class Deliverer:
     async def _finish(self, outcomes: list[Outcome], channel: dict[str, str]) -> None:
         for o in outcomes:
             if o.status not in ("sent", "pending-confirmation"):
-                log.warning("%s %s: %s", o.status, o.key, o.reason)
+                log.warning(_("{status} {key}: {reason}").format(
+                    status=status_text(o.status), key=o.key, reason=show(o.reason)))
             if self.metrics is not None:
                 self.metrics.sent(o.status, channel.get(o.key, ""))
         try:

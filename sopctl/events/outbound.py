@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..run import reasons as R
 from ..run.ledger import Outcome
 from .engine import Recorded
 
@@ -108,7 +109,7 @@ class ChannelSender:
             if a.data.get("refused"):  # a template the language refused: never posted
                 final.append(Outcome(a.key, "failed", str(a.data["refused"]), attempts=0))
             elif x.channel not in self.channels:
-                final.append(Outcome(a.key, "failed", f"unknown channel '{x.channel}'",
+                final.append(Outcome(a.key, "failed", R.UNKNOWN_CHANNEL.format(name=x.channel),
                                      attempts=0))
             elif a.kind == "post":
                 jobs.append(Job(x.channel, self.message(x), self.budget_s))
@@ -117,7 +118,7 @@ class ChannelSender:
             elif a.kind in ("remove", "mute"):
                 ops.append(x)
             else:
-                final.append(Outcome(a.key, "failed", f"nothing to send for {a.kind}",
+                final.append(Outcome(a.key, "failed", R.NOTHING_TO_SEND.format(kind=a.kind),
                                      attempts=0))
         return jobs, ops, final
 
@@ -158,14 +159,14 @@ class ChannelSender:
         ch = self.channels[x.channel]
         chat = self.chat_of(x)
         if not chat:
-            return Outcome(a.key, "failed", "no chat_id for this group", attempts=0)
+            return Outcome(a.key, "failed", R.NO_CHAT_ID, attempts=0)
         op = ch.remove_member if a.kind == "remove" else ch.mute_member
-        res: SendResult = SendResult("failed", "not tried", attempts=0)
+        res: SendResult = SendResult("failed", R.NOT_TRIED, attempts=0)
         for attempt in range(1, MEMBER_OP_ATTEMPTS + 1):
             try:
                 res = await op(str(chat), a.member or "")
             except Exception as exc:
-                return Outcome(a.key, "uncertain", f"internal error: {type(exc).__name__}")
+                return Outcome(a.key, "uncertain", R.INTERNAL.format(error=type(exc).__name__))
             res.attempts = attempt
             if res.status != "retry":
                 break
