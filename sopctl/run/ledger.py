@@ -109,6 +109,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _wal(cur: Any, patience_s: float = 30.0) -> None:
+    """Put a SQLite file in WAL mode. The switch needs the file to itself and SQLite does
+    not wait for that (no busy handler), so processes opening a new ledger at once retry."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Ledger:
     """The ledger on one database (SQLite file or PostgreSQL)."""
 
@@ -134,8 +151,8 @@ class Ledger:
                 @sa.event.listens_for(eng, "connect")
                 def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
                     cur = dbapi_conn.cursor()
-                    cur.execute("PRAGMA journal_mode=WAL")
                     cur.execute("PRAGMA busy_timeout=30000")
+                    _wal(cur)
                     cur.execute("PRAGMA synchronous=NORMAL")
                     cur.close()
 

@@ -9,12 +9,9 @@ from collections import Counter
 
 import httpx
 
-from sopctl.events.engine import EventEngine
 from sopctl.events.server import ServeConfig
-from sopctl.run.ledger import Ledger
-from tests.events.conftest import serving, unique
-from tests.events.test_outbound import CHAT, TELEGRAM_PB, TG_SECRET, TOKEN, _load, _statuses, _wait
-from tests.fakes import TelegramFake
+from tests.events.conftest import serving
+from tests.events.test_outbound import CHAT, TG_SECRET, _statuses, _wait, telegram_bot
 
 JOINS = 4
 
@@ -28,15 +25,9 @@ def _join(i: int) -> dict:
 def test_a_stop_hands_back_reactions_waiting_for_a_rate_window(tmp_path, monkeypatch, store):
     from sopctl.commands.serve import open_deliverer
 
-    fake = TelegramFake(token=TOKEN, chats={CHAT}).start()  # one message a second per chat
-    monkeypatch.setenv("TG_TOKEN", TOKEN)
-    _p, pb = _load(tmp_path, TELEGRAM_PB.format(base=fake.url, chat=CHAT))
-    ledger = Ledger(store)
-    engine = EventEngine(pb, ledger, name=unique(pb.name))
-    deliverer = open_deliverer(engine, ledger, tmp_path)
-    engine.listeners.append(deliverer)
     h = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
-    try:
+    # the fake takes one message a second per chat
+    with telegram_bot(tmp_path, monkeypatch, store) as (fake, engine, ledger, deliverer):
         with serving(engine, ServeConfig(telegram_secret=TG_SECRET)) as (_s, base), \
                 httpx.Client(base_url=base) as c:
             for i in range(JOINS):
@@ -59,8 +50,5 @@ def test_a_stop_hands_back_reactions_waiting_for_a_rate_window(tmp_path, monkeyp
                   ["sent"] == JOINS, timeout=20)
         finally:
             again.stop()
-    finally:
-        ledger.close()
-        fake.stop()
     texts = [a.payload["text"] for a in fake.accepted]
     assert len(texts) == JOINS and len(set(texts)) == JOINS  # each welcome once

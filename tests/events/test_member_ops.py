@@ -12,7 +12,7 @@ from sopctl.events.engine import EventEngine
 from sopctl.events.server import ServeConfig
 from sopctl.events.wecom_crypto import WeComCrypto, signature
 from sopctl.run.ledger import Ledger
-from tests.events.conftest import serving, unique
+from tests.events.conftest import serving
 from tests.events.test_outbound import (
     CHAT,
     TELEGRAM_PB,
@@ -22,6 +22,7 @@ from tests.events.test_outbound import (
     _statuses,
     _update,
     _wait,
+    telegram_bot,
 )
 from tests.fakes import TelegramFake, WeComApiFake
 
@@ -30,28 +31,16 @@ LADDER_PB = TELEGRAM_PB.replace("detect: {{links: true}}",
 
 
 def test_telegram_mute_then_ban(tmp_path, monkeypatch, store):
-    from sopctl.commands.serve import open_deliverer
-
-    fake = TelegramFake(token=TOKEN, chats={CHAT}).start()
-    monkeypatch.setenv("TG_TOKEN", TOKEN)
-    _p, pb = _load(tmp_path, LADDER_PB.format(base=fake.url, chat=CHAT))
-    ledger = Ledger(store)
-    engine = EventEngine(pb, ledger, name=unique(pb.name))
-    deliverer = open_deliverer(engine, ledger, tmp_path)
-    engine.listeners.append(deliverer)
     h = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}
-    try:
-        with serving(engine, ServeConfig(telegram_secret=TG_SECRET)) as (_s, base), \
-                httpx.Client(base_url=base) as c:
-            for i in range(3):
-                r = c.post("/telegram", json=_update(10 + i, 70 + i, 777, "t.me/spam", url=True),
-                           headers=h)
-                assert r.status_code == 200
-            _wait(lambda: deliverer.idle.is_set() and len(fake.bans) == 1)
-    finally:
-        deliverer.stop()
-        ledger.close()
-        fake.stop()
+    bot = telegram_bot(tmp_path, monkeypatch, store, LADDER_PB)
+    with bot as (fake, engine, _ledger, deliverer), \
+            serving(engine, ServeConfig(telegram_secret=TG_SECRET)) as (_s, base), \
+            httpx.Client(base_url=base) as c:
+        for i in range(3):
+            r = c.post("/telegram", json=_update(10 + i, 70 + i, 777, "t.me/spam", url=True),
+                       headers=h)
+            assert r.status_code == 200
+        _wait(lambda: deliverer.idle.is_set() and len(fake.bans) == 1)
     # second offence: restrictChatMember, every send right off, for a day
     (chat, user, perms, until) = fake.mutes[0]
     assert (chat, user) == (CHAT, 777) and len(fake.mutes) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -95,23 +96,33 @@ def _statuses(ledger: Ledger, name: str) -> dict[str, tuple[str, str]]:
             (dict(x) for x in ledger.rows()) if r["playbook"] == name}
 
 
-@pytest.fixture
-def telegram(tmp_path, monkeypatch, store):
-    fake = TelegramFake(token=TOKEN, chats={CHAT}).start()
-    monkeypatch.setenv("TG_TOKEN", TOKEN)
-    _p, pb = _load(tmp_path, TELEGRAM_PB.format(base=fake.url, chat=CHAT))
-    ledger = Ledger(store)
-    engine = EventEngine(pb, ledger, name=unique(pb.name))
+@contextlib.contextmanager
+def telegram_bot(tmp_path, monkeypatch, store, text: str = TELEGRAM_PB):
+    """A Telegram fake, the playbook ``text`` posting to it, its ledger, engine and
+    deliverer; on leaving, the deliverer stopped, the ledger closed, the fake shut."""
     from sopctl.commands.serve import open_deliverer
 
+    fake = TelegramFake(token=TOKEN, chats={CHAT}).start()
+    monkeypatch.setenv("TG_TOKEN", TOKEN)
+    _p, pb = _load(tmp_path, text.format(base=fake.url, chat=CHAT))
+    ledger = Ledger(store)
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
     deliverer = open_deliverer(engine, ledger, tmp_path)
     engine.listeners.append(deliverer)
-    with serving(engine, ServeConfig(telegram_secret=TG_SECRET)) as (_server, base), \
+    try:
+        yield fake, engine, ledger, deliverer
+    finally:
+        deliverer.stop()
+        ledger.close()
+        fake.stop()
+
+
+@pytest.fixture
+def telegram(tmp_path, monkeypatch, store):
+    with telegram_bot(tmp_path, monkeypatch, store) as (fake, engine, ledger, deliverer), \
+            serving(engine, ServeConfig(telegram_secret=TG_SECRET)) as (_server, base), \
             httpx.Client(base_url=base, timeout=10) as client:
         yield fake, engine, ledger, deliverer, client
-    deliverer.stop()
-    ledger.close()
-    fake.stop()
 
 
 def _update(uid: int, msg_id: int, user: int, text: str, url: bool) -> dict:

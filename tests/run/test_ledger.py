@@ -120,7 +120,7 @@ def test_schema_applied_concurrently(store_url, tmp_path):
     from sopctl.events.store import MemberStore
 
     urls = [store_url] if not store_url.startswith("sqlite") else [
-        f"sqlite:///{tmp_path / f'race{i}.db'}" for i in range(6)]
+        f"sqlite:///{tmp_path / f'race{i}.db'}" for i in range(24)]
     for url in urls:
         errors: list[BaseException] = []
         gate = threading.Barrier(8)
