@@ -133,7 +133,8 @@ def burst(groups: int, rounds: int) -> None:
     from sopctl.playbook.model import Channel as Cfg
     from sopctl.run.channels import make_channels
     from sopctl.run.clock import FakeClock
-    from sopctl.run.delivery import DeliveryContext, make_client
+    from sopctl.run.delivery import make_client
+    from sopctl.run.hostlimit import host_context
     from sopctl.run.ledger import Ledger
     from sopctl.run.reload import check_playbook
     from sopctl.run.runner import Book, Runner, RunOptions
@@ -158,8 +159,9 @@ def burst(groups: int, rounds: int) -> None:
 
         async def go(ledger):
             client = make_client(concurrency=200)
+            # the limiter `sopctl run` uses: shared with every process on the host
             chans = make_channels({"out": Cfg(type="webhook", url=url)}, env={}, client=client,
-                                  state_dir=tmp, ctx=DeliveryContext())
+                                  state_dir=tmp, ctx=host_context(tmp))
             runner = Runner([book], ledger, clock, RunOptions(once=True), channels=chans)
             t0 = time.perf_counter()
             s = await runner.run_once()
