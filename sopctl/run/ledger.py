@@ -37,7 +37,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from ..errors import UsageError
 from ..i18n import _
@@ -51,6 +50,7 @@ from .schema import (  # noqa: F401 - re-exported: the ledger's public names
     UTCDateTime,
     default_state_dir,
     deliveries,
+    make_engine,
     metadata,
     normalise_url,
     schema_version,
@@ -109,23 +109,6 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _wal(cur: Any, patience_s: float = 30.0) -> None:
-    """Put a SQLite file in WAL mode. The switch needs the file to itself and SQLite does
-    not wait for that (no busy handler), so processes opening a new ledger at once retry."""
-    import sqlite3
-    import time
-
-    deadline = time.monotonic() + patience_s
-    while True:
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
-
-
 class Ledger:
     """The ledger on one database (SQLite file or PostgreSQL)."""
 
@@ -136,31 +119,10 @@ class Ledger:
         # sharded runners keep the last tick per shard ("shard 2/3"), so a shard that was
         # down catches up its own groups even though other shards ticked meanwhile
         self.tick_id = tick_id
-        self.engine = self._engine(self.url)
+        self.engine = make_engine(self.url)
         self.dialect = self.engine.dialect.name
         if create:
             self.apply_schema()
-
-    @staticmethod
-    def _engine(url: str) -> Engine:
-        try:
-            if url.startswith("sqlite"):
-                eng = sa.create_engine(url, connect_args={"timeout": 30,
-                                                          "check_same_thread": False})
-
-                @sa.event.listens_for(eng, "connect")
-                def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
-                    cur = dbapi_conn.cursor()
-                    cur.execute("PRAGMA busy_timeout=30000")
-                    _wal(cur)
-                    cur.execute("PRAGMA synchronous=NORMAL")
-                    cur.close()
-
-                return eng
-            return sa.create_engine(url, pool_pre_ping=True)
-        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-            raise UsageError(_("cannot use store {url}: {why}").format(url=repr(url), why=exc),
-                             hint=_("e.g. --store postgresql://user@host/db")) from None
 
     # ------------------------------------------------------------------ schema
     def apply_schema(self) -> None:

@@ -104,3 +104,41 @@ def store_url(store: str | None, state_dir: Path | str | None) -> str:
         raise UsageError(_("cannot create state directory {path}: {why}").format(
             path=d, why=os_reason(exc))) from None
     return f"sqlite:///{(d / 'ledger.db').resolve()}"
+
+
+def make_engine(url: str) -> sa.Engine:
+    """The engine of a ledger URL; a SQLite file in WAL mode, waiting up to 30 s for a lock."""
+    try:
+        if url.startswith("sqlite"):
+            eng = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+            @sa.event.listens_for(eng, "connect")
+            def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA busy_timeout=30000")
+                _wal(cur)
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.close()
+
+            return eng
+        return sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise UsageError(_("cannot use store {url}: {why}").format(url=repr(url), why=exc),
+                         hint=_("e.g. --store postgresql://user@host/db")) from None
+
+
+def _wal(cur: Any, patience_s: float = 30.0) -> None:
+    """Put a SQLite file in WAL mode. The switch needs the file to itself and SQLite does
+    not wait for that (no busy handler), so processes opening a new ledger at once retry."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
