@@ -98,7 +98,12 @@ def _server(mode: str, store: str | None, port_q: mp.Queue, out: str, timeout: f
     engine = EventEngine(pb, ledger, name=f"bench-{time.time_ns()}")
     times = _Times()
     limits = HttpLimits(header_timeout=timeout, body_timeout=timeout, max_connections=2000)
-    receiver = Receiver(engine, ServeConfig(secret=SECRET), metrics=times)
+    writer = None
+    if mode == "sopctl" and not os.environ.get("BENCH_INPROC"):
+        from sopctl.events.committer import ProcessWriter
+
+        writer = ProcessWriter(engine, metrics=times)
+    receiver = Receiver(engine, ServeConfig(secret=SECRET), metrics=times, writer=writer)
     app = None
     if mode == "empty":
         async def empty(request: object) -> Response:

@@ -227,7 +227,14 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
         limits = HttpLimits(header_timeout=header_timeout, body_timeout=body_timeout,
                             keep_alive=keep_alive, max_body=max_body,
                             max_connections=max_connections)
-        receiver = Receiver(engine, cfg, names=deliverer.names(), metrics=metrics)
+        try:
+            writer = _commit_process(engine, metrics)
+        except Exception:
+            deliverer.stop()
+            ledger.close()
+            raise
+        receiver = Receiver(engine, cfg, names=deliverer.names(), metrics=metrics,
+                            writer=writer)
         try:
             access = AccessLog(access_log.value, tz=engine.pb.timezone)
             server = EventServer(receiver, host=host, port=port, limits=limits,
@@ -269,6 +276,16 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
     deliverer.stop()  # sends for 5 s; what has not begun then is handed back (released)
     ledger.close()
     log.info(_("stopped"))
+
+
+def _commit_process(engine, metrics):
+    """The group commit in a process of its own (sopctl/events/committer.py)."""
+    from ..events.committer import CommitFailed, ProcessWriter
+
+    try:
+        return ProcessWriter(engine, metrics=metrics)
+    except CommitFailed as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _crypto(token: str | None, aes_key: str | None, corp_id: str | None):

@@ -124,6 +124,13 @@ class EventEngine:
 
     def handle_batch(self, events: list[Event]) -> list[list[Action]]:
         """Process events in one transaction (group commit): all are stored, or none."""
+        out, recorded = self.commit_batch(events)
+        self.notify(recorded)
+        return out
+
+    def commit_batch(self, events: list[Event]) -> tuple[list[list[Action]], list[Recorded]]:
+        """:meth:`handle_batch` without telling the listeners: the actions per event, and
+        the ledger rows claimed for them (for a sender in another process)."""
         for ev in events:
             if ev.group not in self.groups:
                 raise UnknownGroup(f"unknown group {ev.group!r}")
@@ -143,8 +150,7 @@ class EventEngine:
         for ev in events:
             if id(ev) not in out:
                 log.info(_("event {id} already processed; ignored").format(id=ev.id))
-        self._notify(recorded)
-        return [out.get(id(ev), []) for ev in events]
+        return [out.get(id(ev), []) for ev in events], recorded
 
     def tick(self, now: datetime | None = None, *, force: bool = False) -> list[Action]:
         """Form the welcomes whose batch window closed (call every second or so). Each
@@ -174,7 +180,7 @@ class EventEngine:
                 acts.append(r.welcome_action(self.pb, group, people))
             recorded = self._claim(conn, [Recorded(a, self.channel_of(a.group), now)
                                           for a in acts])
-        self._notify(recorded)
+        self.notify(recorded)
         return acts
 
     def pending_welcomes(self) -> dict[str, list[str]]:
@@ -280,9 +286,10 @@ class EventEngine:
                 conn, [(self.name, x.action.key, x.channel, x.to_json(), x.at) for x in mine])
         return mine
 
-    def _notify(self, recorded: list[Recorded]) -> None:
-        for fn in self.listeners:
-            if recorded:
+    def notify(self, recorded: list[Recorded]) -> None:
+        """Hand claimed rows to the listeners (the sender)."""
+        if recorded:
+            for fn in self.listeners:
                 fn(recorded)
 
     def ledger_status(self, key: str) -> str | None:

@@ -71,6 +71,7 @@ class Writer:
 
     def __init__(self, engine: EventEngine, max_batch: int = 256, metrics: Any = None):
         self.engine = engine
+        self.commit = engine.commit_batch
         self.max_batch = max_batch
         self.metrics = metrics
         self.q: queue.Queue[Any] = queue.Queue()
@@ -135,18 +136,20 @@ class Writer:
                 n += len(nxt[0])
             t0 = time.perf_counter()
             try:
-                res = self.engine.handle_batch([ev for j in jobs for ev in j[0]])
+                res, recorded = self.commit([ev for j in jobs for ev in j[0]])
                 if self.metrics is not None:
                     self.metrics.claim_latency(time.perf_counter() - t0)
             except Exception:
                 for events, resolve in jobs:  # isolate the failing request
                     try:
-                        got = self.engine.handle_batch(events)
+                        got, recorded = self.commit(events)
                     except Exception as exc:
                         resolve(None, exc)
                     else:
+                        self.engine.notify(recorded)
                         resolve(got, None)
                 continue
+            self.engine.notify(recorded)
             for events, resolve in jobs:
                 mine, res = res[:len(events)], res[len(events):]
                 resolve(mine, None)
@@ -156,10 +159,12 @@ class Receiver:
     """The routes' logic: authenticate, parse, map to groups, store. Used by the HTTP app."""
 
     def __init__(self, engine: EventEngine, cfg: ServeConfig, names: Any = None,
-                 metrics: Any = None):
+                 metrics: Any = None, writer: Any = None):
+        """``writer``: a :class:`Writer` (the default) or another with its
+        ``submit_async`` and ``stop`` (:class:`~sopctl.events.committer.ProcessWriter`)."""
         self.engine = engine
         self.cfg = cfg
-        self.writer = Writer(engine, metrics=metrics)
+        self.writer = writer if writer is not None else Writer(engine, metrics=metrics)
         self.names = names  # sopctl.events.names.WeComNames, or None
         self.accepted = 0
         self.rejected = 0

@@ -53,8 +53,13 @@ def serving(engine: Any, cfg: Any, **kw: Any) -> Iterator[tuple[Any, str]]:
     from sopctl.events.http import EventServer
     from sopctl.events.server import Receiver
 
+    writer = None
+    if kw.pop("process", False):  # the group commit in a child process, as `sopctl serve`
+        from sopctl.events.committer import ProcessWriter
+
+        writer = ProcessWriter(engine, metrics=kw.get("metrics"))
     receiver = Receiver(engine, cfg, names=kw.pop("names", None),
-                        metrics=kw.get("metrics"))
+                        metrics=kw.get("metrics"), writer=writer)
     server = EventServer(receiver, host="127.0.0.1", port=0, **kw).start()
     try:
         yield server, f"http://127.0.0.1:{server.port}"

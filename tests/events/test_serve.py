@@ -20,12 +20,13 @@ TG = "tg-secret-token"
 CRYPTO = WeComCrypto("QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7")
 
 
-@pytest.fixture
-def srv(pb, store):
+@pytest.fixture(params=["thread", "process"])
+def srv(pb, store, request):
+    """The receiver with its group commit on a thread, and in a child process (serve's)."""
     ledger = Ledger(store)
     engine = EventEngine(pb, ledger, name=unique(pb.name))
     cfg = ServeConfig(secret=SECRET, wecom=CRYPTO, telegram_secret=TG, max_body=64 * 1024)
-    with serving(engine, cfg) as (server, base), \
+    with serving(engine, cfg, process=request.param == "process") as (server, base), \
             httpx.Client(base_url=base, timeout=5) as client:
         yield server.receiver, engine, client
     ledger.close()

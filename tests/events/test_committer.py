@@ -1,0 +1,150 @@
+"""The group commit in a child process (what `sopctl serve` runs): batching, the parent's
+claims, a child that dies, a failing event among others, Ctrl-C to the process group."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from sopctl.events.engine import EventEngine
+from sopctl.events.server import ServeConfig
+from sopctl.run.ledger import Ledger, deliveries
+from tests.events.conftest import pg_or_skip, serving, unique
+from tests.events.test_processes import PB, _outbox, _signed, _start
+from tests.events.test_serve import SECRET, post_events
+
+
+class Batches:
+    """Metrics stand-in: counts the batches the child committed."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def claim_latency(self, _s: float) -> None:
+        self.n += 1
+
+    def __getattr__(self, name: str):  # every other metric: ignored
+        return lambda *a, **k: None
+
+
+@pytest.fixture
+def served(pb, store):
+    ledger = Ledger(store)
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
+    metrics = Batches()
+    with serving(engine, ServeConfig(secret=SECRET), process=True, metrics=metrics) as (
+            server, base), httpx.Client(base_url=base, timeout=20) as client:
+        yield server.receiver, engine, client, metrics
+    ledger.close()
+
+
+def _question(i: int, member: str | None = None) -> dict:
+    return {"id": f"q-{i}", "type": "message", "group": "g001",
+            "member": member or f"u{i}", "text": "请问多少钱"}
+
+
+def test_concurrent_requests_are_committed_in_shared_batches(served):
+    receiver, engine, client, metrics = served
+    with ThreadPoolExecutor(48) as pool:
+        codes = list(pool.map(lambda i: post_events(client, _question(i)).status_code,
+                              range(96)))
+    assert codes == [200] * 96
+    assert 1 <= metrics.n < 96  # requests that arrived during a commit went in one batch
+    assert all(engine.store.seen(f"q-{i}") for i in range(96))
+    with engine.ledger.engine.connect() as c:
+        rows = c.execute(sa.select(deliveries.c.key, deliveries.c.claimed_by).where(
+            deliveries.c.playbook == engine.name)).all()
+    assert rows  # the auto-reply (once per cool-down)
+    # claimed under the serving process's id: its sender owns (and renews) them
+    assert {by for _k, by in rows} == {engine.ledger.runner_id}
+    assert post_events(client, _question(5)).json() == {"accepted": 1, "actions": 0}
+    child = receiver.writer.proc.process
+    assert child.poll() is None and child.pid != os.getpid()
+
+
+def test_a_child_that_dies_is_replaced(served, caplog):
+    receiver, engine, client, _m = served
+    assert post_events(client, _question(1)).status_code == 200
+    old = receiver.writer.proc.process
+    with caplog.at_level(logging.ERROR, logger="sopctl.events"):
+        os.kill(old.pid, signal.SIGKILL)
+        end = time.monotonic() + 30
+        while receiver.writer.proc.process is old and time.monotonic() < end:
+            time.sleep(0.05)
+        r = post_events(client, _question(2))
+    assert receiver.writer.proc.process is not old and old.poll() is not None
+    assert r.status_code == 200 and r.json()["actions"] == 1
+    assert engine.ledger_status("reply/g001/q-2") == "claimed"
+    assert "commit process ended unexpectedly" in caplog.text
+
+
+def test_stop_ends_the_child_after_its_commit(pb, store):
+    ledger = Ledger(store)
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
+    with serving(engine, ServeConfig(secret=SECRET), process=True) as (server, base):
+        child = server.receiver.writer.proc.process
+        assert httpx.post(base + "/events", content=json.dumps(_question(1)).encode(),
+                          headers=_signed(json.dumps(_question(1)).encode())).status_code == 200
+    assert child.wait(10) == 0
+    assert engine.store.seen("q-1")
+    ledger.close()
+
+
+@pytest.mark.postgres
+def test_a_failing_event_fails_alone(pb):
+    """PostgreSQL refuses a member id over 200 characters: that request gets 500, the
+    others committed in the same round get 200 and are stored."""
+    store = pg_or_skip()
+    ledger = Ledger(store)
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
+    bad = "x" * 300
+    with serving(engine, ServeConfig(secret=SECRET), process=True) as (_server, base), \
+            httpx.Client(base_url=base, timeout=20) as client:
+        go = threading.Barrier(12)
+
+        def post(i: int) -> int:
+            go.wait()
+            return post_events(client, _question(i, bad if i == 7 else None)).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(post, range(12)))
+    assert codes == [500 if i == 7 else 200 for i in range(12)]
+    assert not engine.store.seen("q-7")
+    assert all(engine.store.seen(f"q-{i}") for i in range(12) if i != 7)
+    ledger.close()
+
+
+def test_ctrl_c_to_the_process_group_stops_gracefully(tmp_path, store):
+    """A terminal's Ctrl-C reaches serve and its commit process at once: the child keeps
+    committing until serve has finished its requests and closes the pipe."""
+    name = unique("中断")
+    out = tmp_path / "out.jsonl"
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(PB.format(name=name, out=out), encoding="utf-8")
+    p, base = _start(pb, store, tmp_path / "st")
+    for i in range(5):
+        body = json.dumps(_question(i), ensure_ascii=False).encode()
+        assert httpx.post(base + "/events", content=body, headers=_signed(body),
+                          timeout=10).status_code == 200
+    kids = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True, text=True)
+    child = [int(x) for x in kids.stdout.split()]
+    assert child, "serve runs its commit process"
+    for pid in (p.pid, *child):  # as the terminal does, to its foreground process group
+        os.kill(pid, signal.SIGINT)
+    _o, err = p.communicate(timeout=60)
+    assert p.returncode == 0 and "Traceback" not in err, err
+    assert sorted(x["key"] for x in _outbox(out)) == sorted(
+        f"reply/g001/q-{i}" for i in range(5))
+    for pid in child:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
