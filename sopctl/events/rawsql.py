@@ -3,8 +3,9 @@
 A Core statement spends more Python per row on parameter processing than SQLite spends
 running it (construct_params, a type processor per value, the compiled-cache lookup).
 For the few statements every batch runs, the SQL is written once per dialect here and the
-rows go to the driver as tuples; datetimes are converted with the columns' own
-processors, so what is stored is exactly what the Core statements store and read back.
+rows go to the driver's cursor as tuples, in the connection's transaction; datetimes are
+converted with the columns' own processors, so what is stored is exactly what the Core
+statements store and read back.
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ MEMBER_COLS = tuple(c.name for c in members.columns)
 
 def _identity(v: Any) -> Any:
     return v
+
+
+def _run(conn: Connection, sql: str, params: Any) -> Any:
+    """``sql`` on the driver's own cursor, in ``conn``'s transaction (a list of tuples:
+    executemany). SQLAlchemy's per-statement work (execution context, result metadata)
+    cost more than SQLite spent running these statements."""
+    cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if isinstance(params, list):
+        cur.executemany(sql, params)
+    else:
+        cur.execute(sql, params)
+    return cur
 
 
 def sqlite_datetime(v: datetime) -> str:
@@ -84,7 +97,7 @@ class RawStatements:
             params: list[Any] = []
             for h, kind, at in part:
                 params += (pb, h, kind, to_db(at))
-            won.update(r[0] for r in conn.exec_driver_sql(sql, tuple(params)))
+            won.update(r[0] for r in _run(conn, sql, tuple(params)))
         return won
 
     def blacklisted(self, conn: Connection, pb: str, hashes: Sequence[str]) -> set[str]:
@@ -93,7 +106,7 @@ class RawStatements:
             part = list(hashes[i:i + CHUNK])
             sql = (f"SELECT member_hash FROM {blacklist.name} WHERE playbook = {self.ph} "
                    f"AND member_hash IN {self._in(len(part))}")
-            out.update(r[0] for r in conn.exec_driver_sql(sql, (pb, *part)))
+            out.update(r[0] for r in _run(conn, sql, (pb, *part)))
         return out
 
     def members(self, conn: Connection, pb: str, pairs: Sequence[tuple[str, str]]
@@ -116,7 +129,7 @@ class RawStatements:
                 pair = f"({self.ph}, {self.ph})"
                 sql = head + f"(group_id, member_id) IN (VALUES {', '.join([pair] * len(part))})"
                 params = (pb, *(x for gm in part for x in gm))
-            for row in conn.exec_driver_sql(sql, params):
+            for row in _run(conn, sql, params):
                 r = list(row)
                 for j in conv:
                     if r[j] is not None:
@@ -126,29 +139,29 @@ class RawStatements:
 
     def count_messages(self, conn: Connection, rows: list[tuple[str, str, str, str, int]]
                        ) -> None:
-        conn.exec_driver_sql(self.activity, rows)
+        _run(conn, self.activity, rows)
 
     def unqueue(self, conn: Connection, rows: list[tuple[str, str, str]]) -> None:
         """(playbook, group, member) rows out of the welcome queue."""
-        conn.exec_driver_sql(self.unqueue_sql, rows)
+        _run(conn, self.unqueue_sql, rows)
 
     def queue(self, conn: Connection, rows: list[tuple[str, str, str, str, str, Any]]
               ) -> None:
         """(playbook, group, member, event id, nickname, joined at) into the welcome queue."""
-        conn.exec_driver_sql(self.queue_sql, [(*r[:5], self.to_db(r[5])) for r in rows])
+        _run(conn, self.queue_sql, [(*r[:5], self.to_db(r[5])) for r in rows])
 
     def add_outbox(self, conn: Connection, rows: list[tuple[str, str, str, str, Any]]
                    ) -> None:
         """(playbook, key, channel, action JSON, at) rows."""
-        conn.exec_driver_sql(self.outbox_sql, [(*r[:4], self.to_db(r[4])) for r in rows])
+        _run(conn, self.outbox_sql, [(*r[:4], self.to_db(r[4])) for r in rows])
 
     def add_blacklist(self, conn: Connection, rows: list[tuple[str, str, Any, str]]) -> None:
         """(playbook, member hash, at, reason) rows; a digest already there stays as is."""
-        conn.exec_driver_sql(self.blacklist_sql, [(r[0], r[1], self.to_db(r[2]), r[3])
+        _run(conn, self.blacklist_sql, [(r[0], r[1], self.to_db(r[2]), r[3])
                                                   for r in rows])
 
     def insert_members(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
-        conn.exec_driver_sql(self.insert_member, [self._tuple(r, MEMBER_COLS) for r in rows])
+        _run(conn, self.insert_member, [self._tuple(r, MEMBER_COLS) for r in rows])
 
     def update_members(self, conn: Connection, names: tuple[str, ...],
                        rows: list[tuple[dict[str, Any], str, str, str]]) -> None:
@@ -159,7 +172,7 @@ class RawStatements:
             sql = self._updates[names] = (
                 f"UPDATE {members.name} SET {', '.join(f'{self.q(n)} = {p}' for n in names)} "
                 f"WHERE playbook = {p} AND group_id = {p} AND member_id = {p}")
-        conn.exec_driver_sql(sql, [(*self._tuple(v, names), pb, g, m) for v, pb, g, m in rows])
+        _run(conn, sql, [(*self._tuple(v, names), pb, g, m) for v, pb, g, m in rows])
 
     def _tuple(self, r: dict[str, Any], names: Sequence[str]) -> tuple[Any, ...]:
         dts, to_db = self.dt_cols, self.to_db
