@@ -3,21 +3,28 @@
 In one interpreter the HTTP loop (parse, authenticate, answer) and the writer (store,
 react, claim) share one core through the GIL, and every hand-off between them waits for
 it: a saturated ``serve`` used 0.85 of a core while the other sat idle. Here the writer
-runs in a child process with an engine of its own on the same store (and the parent's
-runner id, so the rows it claims are the parent's to send). The parent's writer thread
-hands each batch over a pipe and answers the batch's requests when the child has
-committed it; the rows the child claimed come back and go to the parent's sender.
+is a child process with an engine of its own on the same store (and the parent's runner
+id, so the rows it claims are the parent's to send).
+
+The event loop sends each request's events to the child as they come (what one loop
+iteration gathered, in one message); the child stores whatever has arrived while it was
+committing in one transaction (group commit, on its side of the socket, so it never
+waits for the parent to come round) and answers with each request's action count and the
+rows it claimed, which go to the parent's sender. A request is answered only after its
+events are committed. When a shared transaction fails, the child stores each request's
+events alone, so one bad request fails by itself.
 
 The child runs every reaction of its serve process, so the in-memory windows (flood, the
 auto-reply's cool-down) see all of its events. It ignores SIGINT and SIGTERM (a terminal's
-Ctrl-C reaches the whole process group): it ends when the parent closes the pipe, after
-the batch in hand is committed, or when the parent dies.
+Ctrl-C reaches the whole process group): it ends when the parent closes the socket, after
+committing what it holds, or when the parent dies.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import pickle
@@ -25,17 +32,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections import deque
 from multiprocessing.connection import Connection
 from typing import Any
 
 from ..i18n import _
-from .types import Action, Event
+from .types import Event
 
 log = logging.getLogger("sopctl.events")
 READY = "ready"
+MAX_BATCH = 512  # events per transaction
+SOCKET_BUFFER = 4 << 20
 
 
 class CommitFailed(RuntimeError):
@@ -43,13 +50,15 @@ class CommitFailed(RuntimeError):
 
 
 class CommitProcess:
-    """Parent side: :meth:`commit_batch` as :meth:`EventEngine.commit_batch`, run in the
-    child. One caller at a time (the writer thread)."""
+    """Parent side of the socket pair: start the child, send, receive, close."""
 
     def __init__(self, engine: Any, *, start_timeout: float = 60.0) -> None:
         # a fresh interpreter (no fork: the parent holds threads and sockets), started
         # directly rather than through multiprocessing, which would add a helper process
         ours, theirs = socket.socketpair()
+        for sock in (ours, theirs):  # room for every request in flight: a send never waits
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self.process = subprocess.Popen(
             [sys.executable, "-c", f"from sopctl.events.committer import child_main; "
@@ -57,7 +66,6 @@ class CommitProcess:
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
         theirs.close()
         self._conn = Connection(ours.detach())
-        self._lock = threading.Lock()
         spec = {"playbook": engine.pb, "url": engine.ledger.url, "name": engine.name,
                 "runner_id": engine.ledger.runner_id, "can_remove": engine.can_remove,
                 "lease_s": engine.lease_s, "lang": _current_lang(),
@@ -78,21 +86,20 @@ class CommitProcess:
     def pid(self) -> int:
         return self.process.pid
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
     def fileno(self) -> int:
-        """Readable when the child has answered."""
+        """Readable when the child has answered (or is gone)."""
         return self._conn.fileno()
 
-    def send(self, events: list[Event]) -> None:
+    def send(self, jobs: list[tuple[int, list[Event]]]) -> None:
+        """(tag, events) per request."""
         try:
-            self._conn.send(events)
+            self._conn.send(jobs)
         except (OSError, ValueError) as exc:
             raise self._gone(exc) from None
 
-    def receive(self) -> tuple[Any, ...]:
-        """("ok", actions per event, claimed rows) or ("error", exception)."""
+    def receive(self) -> tuple[list[tuple[int, Any]], list[Any], float]:
+        """(tag, action count per event or the exception) per request, the claimed rows,
+        and the seconds the transaction took."""
         try:
             return self._conn.recv()
         except (EOFError, OSError, ValueError) as exc:
@@ -102,17 +109,8 @@ class CommitProcess:
         return CommitFailed(_("the commit process is gone ({why})").format(
             why=str(exc) or type(exc).__name__))
 
-    def commit_batch(self, events: list[Event]) -> tuple[list[list[Action]], list[Any]]:
-        """Blocking, as :meth:`EventEngine.commit_batch`."""
-        with self._lock:
-            self.send(events)
-            kind, *rest = self.receive()
-        if kind == "ok":
-            return rest[0], rest[1]
-        raise rest[0]
-
     def close(self, timeout: float = 30.0) -> int | None:
-        """Close the pipe: the child commits what it holds and ends. Its exit code."""
+        """Close the socket: the child commits what it holds and ends. Its exit code."""
         with contextlib.suppress(OSError):
             self._conn.close()
         try:
@@ -123,110 +121,89 @@ class CommitProcess:
 
 
 class ProcessWriter:
-    """The receiver's writer with the group commit in a :class:`CommitProcess`, driven
-    from the event loop itself: requests queue their events; whenever the child is idle,
-    everything queued goes over as one batch; its answer (read when the pipe is readable,
-    no thread in between) settles the batch's requests and starts the next batch."""
+    """The receiver's writer (``submit_async``, ``stop``) on a :class:`CommitProcess`,
+    driven from the event loop itself: no thread in between."""
 
-    def __init__(self, engine: Any, *, metrics: Any = None, max_batch: int = 256) -> None:
+    def __init__(self, engine: Any, *, metrics: Any = None) -> None:
         self.engine = engine
         self.metrics = metrics
-        self.max_batch = max_batch
         self.proc = CommitProcess(engine)
-        self._pending: deque[tuple[list[Event], asyncio.Future[Any]]] = deque()
-        self._inflight: list[tuple[list[Event], asyncio.Future[Any]]] | None = None
-        self._alone = 0  # after a failed batch: send this many jobs one by one
+        self._waiting: dict[int, asyncio.Future[list[int]]] = {}
+        self._outgoing: list[tuple[int, list[Event]]] = []
+        self._tags = itertools.count()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._t0 = 0.0
 
-    async def submit_async(self, events: list[Event]) -> list[list[Action]]:
+    async def submit_async(self, events: list[Event]) -> list[int]:
+        """The number of actions each event caused, once all are committed."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._attach(loop)
-        fut: asyncio.Future[list[list[Action]]] = loop.create_future()
-        self._pending.append((events, fut))
-        if self._inflight is None:
-            self._send()
-        return await fut
+        tag = next(self._tags)
+        fut: asyncio.Future[list[int]] = loop.create_future()
+        self._waiting[tag] = fut
+        if not self._outgoing:  # the first of this loop iteration: send them all after it
+            loop.call_soon(self._flush)
+        self._outgoing.append((tag, events))
+        try:
+            return await fut
+        finally:
+            self._waiting.pop(tag, None)
 
     def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        if self._loop is not None and not self._loop.is_closed():
-            with contextlib.suppress(Exception):
-                self._loop.remove_reader(self.proc.fileno())
+        self._detach()
         self._loop = loop
         loop.add_reader(self.proc.fileno(), self._answered)
 
-    def _send(self) -> None:
-        jobs: list[tuple[list[Event], asyncio.Future[Any]]] = []
-        n = 0
-        while self._pending and (not jobs or (n < self.max_batch and not self._alone)):
-            job = self._pending.popleft()
-            if job[1].done():  # cancelled before it was sent: the client is gone
-                continue
-            jobs.append(job)
-            n += len(job[0])
-        if not jobs:
-            return
-        self._alone = max(0, self._alone - 1)
-        self._inflight = jobs
-        self._t0 = time.perf_counter()
-        try:
-            self.proc.send([ev for events, _f in jobs for ev in events])
-        except CommitFailed as exc:
-            self._settle_error(exc)
-
-    def _answered(self) -> None:
-        jobs, self._inflight = self._inflight, None
-        try:
-            kind, *rest = self.proc.receive()
-        except CommitFailed as exc:
-            self._inflight = jobs
-            self._settle_error(exc)
-            return
-        if jobs is None:
-            return
-        if kind == "ok":
-            if self.metrics is not None:
-                self.metrics.claim_latency(time.perf_counter() - self._t0)
-            res, recorded = rest
-            self.engine.notify(recorded)
-            for events, fut in jobs:
-                mine, res = res[:len(events)], res[len(events):]
-                if not fut.done():
-                    fut.set_result(mine)
-        elif len(jobs) > 1:  # isolate the failing request: each job again, alone
-            self._pending.extendleft(reversed(jobs))
-            self._alone = len(jobs)
-        else:
-            if not jobs[0][1].done():
-                jobs[0][1].set_exception(rest[0])
-        if self._pending:
-            self._send()
-
-    def _settle_error(self, exc: BaseException) -> None:
-        """The child is gone: fail what it held (unanswered, so the platform retries) and
-        start another for what comes next."""
-        jobs, self._inflight = self._inflight or [], None
-        for _events, fut in jobs:
-            if not fut.done():
-                fut.set_exception(exc)
-        log.error(_("the commit process ended unexpectedly ({why}); starting another")
-                  .format(why=exc))
-        if self._loop is not None:
-            with contextlib.suppress(Exception):
-                self._loop.remove_reader(self.proc.fileno())
-        self.proc.close(timeout=1)
-        self.proc = CommitProcess(self.engine)
-        if self._loop is not None:
-            self._loop.add_reader(self.proc.fileno(), self._answered)
-        if self._pending:
-            self._send()
-
-    def stop(self, timeout: float = 30) -> None:
-        """After the server stopped (nothing in flight): the child commits and ends."""
+    def _detach(self) -> None:
         if self._loop is not None and not self._loop.is_closed():
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(self.proc.fileno())
+
+    def _flush(self) -> None:
+        jobs, self._outgoing = self._outgoing, []
+        jobs = [(t, evs) for t, evs in jobs if t in self._waiting]  # a client gone: dropped
+        if jobs:
+            try:
+                self.proc.send(jobs)
+            except CommitFailed as exc:
+                self._replace(exc)
+
+    def _answered(self) -> None:
+        try:
+            results, recorded, seconds = self.proc.receive()
+        except CommitFailed as exc:
+            self._replace(exc)
+            return
+        if self.metrics is not None:
+            self.metrics.claim_latency(seconds)
+        self.engine.notify(recorded)
+        for tag, res in results:
+            fut = self._waiting.get(tag)
+            if fut is None or fut.done():  # the client went away; its events are stored
+                continue
+            if isinstance(res, BaseException):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+
+    def _replace(self, exc: BaseException) -> None:
+        """The child is gone: fail the requests it held (unanswered, so the platform
+        retries; a redelivery of what it did commit is a no-op) and start another."""
+        log.error(_("the commit process ended unexpectedly ({why}); starting another")
+                  .format(why=exc))
+        self._detach()
+        self.proc.close(timeout=1)
+        queued = {t for t, _evs in self._outgoing}
+        for tag, fut in list(self._waiting.items()):
+            if tag not in queued and not fut.done():
+                fut.set_exception(exc)
+        self.proc = CommitProcess(self.engine)
+        if self._loop is not None:
+            self._loop.add_reader(self.proc.fileno(), self._answered)
+
+    def stop(self, timeout: float = 30) -> None:
+        """After the server stopped (nothing in flight): the child commits and ends."""
+        self._detach()
         self.proc.close(timeout)
 
 
@@ -274,17 +251,39 @@ def child_main(fd: int) -> None:
     conn.send(READY)
     while True:
         try:
-            events = conn.recv()
+            jobs = conn.recv()
+            while conn.poll(0) and sum(len(e) for _t, e in jobs) < MAX_BATCH:
+                jobs += conn.recv()  # arrived while the last transaction ran: one more
         except (EOFError, OSError):
-            break  # the parent closed the pipe (a stop) or died
-        try:
-            out, recorded = engine.commit_batch(events)
-        except Exception as exc:
-            reply: tuple[Any, ...] = ("error", _carried(exc))
-        else:
-            reply = ("ok", out, recorded)
+            break  # the parent closed the socket (a stop) or died
+        t0 = time.perf_counter()
+        reply = (*_commit(engine, jobs), time.perf_counter() - t0)
         try:
             conn.send(reply)
         except OSError:
             break
     ledger.close()
+
+
+def _commit(engine: Any, jobs: list[tuple[int, list[Event]]]
+            ) -> tuple[list[tuple[int, Any]], list[Any]]:
+    """All requests' events in one transaction; when it fails, each request's alone."""
+    try:
+        out, recorded = engine.commit_batch([ev for _t, evs in jobs for ev in evs])
+    except Exception:
+        results: list[tuple[int, Any]] = []
+        recorded = []
+        for tag, evs in jobs:
+            try:
+                got, mine = engine.commit_batch(evs)
+            except Exception as exc:
+                results.append((tag, _carried(exc)))
+            else:
+                results.append((tag, [len(a) for a in got]))
+                recorded += mine
+        return results, recorded
+    results = []
+    for tag, evs in jobs:
+        mine, out = out[:len(evs)], out[len(evs):]
+        results.append((tag, [len(a) for a in mine]))
+    return results, recorded

@@ -79,25 +79,11 @@ class Writer:
                                        daemon=True)
         self.thread.start()
 
-    def submit(self, events: list[Event]) -> list[list[Any]]:
-        """Blocking: for the inbox reader and other threads."""
-        done = threading.Event()
-        slot: list[Any] = [None, None]
-
-        def resolve(res: Any, exc: BaseException | None) -> None:
-            slot[0], slot[1] = res, exc
-            done.set()
-
-        self.q.put((events, resolve))
-        done.wait()
-        if slot[1] is not None:
-            raise slot[1]
-        return slot[0]
-
-    async def submit_async(self, events: list[Event]) -> list[list[Any]]:
-        """For the event loop: waits without holding a thread."""
+    async def submit_async(self, events: list[Event]) -> list[int]:
+        """The number of actions each event caused, once all are committed (waits without
+        holding a thread)."""
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[list[list[Any]]] = loop.create_future()
+        fut: asyncio.Future[list[int]] = loop.create_future()
 
         def settle(res: Any, exc: BaseException | None) -> None:
             if fut.done():  # the request was cancelled (client gone): the events stay stored
@@ -147,12 +133,12 @@ class Writer:
                         resolve(None, exc)
                     else:
                         self.engine.notify(recorded)
-                        resolve(got, None)
+                        resolve([len(a) for a in got], None)
                 continue
             self.engine.notify(recorded)
             for events, resolve in jobs:
                 mine, res = res[:len(events)], res[len(events):]
-                resolve(mine, None)
+                resolve([len(a) for a in mine], None)
 
 
 class Receiver:
@@ -189,7 +175,7 @@ class Receiver:
         mapped = self.map_groups(events)
         if not mapped:
             return 0
-        return sum(len(a) for a in await self.writer.submit_async(mapped))
+        return sum(await self.writer.submit_async(mapped))
 
     # ------------------------------------------------------------------ routes
     def _fresh(self, ts: str) -> None:

@@ -148,3 +148,19 @@ def test_ctrl_c_to_the_process_group_stops_gracefully(tmp_path, store):
     for pid in child:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def test_every_event_kind_crosses_to_the_child_unchanged():
+    import pickle
+    from datetime import UTC, datetime
+
+    from sopctl.events.types import KINDS, event_from_dict
+
+    at = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    extra = {"message": {"text": "看 www.x.cn", "mentions": ["a", "b"], "nickname": "小丽"},
+             "join": {"nickname": "小丽", "scene": "qr", "source": "live"},
+             "purchase": {"amount": 199.5, "product": "精华"}}
+    events = [event_from_dict({"id": f"e-{k}", "type": k, "group": "g001", "member": "u1",
+                               **extra.get(k, {})}, now=at) for k in KINDS]
+    back = pickle.loads(pickle.dumps(events))
+    assert back == events and [type(e) for e in back] == [type(e) for e in events]
