@@ -244,7 +244,8 @@ def child_main(fd: int) -> None:
 
         ledger = Ledger(spec["url"], runner_id=spec["runner_id"], create=False)
         engine = EventEngine(spec["playbook"], ledger, name=spec["name"],
-                             can_remove=spec["can_remove"], lease_s=spec["lease_s"])
+                             can_remove=spec["can_remove"], lease_s=spec["lease_s"],
+                             hold_connection=True)
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
@@ -262,6 +263,7 @@ def child_main(fd: int) -> None:
             conn.send(reply)
         except OSError:
             break
+    engine.close()
     ledger.close()
 
 

@@ -14,11 +14,12 @@ batch once, whichever process gets there first.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -80,7 +81,7 @@ class EventEngine:
 
     def __init__(self, pb: Playbook, ledger: Ledger, *, name: str | None = None,
                  can_remove: bool | None = None, now: Callable[[], datetime] | None = None,
-                 lease_s: float = LEASE_S):
+                 lease_s: float = LEASE_S, hold_connection: bool = False):
         self.pb = pb
         self.name = name or pb.name
         self.ledger = ledger
@@ -102,6 +103,8 @@ class EventEngine:
         self.batch_s = float(parse_duration(pb.welcome.batch_window)) if pb.welcome else 0.0
         self.lock = threading.Lock()
         self.listeners: list[Sender] = []
+        self.hold_connection = hold_connection
+        self._held: Connection | None = None
 
     # ------------------------------------------------------------------ lookups
     def resolve_group(self, ref: str) -> str:
@@ -136,7 +139,7 @@ class EventEngine:
                 raise UnknownGroup(f"unknown group {ev.group!r}")
         out: dict[int, list[Action]] = {}
         recorded: list[Recorded] = []
-        with self.lock, self.ledger.engine.begin() as conn:
+        with self.lock, self._transaction() as conn:
             db = StoreBatch(self.store, conn)
             fresh = db.fresh(events)
             db.prefetch((ev.group, ev.member) for ev in fresh)
@@ -151,6 +154,35 @@ class EventEngine:
             if id(ev) not in out:
                 log.info(_("event {id} already processed; ignored").format(id=ev.id))
         return [out.get(id(ev), []) for ev in events], recorded
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """A transaction for :meth:`commit_batch`; with ``hold_connection``, on one
+        connection kept between them (a commit process runs one after another, and taking
+        a connection from the pool and back cost as much as a small batch's statements).
+        A held connection that broke (a database restart) is dropped; the next
+        transaction opens another."""
+        if not self.hold_connection:
+            with self.ledger.engine.begin() as conn:
+                yield conn
+            return
+        conn = self._held
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._held = self.ledger.engine.connect()
+        try:
+            with conn.begin():
+                yield conn
+        except BaseException:
+            if conn.invalidated:
+                conn.close()
+                self._held = None
+            raise
+
+    def close(self) -> None:
+        """Give back a held connection."""
+        if self._held is not None:
+            self._held.close()
+            self._held = None
 
     def tick(self, now: datetime | None = None, *, force: bool = False) -> list[Action]:
         """Form the welcomes whose batch window closed (call every second or so). Each

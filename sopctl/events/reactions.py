@@ -8,6 +8,7 @@ these functions, so a forecast welcomes, warns and promotes exactly as the runne
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections import deque
 from collections.abc import Callable
@@ -79,9 +80,14 @@ def nickname_regex(rule: NicknameRule) -> re.Pattern[str]:
     """The explicit regex, else one derived from the format: "城市-行业-昵称" means three
     non-empty parts joined by a separator. Any usual separator is accepted, since members
     type "-", "_" or "·" interchangeably."""
-    if rule.regex:
-        return re.compile(rule.regex)
-    parts = [p for p in re.split(f"[{re.escape(_SEPARATORS)}]+", rule.format.strip()) if p]
+    return _nickname_pattern(rule.regex, rule.format)
+
+
+@functools.lru_cache(maxsize=64)  # asked once per message
+def _nickname_pattern(regex: str | None, fmt: str) -> re.Pattern[str]:
+    if regex:
+        return re.compile(regex)
+    parts = [p for p in re.split(f"[{re.escape(_SEPARATORS)}]+", fmt.strip()) if p]
     sep = f"[{re.escape(_SEPARATORS)}]"
     part = f"[^{re.escape(_SEPARATORS)}]+"
     return re.compile("^" + sep.join([part] * max(1, len(parts))) + "$")

@@ -164,3 +164,32 @@ def test_every_event_kind_crosses_to_the_child_unchanged():
                                **extra.get(k, {})}, now=at) for k in KINDS]
     back = pickle.loads(pickle.dumps(events))
     assert back == events and [type(e) for e in back] == [type(e) for e in events]
+
+
+@pytest.mark.postgres
+def test_a_held_connection_that_breaks_is_replaced(pb):
+    """The commit process keeps one connection; when the database drops it (a restart, an
+    administrator), that batch fails and the next one opens a new connection."""
+    from sopctl.events.types import event_from_dict
+
+    ledger = Ledger(pg_or_skip())
+    engine = EventEngine(pb, ledger, name=unique(pb.name), hold_connection=True)
+
+    def ev(i: int):
+        return event_from_dict({"id": f"h-{i}", "type": "checkin", "group": "g001",
+                                "member": f"u{i}"})
+
+    try:
+        engine.handle(ev(1))
+        held = engine._held
+        pid = held.connection.dbapi_connection.info.backend_pid
+        with ledger.engine.connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+        with pytest.raises(sa.exc.OperationalError):
+            engine.handle(ev(2))
+        assert engine.handle(ev(2)) is not None and engine._held is not held
+        assert engine.handle(ev(3)) is not None
+        assert all(engine.store.seen(f"h-{i}") for i in (1, 2, 3))
+    finally:
+        engine.close()
+        ledger.close()
