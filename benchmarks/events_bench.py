@@ -87,6 +87,8 @@ class _Times:
 
 
 def _server(mode: str, store: str | None, port_q: mp.Queue, out: str, timeout: float) -> None:
+    """``mode``: "empty" (the baseline), "sopctl" (the commit process) or "thread" (the
+    group commit on a thread of the serving process)."""
     from starlette.responses import Response
     from starlette.routing import Route, Router
 
@@ -103,7 +105,7 @@ def _server(mode: str, store: str | None, port_q: mp.Queue, out: str, timeout: f
     times = _Times()
     limits = HttpLimits(header_timeout=timeout, body_timeout=timeout, max_connections=2000)
     writer = None
-    if mode == "sopctl" and not os.environ.get("BENCH_INPROC"):
+    if mode == "sopctl":  # as `sopctl serve` runs it; "thread": the writer thread before it
         from sopctl.events.committer import ProcessWriter
 
         writer = ProcessWriter(engine, metrics=times)
@@ -325,6 +327,9 @@ def main() -> None:
     ap.add_argument("--store", default=None, help="database URL (default: a fresh SQLite)")
     ap.add_argument("--workers", type=int, default=1,
                     help="also run `sopctl serve --workers N` (client-side figures)")
+    ap.add_argument("--writer", choices=["sopctl", "thread"], default="sopctl",
+                    help="sopctl: the commit process `serve` runs; thread: the group "
+                    "commit on a thread of the serving process (for comparison)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="empty-handler / sopctl pairs to run (the median is reported)")
     ap.add_argument("--rate", type=float, default=0.0,
@@ -336,7 +341,7 @@ def main() -> None:
     pairs = []
     for r in range(a.rounds):  # the empty handler and sopctl, back to back, each round
         base = drive(Server("empty", None), requests(n, f"e{r}"), a.conns, a.seconds)
-        real = drive(Server("sopctl", a.store, a.timeout), requests(n, f"s{r}"), a.conns,
+        real = drive(Server(a.writer, a.store, a.timeout), requests(n, f"s{r}"), a.conns,
                      a.seconds)
         pairs.append((base, real))
         print(f"round {r + 1}: empty handler {base['rate']:7.0f}/s, sopctl serve "
@@ -345,9 +350,9 @@ def main() -> None:
               f"{real['rows']} ledger rows for {real['n']} events", flush=True)
     base, real = sorted(pairs, key=lambda p: p[1]["rate"])[len(pairs) // 2]  # the median
     rate = a.rate or round(real["rate"] / 2)  # latency below saturation
-    paced = drive(Server("sopctl", a.store, a.timeout), requests(n, "p"), a.conns, a.seconds,
+    paced = drive(Server(a.writer, a.store, a.timeout), requests(n, "p"), a.conns, a.seconds,
                   rate=rate)
-    stall = drive(Server("sopctl", a.store, a.timeout), requests(n, "t"), a.conns, a.seconds,
+    stall = drive(Server(a.writer, a.store, a.timeout), requests(n, "t"), a.conns, a.seconds,
                   a.stalled, rate=rate)
     runs = [("empty handler", base), ("sopctl serve", real), (f"at {rate}/s", paced),
             (f"+{a.stalled} stalled", stall)]
