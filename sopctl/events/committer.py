@@ -2,7 +2,7 @@
 
 In one interpreter the HTTP loop (parse, authenticate, answer) and the writer (store,
 react, claim) share one core through the GIL, and every hand-off between them waits for
-it: a saturated ``serve`` used 0.85 of a core while the other sat idle. Here the writer
+it: saturated, a ``serve`` process used 0.85 of a core in all. Here the writer
 is a child process with an engine of its own on the same store (and the parent's runner
 id, so the rows it claims are the parent's to send).
 

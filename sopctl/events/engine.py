@@ -158,8 +158,8 @@ class EventEngine:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Connection]:
         """A transaction for :meth:`commit_batch`; with ``hold_connection``, on one
-        connection kept between them (a commit process runs one after another, and taking
-        a connection from the pool and back cost as much as a small batch's statements).
+        connection kept between them (a commit process runs one after another; the pool
+        would check a connection out and back in for each).
         A held connection that broke (a database restart) is dropped; the next
         transaction opens another."""
         if not self.hold_connection:
