@@ -107,7 +107,7 @@ class CommitProcess:
 
     def _gone(self, exc: BaseException) -> CommitFailed:
         return CommitFailed(_("the commit process is gone ({why})").format(
-            why=str(exc) or type(exc).__name__))
+            why=str(exc) or _("it exited")))
 
     def close(self, timeout: float = 30.0) -> int | None:
         """Close the socket: the child commits what it holds and ends. Its exit code."""
@@ -127,7 +127,7 @@ class ProcessWriter:
     def __init__(self, engine: Any, *, metrics: Any = None) -> None:
         self.engine = engine
         self.metrics = metrics
-        self.proc = CommitProcess(engine)
+        self.proc: CommitProcess | None = CommitProcess(engine)
         self._waiting: dict[int, asyncio.Future[list[int]]] = {}
         self._outgoing: list[tuple[int, list[Event]]] = []
         self._tags = itertools.count()
@@ -137,7 +137,10 @@ class ProcessWriter:
         """The number of actions each event caused, once all are committed."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
-            self._attach(loop)
+            self._detach()
+            self._loop = loop
+            if self.proc is not None:
+                loop.add_reader(self.proc.fileno(), self._answered)
         tag = next(self._tags)
         fut: asyncio.Future[list[int]] = loop.create_future()
         self._waiting[tag] = fut
@@ -149,26 +152,35 @@ class ProcessWriter:
         finally:
             self._waiting.pop(tag, None)
 
-    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._detach()
-        self._loop = loop
-        loop.add_reader(self.proc.fileno(), self._answered)
-
     def _detach(self) -> None:
-        if self._loop is not None and not self._loop.is_closed():
+        if self._loop is not None and not self._loop.is_closed() and self.proc is not None:
             with contextlib.suppress(Exception):
                 self._loop.remove_reader(self.proc.fileno())
+
+    def _start(self) -> CommitProcess:
+        """A new child (blocks the loop while it starts: only after one died)."""
+        self.proc = CommitProcess(self.engine)
+        if self._loop is not None:
+            self._loop.add_reader(self.proc.fileno(), self._answered)
+        return self.proc
 
     def _flush(self) -> None:
         jobs, self._outgoing = self._outgoing, []
         jobs = [(t, evs) for t, evs in jobs if t in self._waiting]  # a client gone: dropped
-        if jobs:
-            try:
-                self.proc.send(jobs)
-            except CommitFailed as exc:
+        if not jobs:
+            return
+        try:
+            (self.proc or self._start()).send(jobs)
+        except CommitFailed as exc:
+            for tag, _evs in jobs:  # none of these reached a child: answered 500, retried
+                fut = self._waiting.get(tag)
+                if fut is not None and not fut.done():
+                    fut.set_exception(exc)
+            if self.proc is not None:
                 self._replace(exc)
 
     def _answered(self) -> None:
+        assert self.proc is not None
         try:
             results, recorded, seconds = self.proc.receive()
         except CommitFailed as exc:
@@ -189,22 +201,25 @@ class ProcessWriter:
     def _replace(self, exc: BaseException) -> None:
         """The child is gone: fail the requests it held (unanswered, so the platform
         retries; a redelivery of what it did commit is a no-op) and start another."""
-        log.error(_("the commit process ended unexpectedly ({why}); starting another")
-                  .format(why=exc))
+        log.error(_("{why}; starting another commit process").format(why=exc))
         self._detach()
-        self.proc.close(timeout=1)
+        if self.proc is not None:
+            self.proc.close(timeout=1)
+            self.proc = None
         queued = {t for t, _evs in self._outgoing}
         for tag, fut in list(self._waiting.items()):
             if tag not in queued and not fut.done():
                 fut.set_exception(exc)
-        self.proc = CommitProcess(self.engine)
-        if self._loop is not None:
-            self._loop.add_reader(self.proc.fileno(), self._answered)
+        try:
+            self._start()
+        except CommitFailed as again:  # the next request tries again
+            log.error(str(again))
 
     def stop(self, timeout: float = 30) -> None:
         """After the server stopped (nothing in flight): the child commits and ends."""
         self._detach()
-        self.proc.close(timeout)
+        if self.proc is not None:
+            self.proc.close(timeout)
 
 
 def _current_lang() -> str:
@@ -214,7 +229,7 @@ def _current_lang() -> str:
 
 
 def _carried(exc: BaseException) -> BaseException:
-    """``exc`` if it survives the pipe (a pickle round trip), else its words."""
+    """``exc`` if it survives the socket (a pickle round trip), else its words."""
     try:
         pickle.loads(pickle.dumps(exc))
         return exc
