@@ -71,7 +71,6 @@ class Writer:
 
     def __init__(self, engine: EventEngine, max_batch: int = 256, metrics: Any = None):
         self.engine = engine
-        self.commit = engine.commit_batch
         self.max_batch = max_batch
         self.metrics = metrics
         self.q: queue.Queue[Any] = queue.Queue()
@@ -122,13 +121,13 @@ class Writer:
                 n += len(nxt[0])
             t0 = time.perf_counter()
             try:
-                res, recorded = self.commit([ev for j in jobs for ev in j[0]])
+                res, recorded = self.engine.commit_batch([ev for j in jobs for ev in j[0]])
                 if self.metrics is not None:
                     self.metrics.claim_latency(time.perf_counter() - t0)
             except Exception:
                 for events, resolve in jobs:  # isolate the failing request
                     try:
-                        got, recorded = self.commit(events)
+                        got, recorded = self.engine.commit_batch(events)
                     except Exception as exc:
                         resolve(None, exc)
                     else:

@@ -91,6 +91,8 @@ STATUS_LABELS = {
 def status_text(status: str) -> str:
     """The status word ``status`` in the selected language."""
     return _(STATUS_LABELS[status]) if status in STATUS_LABELS else status
+
+
 _FIELD = re.compile(r"\{(\w+)\}")
 _NESTED = {"reason", "why"}  # placeholders that may hold another known reason
 
