@@ -201,6 +201,18 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
     from ..run.metrics import ServeMetrics, ZoneFormatter
 
     log = logging.getLogger("sopctl.events")
+    stop = threading.Event()
+    server = receiver = None
+    if not once:
+        # from the start, not just while uvicorn serves: a SIGTERM that lands before its
+        # own handler is in place (a worker still starting) must still stop the process
+        def on_signal(*_a: object) -> None:
+            stop.set()
+            if server is not None:
+                server.request_stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, on_signal)
     engine, ledger = open_engine(playbook, store, state_dir)
     for h in logging.getLogger().handlers:
         if isinstance(h.formatter, ZoneFormatter):
@@ -216,7 +228,6 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
             events=rep.events, actions=rep.actions, skipped=rep.skipped))
         ledger.close()
         return
-    server = receiver = None
     if port is not None:
         from ..events.http import AccessLog, EventServer, HttpLimits
         from ..events.server import Receiver, ServeConfig
@@ -248,7 +259,6 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
                 host=host, port=port, why=exc.strerror or exc)) from None
     from ..events.server import start_ticker
 
-    stop = threading.Event()
     start_ticker(engine, stop)
     if inbox is not None:
         def poll() -> None:
@@ -260,14 +270,13 @@ def _serve_process(*, playbook, port, host, inbox, once, store, state_dir, secre
 
         threading.Thread(target=poll, name="sopctl-inbox", daemon=True).start()
     # uvicorn takes SIGTERM/SIGINT while it serves and raises them again once it has
-    # stopped: this handler, not the default one, then receives them, so the flush below
+    # stopped: on_signal, not the default handler, then receives them, so the flush below
     # still runs
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_a: stop.set())
     if server is not None:
         log.info(_("listening on http://{host}:{port} (process {pid})").format(
             host=host, port=server.port, pid=os.getpid()))
-        server.run()  # until SIGTERM/SIGINT: stops accepting, finishes requests in flight
+        if not stop.is_set():
+            server.run()  # until SIGTERM/SIGINT: stops accepting, finishes what is in flight
     else:
         stop.wait()
     stop.set()

@@ -277,7 +277,12 @@ class EventServer:
             time.sleep(0.01)
         return self
 
-    def stop(self, timeout: float = 35.0) -> None:
+    def request_stop(self) -> None:
+        """Stop accepting and finish what is in flight (safe in a signal handler, and
+        before :meth:`run` has begun: it then returns once started)."""
         self.server.should_exit = True
+
+    def stop(self, timeout: float = 35.0) -> None:
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -238,3 +238,32 @@ def test_workers_accept_on_one_port_and_stop_together(tmp_path, store):
         assert {r["status"] for r in led.rows(playbook=name)} == {"sent"}
     finally:
         led.close()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_while_starting_stops_cleanly(tmp_path, workers):
+    """A stop that lands while a process is still starting (between its "listening" line
+    and the server taking over the signals) ends it like any other, flushed, exit 0."""
+    pb = tmp_path / "pb.yaml"
+    pb.write_text(PB.format(name=unique("启动中"), out=tmp_path / "out.jsonl"),
+                  encoding="utf-8")
+    env = {**os.environ, "SOPCTL_LANG": "en", "SOPCTL_EVENTS_SECRET": SECRET}
+    p = subprocess.Popen([sys.executable, "-m", "sopctl", "serve", str(pb), "--port",
+                          str(_free_port()), "--store", f"sqlite:///{tmp_path / 'l.db'}",
+                          "--state-dir", str(tmp_path / "st"), "--workers", workers],
+                         env=env, stderr=subprocess.PIPE, text=True)
+    assert p.stderr is not None
+    seen = []
+    for line in p.stderr:  # the first worker's line: signal at once
+        seen.append(line)
+        if "listening on" in line:
+            break
+    p.send_signal(signal.SIGTERM)
+    try:
+        _out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise AssertionError("serve did not stop: " + "".join(seen)) from None
+    err = "".join(seen) + err
+    assert p.returncode == 0 and "Traceback" not in err, err
+    assert err.count("stopped") == int(workers), err
