@@ -7,12 +7,13 @@ is a child process with an engine of its own on the same store (and the parent's
 id, so the rows it claims are the parent's to send).
 
 The event loop sends each request's events to the child as they come (what one loop
-iteration gathered, in one message); the child stores whatever has arrived while it was
+iteration gathered, in one message); the child stores what has arrived while it was
 committing in one transaction (group commit, on its side of the socket, so it never
-waits for the parent to come round) and answers with each request's action count and the
-rows it claimed, which go to the parent's sender. A request is answered only after its
-events are committed. When a shared transaction fails, the child stores each request's
-events alone, so one bad request fails by itself.
+waits for the parent to come round), up to half the requests in flight so that the
+parent has the other half to answer and read meanwhile, and answers with each request's
+action count and the rows it claimed, which go to the parent's sender. A request is
+answered only after its events are committed. When a shared transaction fails, the child
+stores each request's events alone, so one bad request fails by itself.
 
 The child runs every reaction of its serve process, so the in-memory windows (flood, the
 auto-reply's cool-down) see all of its events. It ignores SIGINT and SIGTERM (a terminal's
@@ -23,6 +24,7 @@ committing what it holds, or when the parent dies.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -42,6 +44,7 @@ from .types import Event
 log = logging.getLogger("sopctl.events")
 READY = "ready"
 MAX_BATCH = 512  # events per transaction
+MIN_BATCH = 8
 SOCKET_BUFFER = 4 << 20
 
 
@@ -90,10 +93,10 @@ class CommitProcess:
         """Readable when the child has answered (or is gone)."""
         return self._conn.fileno()
 
-    def send(self, jobs: list[tuple[int, list[Event]]]) -> None:
-        """(tag, events) per request."""
+    def send(self, jobs: list[tuple[int, list[Event]]], in_flight: int) -> None:
+        """(tag, events) per request, and how many requests await an answer in all."""
         try:
-            self._conn.send(jobs)
+            self._conn.send((jobs, in_flight))
         except (OSError, ValueError) as exc:
             raise self._gone(exc) from None
 
@@ -170,7 +173,7 @@ class ProcessWriter:
         if not jobs:
             return
         try:
-            (self.proc or self._start()).send(jobs)
+            (self.proc or self._start()).send(jobs, len(self._waiting))
         except CommitFailed as exc:
             for tag, _evs in jobs:  # none of these reached a child: answered 500, retried
                 fut = self._waiting.get(tag)
@@ -265,21 +268,45 @@ def child_main(fd: int) -> None:
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     conn.send(READY)
-    while True:
+    queue: collections.deque[tuple[int, list[Event]]] = collections.deque()
+    in_flight = 0
+    open_ = True
+    while open_ or queue:
         try:
-            jobs = conn.recv()
-            while conn.poll(0) and sum(len(e) for _t, e in jobs) < MAX_BATCH:
-                jobs += conn.recv()  # arrived while the last transaction ran: one more
+            while open_ and (not queue or conn.poll(0)):  # wait only with nothing to do
+                jobs, in_flight = conn.recv()
+                queue.extend(jobs)
         except (EOFError, OSError):
-            break  # the parent closed the socket (a stop) or died
-        t0 = time.perf_counter()
-        reply = (*_commit(engine, jobs), time.perf_counter() - t0)
-        try:
-            conn.send(reply)
-        except OSError:
+            open_ = False  # a stop (or the parent died): commit what was handed in, end
+        if not queue:
             break
+        batch = _take(queue, in_flight)
+        t0 = time.perf_counter()
+        reply = (*_commit(engine, batch), time.perf_counter() - t0)
+        if open_:
+            try:
+                conn.send(reply)
+            except OSError:
+                open_ = False
     engine.close()
     ledger.close()
+
+
+def _take(queue: collections.deque[tuple[int, list[Event]]], in_flight: int
+          ) -> list[tuple[int, list[Event]]]:
+    """The next transaction's requests, oldest first, whole: events up to half the
+    number of requests in flight (at least MIN_BATCH, at most MAX_BATCH; a larger
+    request goes alone). Taking all that has arrived lets every request in flight fall
+    into one batch, and the two processes take turns: the parent waits while the batch
+    commits, this process while the parent answers it and reads the next requests. With
+    half, one half is committed while the other is answered and read."""
+    cap = min(MAX_BATCH, max(MIN_BATCH, (in_flight + 1) // 2))
+    batch = [queue.popleft()]
+    n = len(batch[0][1])
+    while queue and n + len(queue[0][1]) <= cap:
+        n += len(queue[0][1])
+        batch.append(queue.popleft())
+    return batch
 
 
 def _commit(engine: Any, jobs: list[tuple[int, list[Event]]]

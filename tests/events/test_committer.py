@@ -193,3 +193,46 @@ def test_a_held_connection_that_breaks_is_replaced(pb):
     finally:
         engine.close()
         ledger.close()
+
+
+def _checkins(n: int, tag: str) -> list:
+    from sopctl.events.types import event_from_dict
+
+    return [(i, [event_from_dict({"id": f"{tag}-{i}", "type": "checkin", "group": "g001",
+                                  "member": f"u{i}"})]) for i in range(n)]
+
+
+def test_a_batch_takes_half_the_requests_in_flight():
+    """All 40 requests in flight arrive together: the child commits 20, and the parent
+    answers those while it commits the other 20 (not all 40 in one turn)."""
+    from collections import deque
+
+    from sopctl.events.committer import MAX_BATCH, MIN_BATCH, _take
+
+    q = deque(_checkins(40, "t"))
+    assert [t for t, _e in _take(q, 40)] == list(range(20)) and len(q) == 20
+    assert len(_take(deque(_checkins(40, "t")), 2)) == MIN_BATCH  # light load: not one by one
+    assert len(_take(deque(_checkins(MAX_BATCH + 9, "t")), 5000)) == MAX_BATCH
+    big = (99, [e for _t, evs in _checkins(30, "b") for e in evs])
+    q = deque([big, *_checkins(3, "s")])
+    assert _take(q, 4) == [big] and len(q) == 3  # a request is never split
+
+
+def test_the_child_commits_in_halves_and_everything_handed_in_before_a_stop(pb, store):
+    from sopctl.events.committer import CommitProcess
+
+    ledger = Ledger(store)
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
+    proc = CommitProcess(engine)
+    try:
+        proc.send(_checkins(40, "a"), in_flight=40)
+        first, _rows, _s = proc.receive()
+        second, _rows, _s = proc.receive()
+        assert [t for t, _r in first] == list(range(20))
+        assert [t for t, _r in second] == list(range(20, 40))
+        proc.send(_checkins(60, "z"), in_flight=60)  # 30 a turn; the socket closes at once
+    finally:
+        assert proc.close() == 0
+    assert all(engine.store.seen(f"a-{i}") for i in range(40))
+    assert all(engine.store.seen(f"z-{i}") for i in range(60))
+    ledger.close()
