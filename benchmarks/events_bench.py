@@ -86,7 +86,8 @@ class _Times:
     def claim_latency(self, *a: object) -> None: ...
 
 
-def _server(mode: str, store: str | None, port_q: mp.Queue, out: str, timeout: float) -> None:
+def _server(mode: str, store: str | None, port_q: mp.Queue, out: str, timeout: float,
+            batch: str = "half") -> None:
     """``mode``: "empty" (the baseline), "sopctl" (the commit process) or "thread" (the
     group commit on a thread of the serving process)."""
     from starlette.responses import Response
@@ -108,7 +109,7 @@ def _server(mode: str, store: str | None, port_q: mp.Queue, out: str, timeout: f
     if mode == "sopctl":  # as `sopctl serve` runs it; "thread": the writer thread before it
         from sopctl.events.committer import ProcessWriter
 
-        writer = ProcessWriter(engine, metrics=times)
+        writer = ProcessWriter(engine, metrics=times, halve=batch == "half")
     receiver = Receiver(engine, ServeConfig(secret=SECRET), metrics=times, writer=writer)
     app = None
     if mode == "empty":
@@ -128,11 +129,13 @@ def _server(mode: str, store: str | None, port_q: mp.Queue, out: str, timeout: f
 
 
 class Server:
-    def __init__(self, mode: str, store: str | None, timeout: float = 10.0) -> None:
+    def __init__(self, mode: str, store: str | None, timeout: float = 10.0,
+                 batch: str = "half") -> None:
         ctx = mp.get_context("spawn")
         q = ctx.Queue()
         self.out = tempfile.mktemp(suffix=".npy")
-        self.p = ctx.Process(target=_server, args=(mode, store, q, self.out[:-4], timeout))
+        self.p = ctx.Process(target=_server, args=(mode, store, q, self.out[:-4], timeout,
+                                                   batch))
         self.p.start()
         self.port, self.pid = q.get(timeout=60)
 
@@ -255,11 +258,39 @@ def _client(port: int, reqs: list[bytes], conns: int, seconds: float, stalled: i
         stalls = [asyncio.create_task(_stall(port, i, closed)) for i in range(stalled)]
         await asyncio.sleep(0.5 if stalled else 0)
         q.put("stalled")
+        cpu = time.process_time()
         res = await _load(port, reqs, conns, seconds, rate)
+        cpu = time.process_time() - cpu
         await asyncio.gather(*stalls)
-        return (*res, closed)
+        return (*res, closed, cpu)
 
     q.put(asyncio.run(main()))
+
+
+def _cpu_ticks(pid: int) -> tuple[int, int]:
+    """CPU ticks (user + system) of process ``pid`` and of its children (the commit
+    process) so far; (0, 0) where /proc cannot tell."""
+    def ticks(p: int) -> int:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0
+        return int(f[11]) + int(f[12])
+
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    return ticks(pid), sum(ticks(int(k)) for k in kids)
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the machine so far (idle and I/O wait are not busy)."""
+    try:
+        f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(f) - f[3] - f[4], sum(f)
 
 
 def drive(server: Server, reqs: list[bytes], conns: int, seconds: float, stalled: int = 0,
@@ -269,13 +300,20 @@ def drive(server: Server, reqs: list[bytes], conns: int, seconds: float, stalled
     p = ctx.Process(target=_client, args=(server.port, reqs, conns, seconds, stalled, rate, q))
     p.start()
     assert q.get(timeout=60) == "stalled"
+    before = _cpu_ticks(server.pid), _machine_ticks()
     time.sleep(0.3)
     threads = server.threads()
-    rtts, bad, elapsed, closed = q.get(timeout=seconds + 600)
+    rtts, bad, elapsed, closed, client_cpu = q.get(timeout=seconds + 600)
+    after = _cpu_ticks(server.pid), _machine_ticks()
     p.join()
     times, rows = server.stop()
     ms = np.array(times) * 1000
+    ok = max(1, len(rtts) - bad)
+    tick = os.sysconf("SC_CLK_TCK")
+    serving, commit = ((after[0][i] - before[0][i]) / tick / ok * 1e6 for i in (0, 1))
+    busy, total = (after[1][i] - before[1][i] for i in (0, 1))
     return {"n": len(rtts), "bad": bad, "rate": (len(rtts) - bad) / elapsed,
+            "cpu": (serving, commit, client_cpu / ok * 1e6, 1 - busy / max(1, total)),
             "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
             "rt_p99": float(np.percentile(np.array(rtts) * 1000, 99)), "rows": rows,
             "threads": threads, "closed_max": max(closed) if closed else 0.0,
@@ -330,6 +368,9 @@ def main() -> None:
     ap.add_argument("--writer", choices=["sopctl", "thread"], default="sopctl",
                     help="sopctl: the commit process `serve` runs; thread: the group "
                     "commit on a thread of the serving process (for comparison)")
+    ap.add_argument("--batch", choices=["half", "all"], default="half",
+                    help="half: a transaction takes at most half the requests in flight, as "
+                    "`serve` does; all: whatever has arrived (for comparison)")
     ap.add_argument("--rounds", type=int, default=3,
                     help="empty-handler / sopctl pairs to run (the median is reported)")
     ap.add_argument("--rate", type=float, default=0.0,
@@ -338,11 +379,14 @@ def main() -> None:
     n = int(a.seconds * 20000)
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; "
           f"{a.conns} keep-alive connections, {a.seconds:.0f} s per run")
+
+    def server() -> Server:
+        return Server(a.writer, a.store, a.timeout, a.batch)
+
     pairs = []
     for r in range(a.rounds):  # the empty handler and sopctl, back to back, each round
         base = drive(Server("empty", None), requests(n, f"e{r}"), a.conns, a.seconds)
-        real = drive(Server(a.writer, a.store, a.timeout), requests(n, f"s{r}"), a.conns,
-                     a.seconds)
+        real = drive(server(), requests(n, f"s{r}"), a.conns, a.seconds)
         pairs.append((base, real))
         print(f"round {r + 1}: empty handler {base['rate']:7.0f}/s, sopctl serve "
               f"{real['rate']:6.0f}/s ({real['bad']} not 200), ratio "
@@ -350,10 +394,8 @@ def main() -> None:
               f"{real['rows']} ledger rows for {real['n']} events", flush=True)
     base, real = sorted(pairs, key=lambda p: p[1]["rate"])[len(pairs) // 2]  # the median
     rate = a.rate or round(real["rate"] / 2)  # latency below saturation
-    paced = drive(Server(a.writer, a.store, a.timeout), requests(n, "p"), a.conns, a.seconds,
-                  rate=rate)
-    stall = drive(Server(a.writer, a.store, a.timeout), requests(n, "t"), a.conns, a.seconds,
-                  a.stalled, rate=rate)
+    paced = drive(server(), requests(n, "p"), a.conns, a.seconds, rate=rate)
+    stall = drive(server(), requests(n, "t"), a.conns, a.seconds, a.stalled, rate=rate)
     runs = [("empty handler", base), ("sopctl serve", real), (f"at {rate}/s", paced),
             (f"+{a.stalled} stalled", stall)]
     if a.workers > 1:  # through the CLI: client-side figures only
@@ -365,6 +407,11 @@ def main() -> None:
         print(f"{name:>14}: {r['rate']:7.0f} signed events/s ({r['bad']} not 200)   "
               f"receipt->ledger p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms   "
               f"client round trip p99 {r['rt_p99']:6.2f} ms   server threads {r['threads']}")
+    print("CPU per answered event (us; /proc): serving process, commit process, client; "
+          "machine idle")
+    for name, r in runs[:2]:
+        serving, commit, client, idle = r["cpu"]
+        print(f"{name:>14}: {serving:6.0f} {commit:6.0f} {client:6.0f}   idle {idle:.0%}")
     rates = sorted(r["rate"] for _b, r in pairs)
     ratios = sorted(r["rate"] / b["rate"] for b, r in pairs)
     print(f"sopctl serve over {a.rounds} round(s): {rates[0]:.0f}-{rates[-1]:.0f}/s; ratio to "

@@ -236,3 +236,18 @@ def test_the_child_commits_in_halves_and_everything_handed_in_before_a_stop(pb, 
     assert all(engine.store.seen(f"a-{i}") for i in range(40))
     assert all(engine.store.seen(f"z-{i}") for i in range(60))
     ledger.close()
+
+
+def test_without_halving_a_transaction_takes_all_that_arrived(pb, tmp_path):
+    from sopctl.events.committer import CommitProcess
+
+    ledger = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    engine = EventEngine(pb, ledger, name=unique(pb.name))
+    proc = CommitProcess(engine, halve=False)
+    try:
+        proc.send(_checkins(40, "w"), in_flight=40)
+        results, _rows, _s = proc.receive()
+        assert results == [(t, [1]) for t in range(40)]  # each check-in stored, its points
+    finally:
+        assert proc.close() == 0
+        ledger.close()
