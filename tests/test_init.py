@@ -213,13 +213,21 @@ def test_ctrl_c_at_a_prompt_exits_130(tmp_path: Path, answers: bytes) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "sopctl", "init", "-o", str(out)],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, cwd=tmp_path,
-                            env={**os.environ, "SOPCTL_LANG": "en", "SOPCTL_DEBUG": ""})
+                            env={**os.environ, "SOPCTL_LANG": "en", "SOPCTL_DEBUG": "",
+                                 "PYTHONFAULTHANDLER": "1"})
     try:
         proc.stdin.write(answers)
         proc.stdin.flush()
         _until_prompt(proc, prompts[answers.count(b"\n")])
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=30) == 130
+        try:
+            code = proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # where it is stuck: faulthandler prints stacks
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            raise AssertionError("no exit 30 s after SIGINT:\n"
+                                 + proc.stderr.read().decode(errors="replace")) from None
+        assert code == 130
     finally:
         proc.kill()
         proc.wait()
