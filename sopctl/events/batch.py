@@ -10,14 +10,14 @@ one multi-row statement per table, as SQL text on the driver (sopctl/events/raws
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from .rawsql import RawStatements
+from .rawsql import RawStatements, pipelined
 from .reactions import MemberState
 from .store import _STATE, MemberStore, _state, digest
 from .types import Event
@@ -47,33 +47,50 @@ class StoreBatch:
     # ------------------------------------------------------------------ reads
     def fresh(self, events: list[Event]) -> list[Event]:
         """The events never processed before (on any process sharing the store), now
-        marked processed; redeliveries and repeats within the batch are left out."""
+        marked processed; redeliveries and repeats within the batch are left out. Their
+        members are read in the same round trip (a redelivery's too: harmless)."""
         firsts: dict[str, Event] = {}
         for ev in events:
             firsts.setdefault(ev.id, ev)
         if not firsts:
             return []
         hashes = {i: digest(i) for i in firsts}
-        won = self.raw.mark_processed(self.conn, self.pb, [(hashes[i], e.kind, e.at)
-                                                           for i, e in firsts.items()])
-        return [e for i, e in firsts.items() if hashes[i] in won]
+        with pipelined(self.conn):  # on PostgreSQL, one round trip for the three
+            won = self.raw.mark_processed(self.conn, self.pb, [
+                (hashes[i], e.kind, e.at) for i, e in firsts.items()])
+            read = self._ask((e.group, e.member) for e in firsts.values())
+            fresh = won()
+            read()
+        return [e for i, e in firsts.items() if hashes[i] in fresh]
 
     def prefetch(self, pairs: Iterable[tuple[str, str]]) -> None:
+        with pipelined(self.conn):
+            self._ask(pairs)()
+
+    def _ask(self, pairs: Iterable[tuple[str, str]]) -> Callable[[], None]:
+        """Send the reads of ``pairs``' members and of their blacklisting; the function
+        returned takes the answers in."""
         want = sorted(set(pairs) - self._states.keys())
         if not want:
-            return
+            return lambda: None
         who = sorted({m for _g, m in want})
         raw = self.raw
-        self._black |= raw.blacklisted(self.conn, self.pb, [digest(m) for m in who])
-        black = {m for m in who if digest(m) in self._black}
-        wanted = set(want)
-        for r in raw.members(self.conn, self.pb, want):
-            key = (r["group_id"], r["member_id"])
-            if key in wanted:
-                self._states[key] = _state(r, r["member_id"] in black)
-                self._in_db.add(key)
-        for g, m in want:
-            self._states.setdefault((g, m), MemberState(m, g, blacklisted=m in black))
+        black_q = raw.blacklisted(self.conn, self.pb, [digest(m) for m in who])
+        rows_q = raw.members(self.conn, self.pb, want)
+
+        def read() -> None:
+            self._black |= black_q()
+            black = {m for m in who if digest(m) in self._black}
+            wanted = set(want)
+            for r in rows_q():
+                key = (r["group_id"], r["member_id"])
+                if key in wanted:
+                    self._states[key] = _state(r, r["member_id"] in black)
+                    self._in_db.add(key)
+            for g, m in want:
+                self._states.setdefault((g, m), MemberState(m, g, blacklisted=m in black))
+
+        return read
 
     def load(self, group: str, member: str) -> tuple[MemberState, bool]:
         """(state, whether the member is known), as left by earlier events of the batch."""
@@ -112,6 +129,10 @@ class StoreBatch:
         self._spoke[key] = self._spoke.get(key, 0) + 1
 
     def flush(self) -> None:
+        with pipelined(self.conn):  # none of these is read back
+            self._flush()
+
+    def _flush(self) -> None:
         conn = self.conn
         if self._queue:
             self.raw.unqueue(conn, [(self.pb, g, m) for g, m in self._queue])

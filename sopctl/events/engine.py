@@ -141,8 +141,7 @@ class EventEngine:
         recorded: list[Recorded] = []
         with self.lock, self._transaction() as conn:
             db = StoreBatch(self.store, conn)
-            fresh = db.fresh(events)
-            db.prefetch((ev.group, ev.member) for ev in fresh)
+            fresh = db.fresh(events)  # their members read with them
             for ev in fresh:
                 acts = self._react(db, ev)
                 out[id(ev)] = acts

@@ -10,7 +10,8 @@ statements store and read back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,20 @@ def _run(conn: Connection, sql: str, params: Any) -> Any:
     else:
         cur.execute(sql, params)
     return cur
+
+
+@contextlib.contextmanager
+def pipelined(conn: Connection) -> Iterator[None]:
+    """Statements whose results are not read, sent without waiting for each answer: on
+    PostgreSQL (psycopg's pipeline mode) one round trip for all of them instead of one
+    each; an error surfaces at the end of the block. SQLite runs in-process: as is."""
+    driver = conn.connection.driver_connection  # type: ignore[union-attr]
+    pipeline = getattr(driver, "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    with pipeline():
+        yield
 
 
 def sqlite_datetime(v: datetime) -> str:
@@ -85,10 +100,12 @@ class RawStatements:
         return "(" + ", ".join([self.ph] * n) + ")"
 
     def mark_processed(self, conn: Connection, pb: str, rows: Sequence[tuple[str, str, Any]]
-                       ) -> set[str]:
-        """Insert (hash, kind, at) rows; returns the hashes that were new."""
-        won: set[str] = set()
+                       ) -> Callable[[], set[str]]:
+        """Insert (hash, kind, at) rows; returns a function that reads the hashes that
+        were new (sent now, read when called: several statements can share a round
+        trip in :func:`pipelined`)."""
         p, to_db = self.ph, self.to_db
+        cursors = []
         for i in range(0, len(rows), CHUNK):
             part = rows[i:i + CHUNK]
             sql = (f"INSERT INTO {processed.name} (playbook, event_hash, kind, {self.q('at')}) "
@@ -97,25 +114,28 @@ class RawStatements:
             params: list[Any] = []
             for h, kind, at in part:
                 params += (pb, h, kind, to_db(at))
-            won.update(r[0] for r in _run(conn, sql, tuple(params)))
-        return won
+            cursors.append(_run(conn, sql, tuple(params)))
+        return lambda: {r[0] for cur in cursors for r in cur}
 
-    def blacklisted(self, conn: Connection, pb: str, hashes: Sequence[str]) -> set[str]:
-        out: set[str] = set()
+    def blacklisted(self, conn: Connection, pb: str, hashes: Sequence[str]
+                    ) -> Callable[[], set[str]]:
+        """The barred among ``hashes``, read when the returned function is called."""
+        cursors = []
         for i in range(0, len(hashes), CHUNK):
             part = list(hashes[i:i + CHUNK])
             sql = (f"SELECT member_hash FROM {blacklist.name} WHERE playbook = {self.ph} "
                    f"AND member_hash IN {self._in(len(part))}")
-            out.update(r[0] for r in _run(conn, sql, (pb, *part)))
-        return out
+            cursors.append(_run(conn, sql, (pb, *part)))
+        return lambda: {r[0] for cur in cursors for r in cur}
 
     def members(self, conn: Connection, pb: str, pairs: Sequence[tuple[str, str]]
-                ) -> list[dict[str, Any]]:
+                ) -> Callable[[], list[dict[str, Any]]]:
         """Rows of ``members`` (as dicts, datetimes converted) among (group, member)
-        ``pairs``; SQLite may also return other pairs of those groups and members."""
-        out = []
+        ``pairs``, read when the returned function is called; SQLite may also return
+        other pairs of those groups and members."""
         conv = [i for i, c in enumerate(MEMBER_COLS) if c in self.dt_cols]
         head = f"SELECT {self.member_cols} FROM {members.name} WHERE playbook = {self.ph} AND "
+        cursors = []
         for i in range(0, len(pairs), CHUNK):
             part = pairs[i:i + CHUNK]
             if self.ph == "?":  # SQLite searches the primary key for two IN lists, but
@@ -129,13 +149,20 @@ class RawStatements:
                 pair = f"({self.ph}, {self.ph})"
                 sql = head + f"(group_id, member_id) IN (VALUES {', '.join([pair] * len(part))})"
                 params = (pb, *(x for gm in part for x in gm))
-            for row in _run(conn, sql, params):
-                r = list(row)
-                for j in conv:
-                    if r[j] is not None:
-                        r[j] = self.from_db(r[j])
-                out.append(dict(zip(MEMBER_COLS, r, strict=True)))
-        return out
+            cursors.append(_run(conn, sql, params))
+
+        def read() -> list[dict[str, Any]]:
+            out = []
+            for cur in cursors:
+                for row in cur:
+                    r = list(row)
+                    for j in conv:
+                        if r[j] is not None:
+                            r[j] = self.from_db(r[j])
+                    out.append(dict(zip(MEMBER_COLS, r, strict=True)))
+            return out
+
+        return read
 
     def count_messages(self, conn: Connection, rows: list[tuple[str, str, str, str, int]]
                        ) -> None:
