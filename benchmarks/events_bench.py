@@ -13,7 +13,11 @@ as soon as the previous one is answered, unless a rate is set):
    saturation;
 4. the same while 300 stalled connections sit on the server (half sent a request head and
    no body, half part of a head): normal requests' p99, the server's thread count, and how
-   long each stalled connection stays open (the limit is ``--timeout``).
+   long each stalled connection stays open (the limit is ``--timeout``);
+5. the whole `sopctl serve` command (``--workers N``, default 1), saturated: the same plus
+   what 2 leaves out, the sender delivering the reactions (on the playbook's console
+   channel), the JSON access log, the Prometheus metrics and the welcome ticker;
+   client-side figures, and the CPU per event of its two processes with one worker.
 
 1 and 2 run back to back ``--rounds`` times (a shared 2-core machine varies from minute to
 minute); each round's pair and the spread are printed, 3 and 4 run once at half the median.
@@ -364,7 +368,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=5.0, help="head and body timeout, s")
     ap.add_argument("--store", default=None, help="database URL (default: a fresh SQLite)")
     ap.add_argument("--workers", type=int, default=1,
-                    help="also run `sopctl serve --workers N` (client-side figures)")
+                    help="workers of the `sopctl serve` command measured last")
     ap.add_argument("--writer", choices=["sopctl", "thread"], default="sopctl",
                     help="sopctl: the commit process `serve` runs; thread: the group "
                     "commit on a thread of the serving process (for comparison)")
@@ -398,10 +402,12 @@ def main() -> None:
     stall = drive(server(), requests(n, "t"), a.conns, a.seconds, a.stalled, rate=rate)
     runs = [("empty handler", base), ("sopctl serve", real), (f"at {rate}/s", paced),
             (f"+{a.stalled} stalled", stall)]
-    if a.workers > 1:  # through the CLI: client-side figures only
-        w = drive(CliServer(a.workers, a.store), requests(n, "w"), a.conns, a.seconds)
-        print(f"sopctl serve --workers {a.workers}: {w['rate']:7.0f} signed events/s "
-              f"({w['bad']} not 200)   client round trip p99 {w['rt_p99']:6.2f} ms")
+    w = drive(CliServer(a.workers, a.store), requests(n, "w"), a.conns, a.seconds)
+    cpu = ("" if a.workers > 1 else "   CPU us/event: serving {:.0f}, commit {:.0f}"
+           .format(*w["cpu"][:2]))
+    print(f"the command, `sopctl serve --workers {a.workers}`: {w['rate']:7.0f} signed "
+          f"events/s ({w['bad']} not 200)   client round trip p99 {w['rt_p99']:6.2f} ms"
+          + cpu)
     print("the round with the median sopctl rate:")
     for name, r in runs:
         print(f"{name:>14}: {r['rate']:7.0f} signed events/s ({r['bad']} not 200)   "
