@@ -177,6 +177,12 @@ class ChannelSender:
         await self.dispatcher.aclose()  # reminder targets included
         if self.client is not None:
             await self.client.aclose()
+        # a lease that ended just now is written to the host's store a moment later, by a
+        # timer of this loop, which is about to close: written now, or every other sender
+        # on the host would take its token for in flight until MAX_FLIGHT_S
+        flush = getattr(getattr(self.ctx, "limiter", None), "flush", None)
+        if flush is not None:
+            flush()
 
 
 def _outcome(key: str, res: SendResult) -> Outcome:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
+import pytest
 
 from sopctl.events.server import ServeConfig
 from tests.events.conftest import serving
@@ -52,3 +54,33 @@ def test_a_stop_hands_back_reactions_waiting_for_a_rate_window(tmp_path, monkeyp
             again.stop()
     texts = [a.payload["text"] for a in fake.accepted]
     assert len(texts) == JOINS and len(set(texts)) == JOINS  # each welcome once
+
+
+def test_closing_the_sender_writes_the_lease_that_just_ended(tmp_path):
+    """A lease released right before the sender closes is written to the host's store
+    then, not by a timer of a loop that is gone: otherwise the next sender on the host
+    (a restarted serve, another process) waits for its token as if still in flight."""
+    import asyncio
+
+    from sopctl.events.outbound import ChannelSender
+    from sopctl.playbook.loader import load_playbook
+    from sopctl.run.hostlimit import host_context, host_limiter
+    from sopctl.run.ratelimit import Limit
+
+    pb = load_playbook(str(Path(__file__).parent / "events_playbook.yaml")).playbook
+    limits = [Limit("chat-1", 1, 0.05)]
+
+    async def send_then_close() -> None:
+        sender = ChannelSender(pb, {}, ctx=host_context(tmp_path))
+        (await sender.ctx.limiter.acquire(limits)).release()
+        await sender.aclose()
+
+    asyncio.run(send_then_close())  # the loop closes within the limiter's flush delay
+
+    async def next_sender() -> None:
+        (await asyncio.wait_for(host_limiter(tmp_path).acquire(limits), 2)).release()
+
+    try:
+        asyncio.run(next_sender())
+    except TimeoutError:
+        pytest.fail("the ended lease was never written: its token looks in flight")
