@@ -274,6 +274,7 @@ def child_main(fd: int) -> None:
         return
     conn.send(READY)
     queue: collections.deque[tuple[int, list[Event]]] = collections.deque()
+    halve = spec.get("halve", True)
     in_flight = 0
     open_ = True
     while open_ or queue:
@@ -285,7 +286,8 @@ def child_main(fd: int) -> None:
             open_ = False  # a stop (or the parent died): commit what was handed in, end
         if not queue:
             break
-        batch = _take(queue, in_flight if spec.get("halve", True) else 2 * MAX_BATCH)
+        # without halving, as if twice MAX_BATCH were in flight: all that arrived
+        batch = _take(queue, in_flight if halve else 2 * MAX_BATCH)
         t0 = time.perf_counter()
         reply = (*_commit(engine, batch), time.perf_counter() - t0)
         if open_:

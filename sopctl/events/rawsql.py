@@ -41,9 +41,10 @@ def _run(conn: Connection, sql: str, params: Any) -> Any:
 
 @contextlib.contextmanager
 def pipelined(conn: Connection) -> Iterator[None]:
-    """Statements whose results are not read, sent without waiting for each answer: on
-    PostgreSQL (psycopg's pipeline mode) one round trip for all of them instead of one
-    each; an error surfaces at the end of the block. SQLite runs in-process: as is."""
+    """Statements sent without waiting for each answer: on PostgreSQL (psycopg's pipeline
+    mode) one round trip for all of them instead of one each; reading a result in the
+    block waits for everything sent before it, and an error surfaces there or at the end
+    of the block. SQLite runs in-process: as is."""
     driver = conn.connection.driver_connection  # type: ignore[union-attr]
     pipeline = getattr(driver, "pipeline", None)
     if pipeline is None:
