@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from .sqlitewal import set_wal
+
 SHARDS = 64
 SWEEP = 1 / 16  # the share of writes that also drop the dead records of their file
 
@@ -213,7 +215,7 @@ class SqliteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, isolation_level=None, timeout=60,
                                  check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            set_wal(db)  # another process may be opening the new file at this moment
             db.execute("PRAGMA synchronous=OFF")  # lost at a power cut only: a reboot anyway
             db.execute("BEGIN IMMEDIATE")  # tables made by one opener at a time
             try:

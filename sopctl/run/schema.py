@@ -14,6 +14,7 @@ from ..errors import UsageError
 from ..i18n import _
 from .reasons import HANDED_BACK as HANDED
 from .reasons import UNCERTAIN
+from .sqlitewal import set_wal
 
 SCHEMA_VERSION = 1
 FINAL = ("sent", "failed", "skipped", "uncertain", "pending-confirmation")
@@ -116,7 +117,7 @@ def make_engine(url: str) -> sa.Engine:
             def _pragmas(dbapi_conn: Any, _rec: Any) -> None:
                 cur = dbapi_conn.cursor()
                 cur.execute("PRAGMA busy_timeout=30000")
-                _wal(cur)
+                set_wal(cur)
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.close()
 
@@ -125,20 +126,3 @@ def make_engine(url: str) -> sa.Engine:
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
         raise UsageError(_("cannot use store {url}: {why}").format(url=repr(url), why=exc),
                          hint=_("e.g. --store postgresql://user@host/db")) from None
-
-
-def _wal(cur: Any, patience_s: float = 30.0) -> None:
-    """Put a SQLite file in WAL mode. The switch needs the file to itself and SQLite does
-    not wait for that (no busy handler), so processes opening a new ledger at once retry."""
-    import sqlite3
-    import time
-
-    deadline = time.monotonic() + patience_s
-    while True:
-        try:
-            cur.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
