@@ -138,7 +138,8 @@ class Deliverer:
         keeper = asyncio.create_task(self._keep_leases())
         try:
             async with LedgerGate(self.ledger, self.playbook, now=lambda: datetime.now(UTC),
-                                  lease_s=self.lease_s, log=_log) as gate:
+                                  lease_s=self.lease_s, log=_log,
+                                  on_record=self._drop_outbox) as gate:
                 self._gate = gate
                 self.sender.use_gate(gate)
                 self._ready.set()
@@ -254,7 +255,8 @@ class Deliverer:
     async def _send(self, batch: list[Recorded]) -> None:
         """Posts and reminders through the dispatcher, whose gate flips each row to
         ``sending`` right before its first request and records its result; member
-        operations flipped, called and recorded here; rows never to be sent recorded."""
+        operations flipped, called and recorded here; rows never to be sent recorded.
+        A row's outbox entry goes in the transaction that records its result."""
         jobs, ops, final = self.sender.plan(batch)
         channel = {x.action.key: x.channel for x in batch}
         taken: set[str] = set()
@@ -267,14 +269,12 @@ class Deliverer:
                 yield job
         if self.metrics is not None:
             self.metrics.queue_depth += len(jobs) + len(ops)
-        done: list[str] = []
         streamed = 0
         try:
             if final:
                 await self._finish(final, channel)
-                done += [o.key for o in final]
             if ops:
-                done += await self._member_ops(ops, channel)
+                await self._member_ops(ops, channel)
             if ops and self.metrics is not None:
                 self.metrics.queue_depth -= len(ops)
             async for job, res in self.sender.stream(feed()):
@@ -286,22 +286,16 @@ class Deliverer:
                 if res.status not in ("sent", "pending-confirmation"):
                     log.warning(_("{status} {key}: {reason}").format(
                         status=status_text(res.status), key=job.msg.key, reason=show(res.reason)))
-                done.append(job.msg.key)
                 self.done += 1
         finally:
             self._unsent += [j.msg.key for j in jobs if j.msg.key not in taken]
             if self.metrics is not None:  # what never began (a stop) is no longer queued
                 self.metrics.queue_depth -= len(jobs) - streamed
-        if done:
-            try:
-                await asyncio.to_thread(self._drop_outbox, done)
-            except Exception as exc:  # dropped at the next look for unfinished reactions
-                log.error(_("could not look for unfinished reactions: {why}").format(why=exc))
 
-    async def _member_ops(self, ops: list[Recorded], channel: dict[str, str]) -> list[str]:
+    async def _member_ops(self, ops: list[Recorded], channel: dict[str, str]) -> None:
         if self._stopping:
             self._unsent += [x.action.key for x in ops]
-            return []
+            return
         try:  # committed right before the requests leave, as the gate does for messages
             go = set(await asyncio.to_thread(
                 self.ledger.start_sending, self.playbook, [x.action.key for x in ops],
@@ -310,11 +304,10 @@ class Deliverer:
             log.error(ngettext("could not start sending {n} reaction: {why}",
                                "could not start sending {n} reactions: {why}", len(ops))
                       .format(n=len(ops), why=exc))
-            return []
+            return
         outcomes = list(await asyncio.gather(*(self.sender.member_op(x) for x in ops
                                                if x.action.key in go)))
         await self._finish(outcomes, channel)
-        return [o.key for o in outcomes]
 
     async def _finish(self, outcomes: list[Outcome], channel: dict[str, str]) -> None:
         for o in outcomes:
@@ -325,18 +318,19 @@ class Deliverer:
                 self.metrics.sent(o.status, channel.get(o.key, ""))
         try:
             await asyncio.to_thread(self.ledger.finish, self.playbook, outcomes,
-                                    now=datetime.now(UTC))
+                                    now=datetime.now(UTC), also=self._drop_outbox)
             self.done += len(outcomes)
         except Exception as exc:  # the rows stay sending and turn uncertain later
             log.error(ngettext("could not record {n} result: {why}",
                                "could not record {n} results: {why}", len(outcomes))
                       .format(n=len(outcomes), why=exc))
 
-    def _drop_outbox(self, keys: list[str]) -> None:
+    def _drop_outbox(self, conn: Any, keys: list[str]) -> None:
+        """In the transaction that records ``keys``' results: their rows are final."""
         o = outbox.c
-        with self.ledger.engine.begin() as conn:
-            conn.execute(outbox.delete().where(o.playbook == self.playbook, o.key.in_(keys)))
-
+        for i in range(0, len(keys), 500):
+            conn.execute(outbox.delete().where(o.playbook == self.playbook,
+                                               o.key.in_(keys[i:i + 500])))
 
 
 def _log(event: str, message: str, level: str = "info", **_fields: Any) -> None:

@@ -66,14 +66,17 @@ class LedgerGate:
     def __init__(self, ledger: Ledger, playbook: str, *, now: Callable[[], datetime],
                  lease_s: float, log: Callable[..., None] | None = None,
                  on_failure: Callable[[], None] = lambda: None,
-                 on_flip: Callable[[list[str]], None] | None = None) -> None:
+                 on_flip: Callable[[list[str]], None] | None = None,
+                 on_record: Callable[[Any, list[str]], None] | None = None) -> None:
         """``now``: the clock the leases are on; ``log(event, message, level)``: where
         ledger outages are reported (default: the ``sopctl.run`` logger); ``on_failure``:
         called once the gate refuses because of an error (stop the dispatcher);
-        ``on_flip``: told the keys of each committed flip (a test hook)."""
+        ``on_flip``: told the keys of each committed flip (a test hook); ``on_record(conn,
+        keys)``: run in the transaction that records results (``Ledger.finish``'s
+        ``also``)."""
         self.ledger, self.playbook, self.now, self.lease_s = ledger, playbook, now, lease_s
         self.log = log or _log_to_logging
-        self.on_failure, self.on_flip = on_failure, on_flip
+        self.on_failure, self.on_flip, self.on_record = on_failure, on_flip, on_record
         self.unsent: list[str] = []
         self.failure: list[BaseException] = []
         self.refusing = False
@@ -176,7 +179,8 @@ class LedgerGate:
             try:
                 if batch:
                     await asyncio.to_thread(self.ledger.finish, self.playbook,
-                                            [o for o, _f in batch], now=self.now())
+                                            [o for o, _f in batch], now=self.now(),
+                                            also=self.on_record)
                 wait, waited, told = 0.5, 0.0, False
             except DBAPIError:  # kept and retried; the slots they hold pause new sends
                 self._results[:0] = batch

@@ -31,7 +31,7 @@ import json
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -229,8 +229,11 @@ class Ledger:
                 "claimed_by": self.runner_id, "claimed_at": now,
                 "lease_until": lease}
 
-    def finish(self, playbook: str, outcomes: Iterable[Outcome], *, now: datetime) -> int:
-        """Record results of claimed rows (only rows this runner still holds)."""
+    def finish(self, playbook: str, outcomes: Iterable[Outcome], *, now: datetime,
+               also: Callable[[Any, list[str]], None] | None = None) -> int:
+        """Record results of claimed rows (only rows this runner still holds). ``also(conn,
+        keys)`` runs in the same transaction (the event side drops those keys' outbox
+        entries: one commit where there were two)."""
         params = [{"b_pb": playbook, "b_key": o.key, "b_status": o.status,
                    "b_reason": o.reason[:2000], "b_attempts": o.attempts,
                    "b_resp": json.dumps(o.response, ensure_ascii=False, default=str)
@@ -249,7 +252,10 @@ class Ledger:
                         response=sa.bindparam("b_resp"),
                         finished_at=sa.bindparam("b_now"), lease_until=None))
         with self.engine.begin() as conn:
-            return conn.execute(stmt, params).rowcount
+            n = conn.execute(stmt, params).rowcount
+            if also is not None:
+                also(conn, [p["b_key"] for p in params])
+            return n
 
     def start_sending(self, playbook: str, keys: Sequence[str], *, now: datetime,
                       lease_s: float = 60) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from sopctl.errors import UsageError
@@ -160,6 +161,7 @@ def test_telegram_link_spam_warned_then_banned(telegram):
     rows = _statuses(ledger, engine.name)
     assert rows[f"remove/g001/tg/{CHAT}/12"][0] == "sent"
     _wait(lambda: engine.ledger_status(f"announce/g001/tg/{CHAT}/12") == "sent")
+    assert _outbox_keys(ledger, engine.name) == []
     # a redelivered update claims nothing, and only what is claimed is ever sent
     rows_before, done_before = _statuses(ledger, engine.name), deliverer.done
     assert _post(client, _update(2, 12, 777, "www.spam.cn 加我", url=False))["actions"] == 0
@@ -186,6 +188,16 @@ def test_telegram_welcome_posted_and_failure_recorded(telegram):
           and engine.ledger_status("welcome/g001/tg/6/join/902") == "failed")
     _status, reason = _statuses(ledger, engine.name)["welcome/g001/tg/6/join/902"]
     assert "chat not found" in reason and TOKEN not in reason
+    # an outbox entry goes with its final result (one transaction), never after it
+    assert _outbox_keys(ledger, engine.name) == []
+
+
+def _outbox_keys(ledger: Ledger, name: str) -> list[str]:
+    from sopctl.events.store import outbox
+
+    with ledger.engine.connect() as conn:
+        return list(conn.execute(sa.select(outbox.c.key).where(outbox.c.playbook == name))
+                    .scalars())
 
 
 def test_wecom_robot_welcome_and_admin_reminder_via_cli(tmp_path, monkeypatch):

@@ -7,6 +7,8 @@ import sys
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from sopctl.run.ledger import Claim, Ledger, Outcome, normalise_url
 
 NOW = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
@@ -64,6 +66,26 @@ def test_finish_only_by_the_holder(store_url):
     assert row["status"] == "sent" and row["response"] == {"msgid": "m1"}
     assert row["scheduled_utc"] == NOW and row["finished_at"] == NOW
     assert a.finish("pb", [Outcome(k, "failed")], now=NOW) == 0  # final is final
+
+
+def test_finish_runs_its_companion_in_the_same_transaction(store_url):
+    """``also`` sees the recorded keys in the finish's transaction: when it fails, the
+    results are not recorded either (the event side drops outbox entries there)."""
+    led = Ledger(store_url)
+    ks = led.claim("pb", claims(3), now=NOW)
+    seen: list[list[str]] = []
+
+    def broken(conn, keys):
+        seen.append(keys)
+        raise RuntimeError("companion failed")
+
+    with pytest.raises(RuntimeError):
+        led.finish("pb", [Outcome(k, "sent") for k in ks], now=NOW, also=broken)
+    assert seen == [ks] and led.counts() == {"claimed": 3}
+    assert led.finish("pb", [Outcome(k, "sent") for k in ks], now=NOW,
+                      also=lambda conn, keys: seen.append(keys)) == 3
+    assert seen[-1] == ks and led.counts() == {"sent": 3}
+    led.close()
 
 
 def test_record_skips_without_overwriting(store_url):
