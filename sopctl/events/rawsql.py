@@ -57,9 +57,10 @@ def pipelined(conn: Connection) -> Iterator[None]:
 def sqlite_datetime(v: datetime) -> str:
     """What the columns' own processor stores on SQLite (naive UTC, always six digits of
     microseconds), in one C call instead of a format over a dict."""
-    if v.tzinfo is not None:
-        v = v.astimezone(UTC).replace(tzinfo=None)
-    s = v.isoformat(" ")
+    if v.tzinfo is None:
+        s = v.isoformat(" ")
+    else:  # the "+00:00" cut off: a third cheaper than dropping the zone first
+        s = (v if v.tzinfo is UTC else v.astimezone(UTC)).isoformat(" ")[:-6]
     return s if v.microsecond else s + ".000000"
 
 

@@ -116,14 +116,24 @@ class ServeMetrics(Metrics):
                                  registry=r)
         self._refused = Counter("sopctl_events_refused", "Requests refused, by route and "
                                 "status.", ["route", "status"], registry=r)
+        # the labelled children, looked up once: ``labels()`` costs more than the update
+        self._per_request: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._per_source: dict[str, Any] = {}
 
     def request(self, route: str, status: int, seconds: float) -> None:
-        route = route if route in _ROUTES else "other"
-        self._requests.labels(route, str(status)).inc()
-        self._duration.labels(route).observe(seconds)
+        route = route if route in _ROUTES else "other"  # paths are the client's
+        pair = self._per_request.get((route, status))
+        if pair is None:
+            pair = self._per_request[route, status] = (
+                self._requests.labels(route, str(status)), self._duration.labels(route))
+        pair[0].inc()
+        pair[1].observe(seconds)
 
     def ingested(self, source: str, n: int, seconds: float) -> None:
-        self._events.labels(source).inc(n)
+        child = self._per_source.get(source)
+        if child is None:
+            child = self._per_source[source] = self._events.labels(source)
+        child.inc(n)
         self._ingest.observe(seconds)
 
     def refused(self, route: str, status: int) -> None:

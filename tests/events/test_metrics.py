@@ -7,6 +7,7 @@ import time
 import urllib.request
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sopctl.events.engine import EventEngine
@@ -113,3 +114,21 @@ def test_runner_metrics_endpoint_counts_rate_limit_waits():
     assert families(text) == {"sopctl_rate_limit_wait_seconds", "sopctl_sends",
                               "sopctl_claim_latency_seconds", "sopctl_queue_depth",
                               "sopctl_ticks", "sopctl_reloads"}
+
+
+def test_request_series_of_unknown_paths_count_as_other_and_stay_bounded():
+    """Paths are chosen by clients: every unknown one counts under "other", and the
+    labelled series kept at hand do not grow with them."""
+    m = ServeMetrics()
+    for i in range(1500):
+        m.request(f"/probe/{i}", 404, 0.001)
+    m.request("/events", 200, 0.002)
+    m.request("/events", 200, 0.004)
+    got = samples(m.render())
+    other = (("route", "other"),)
+    assert got[("sopctl_http_requests_total", (*other, ("status", "404")))] == 1500
+    assert got[("sopctl_http_request_duration_seconds_count", other)] == 1500
+    ev = (("route", "/events"),)
+    assert got[("sopctl_http_requests_total", (*ev, ("status", "200")))] == 2
+    assert got[("sopctl_http_request_duration_seconds_sum", ev)] == pytest.approx(0.006)
+    assert len(m._per_request) == 2
