@@ -25,8 +25,8 @@ class ConsoleChannel(BaseChannel):
         if part.mentions:
             who += " " + " ".join(f"@{m}" for m in part.mentions)
         head = f"[bold cyan]{escape(part.group_name or part.group_id)}[/]"
-        out.print(f"{head}{escape(who)} [dim]({escape(self.name)})[/]")
-        out.print(escape(part.text))
+        # one call for both lines: each call costs rich a terminal probe and a render
+        out.print(f"{head}{escape(who)} [dim]({escape(self.name)})[/]\n{escape(part.text)}")
         return SendResult("sent", response={"channel": "console"})
 
 
