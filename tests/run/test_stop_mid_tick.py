@@ -164,7 +164,7 @@ def test_rows_waiting_for_a_rate_limit_window_are_not_sending(tmp_path):
 class BrokenLedger(Ledger):
     """Recording results fails with something other than the database being away."""
 
-    def finish(self, playbook, outcomes, *, now):
+    def finish(self, playbook, outcomes, *, now, also=None):
         outcomes = list(outcomes)
         if outcomes:
             raise RuntimeError("results cannot be serialised")
