@@ -1,6 +1,6 @@
 """`sopctl serve` over real sockets, against the same stack answering an empty handler.
 
-Four measurements, each with the server in its own process(es) and the clients in another
+Five measurements, each with the server in its own process(es) and the clients in another
 (asyncio protocols, keep-alive; closed loop: every connection sends its next signed event
 as soon as the previous one is answered, unless a rate is set):
 
@@ -17,7 +17,8 @@ as soon as the previous one is answered, unless a rate is set):
 5. the whole `sopctl serve` command (``--workers N``, default 1), saturated: the same plus
    what 2 leaves out, the sender delivering the reactions (on the playbook's console
    channel), the JSON access log, the Prometheus metrics and the welcome ticker;
-   client-side figures, and the CPU per event of its two processes with one worker.
+   client-side figures, and the CPU per event of its two processes with one worker;
+   then at half its saturated rate (open loop), for its latency with the sender at work.
 
 1 and 2 run back to back ``--rounds`` times (a shared 2-core machine varies from minute to
 minute); each round's pair and the spread are printed, 3 and 4 run once at half the median.
@@ -319,6 +320,7 @@ def drive(server: Server, reqs: list[bytes], conns: int, seconds: float, stalled
     return {"n": len(rtts), "bad": bad, "rate": (len(rtts) - bad) / elapsed,
             "cpu": (serving, commit, client_cpu / ok * 1e6, 1 - busy / max(1, total)),
             "p50": float(np.percentile(ms, 50)), "p99": float(np.percentile(ms, 99)),
+            "rt_p50": float(np.percentile(np.array(rtts) * 1000, 50)),
             "rt_p99": float(np.percentile(np.array(rtts) * 1000, 99)), "rows": rows,
             "threads": threads, "closed_max": max(closed) if closed else 0.0,
             "stalled": len(closed)}
@@ -408,6 +410,13 @@ def main() -> None:
     print(f"the command, `sopctl serve --workers {a.workers}`: {w['rate']:7.0f} signed "
           f"events/s ({w['bad']} not 200)   client round trip p99 {w['rt_p99']:6.2f} ms"
           + cpu)
+    # its latency below saturation, sender at work: the answer follows the commit, so the
+    # client's round trip bounds receipt -> ledger from above
+    w_rate = round(w["rate"] / 2)
+    wp = drive(CliServer(a.workers, a.store), requests(n, "wp"), a.conns, a.seconds,
+               rate=w_rate)
+    print(f"the command at {w_rate}/s: {wp['rate']:7.0f} signed events/s ({wp['bad']} not "
+          f"200)   client round trip p50 {wp['rt_p50']:6.2f} ms  p99 {wp['rt_p99']:6.2f} ms")
     print("the round with the median sopctl rate:")
     for name, r in runs:
         print(f"{name:>14}: {r['rate']:7.0f} signed events/s ({r['bad']} not 200)   "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -253,3 +254,28 @@ def test_a_holder_in_another_pid_namespace_is_judged_by_its_lease_only(store_url
     me = Ledger(store_url)
     assert me.recover(now=NOW + timedelta(seconds=30)) == 0  # alive for all we know
     assert me.recover(now=NOW + timedelta(seconds=61)) == 2  # their leases ran out
+
+
+def test_sqlite_flips_rows_through_their_keys_not_every_claimed_row(tmp_path):
+    """With no statistics, SQLite's planner took the status index for a flip of eight keys
+    or more and read every claimed row of the ledger; the flip must search by key."""
+    import sqlite3
+
+    import sqlalchemy as sa
+
+    led = Ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    keys = led.claim("pb", claims(200), now=NOW)
+    flips: list[tuple[str, tuple]] = []
+
+    @sa.event.listens_for(led.engine, "before_cursor_execute")
+    def grab(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().startswith("UPDATE"):
+            flips.append((statement, parameters))
+
+    assert len(led.start_sending("pb", keys[:64], now=NOW)) == 64
+    led.close()
+    [(sql, params)] = flips
+    with contextlib.closing(sqlite3.connect(tmp_path / "l.db")) as raw:
+        plan = [row[3] for row in raw.execute("EXPLAIN QUERY PLAN " + sql, params)]
+    assert plan == ["SEARCH sopctl_deliveries USING INDEX "
+                    "sqlite_autoindex_sopctl_deliveries_1 (playbook=? AND key=?)"], plan
