@@ -28,6 +28,7 @@ the server from the parsed request head to the answer, which is written only aft
 event, its member and its ledger claims are committed.
 
     python benchmarks/events_bench.py [--seconds 10] [--conns 32] [--rounds 3] [--store URL]
+    python benchmarks/events_bench.py --against ../other-checkout --rounds 5   # before/after
 """
 
 from __future__ import annotations
@@ -329,7 +330,8 @@ def drive(server: Server, reqs: list[bytes], conns: int, seconds: float, stalled
 class CliServer:
     """`sopctl serve --workers N` itself (a subprocess); measured at the client only."""
 
-    def __init__(self, workers: int, store: str | None) -> None:
+    def __init__(self, workers: int, store: str | None, source: str | None = None) -> None:
+        """``source``: another checkout whose sopctl runs instead of this one's."""
         import subprocess
         import sys
 
@@ -338,10 +340,12 @@ class CliServer:
             self.port = s.getsockname()[1]
         self.dir = tempfile.mkdtemp()
         env = {**os.environ, "SOPCTL_EVENTS_SECRET": SECRET, "SOPCTL_LOG_LEVEL": "WARNING"}
+        root = source or str(PLAYBOOK.parents[2])
+        env["PYTHONPATH"] = root  # ``-m`` also looks in the working directory first
         self.p = subprocess.Popen(
             [sys.executable, "-m", "sopctl", "serve", str(PLAYBOOK), "--port", str(self.port),
              "--workers", str(workers), "--state-dir", self.dir, "--access-log", "json",
-             *(["--store", store] if store else [])], env=env,
+             *(["--store", store] if store else [])], env=env, cwd=root,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.pid = self.p.pid
         end = time.monotonic() + 60
@@ -381,10 +385,15 @@ def main() -> None:
                     help="empty-handler / sopctl pairs to run (the median is reported)")
     ap.add_argument("--rate", type=float, default=0.0,
                     help="offered rate for the latency runs (default: half the sustained)")
+    ap.add_argument("--against", metavar="DIR", default=None,
+                    help="only the whole command: --rounds pairs, the sopctl of checkout DIR "
+                    "then this one's, alternately (before/after a change)")
     a = ap.parse_args()
     n = int(a.seconds * 20000)
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; "
           f"{a.conns} keep-alive connections, {a.seconds:.0f} s per run")
+    if a.against:
+        return against(a, n)
 
     def server() -> Server:
         return Server(a.writer, a.store, a.timeout, a.batch)
@@ -441,6 +450,27 @@ def main() -> None:
     print("targets on the median round (>= 3000/s, >= 0.5x empty, p99 < 50 ms at the paced rate, "
           "stalled closed in time): " + ", ".join("met" if x else "NOT met" for x in ok))
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+def against(a: argparse.Namespace, n: int) -> None:
+    """The whole command from another checkout and from this one, alternately."""
+    got: dict[str, list[dict]] = {a.against: [], "this checkout": []}
+    for r in range(a.rounds):
+        for name in got:
+            source = None if name == "this checkout" else a.against
+            x = drive(CliServer(a.workers, a.store, source), requests(n, f"v{r}{len(name)}"),
+                      a.conns, a.seconds)
+            got[name].append(x)
+            serving, commit, client, idle = x["cpu"]
+            print(f"round {r + 1}, {name}: {x['rate']:6.0f} signed events/s ({x['bad']} not "
+                  f"200), client round trip p99 {x['rt_p99']:6.2f} ms; CPU us/event serving "
+                  f"{serving:.0f}, commit {commit:.0f}, client {client:.0f}; idle {idle:.0%}",
+                  flush=True)
+    for name, xs in got.items():
+        med = sorted(xs, key=lambda x: x["rate"])[len(xs) // 2]
+        print(f"{name}: {min(x['rate'] for x in xs):.0f}-{max(x['rate'] for x in xs):.0f}/s, "
+              f"median round {med['rate']:.0f}/s (serving {med['cpu'][0]:.0f} us/event, "
+              f"client round trip p99 {med['rt_p99']:.2f} ms)")
 
 
 if __name__ == "__main__":
