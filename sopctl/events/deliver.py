@@ -39,6 +39,9 @@ from .engine import Recorded
 from .store import outbox
 
 log = logging.getLogger("sopctl.events")
+# reactions come a few per commit of the receiver, one commit every few milliseconds: a
+# flip or a result waits this long for others to share its ledger transaction
+LINGER_S = 0.02
 
 
 class Deliverer:
@@ -139,7 +142,7 @@ class Deliverer:
         try:
             async with LedgerGate(self.ledger, self.playbook, now=lambda: datetime.now(UTC),
                                   lease_s=self.lease_s, log=_log,
-                                  on_record=self._drop_outbox) as gate:
+                                  on_record=self._drop_outbox, linger=LINGER_S) as gate:
                 self._gate = gate
                 self.sender.use_gate(gate)
                 self._ready.set()

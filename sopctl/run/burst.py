@@ -67,14 +67,17 @@ class LedgerGate:
                  lease_s: float, log: Callable[..., None] | None = None,
                  on_failure: Callable[[], None] = lambda: None,
                  on_flip: Callable[[list[str]], None] | None = None,
-                 on_record: Callable[[Any, list[str]], None] | None = None) -> None:
+                 on_record: Callable[[Any, list[str]], None] | None = None,
+                 linger: float = 0.0) -> None:
         """``now``: the clock the leases are on; ``log(event, message, level)``: where
         ledger outages are reported (default: the ``sopctl.run`` logger); ``on_failure``:
         called once the gate refuses because of an error (stop the dispatcher);
         ``on_flip``: told the keys of each committed flip (a test hook); ``on_record(conn,
         keys)``: run in the transaction that records results (``Ledger.finish``'s
-        ``also``)."""
+        ``also``); ``linger``: seconds a flip or a result waits for others to share its
+        transaction (for a sender handed a few rows at a time)."""
         self.ledger, self.playbook, self.now, self.lease_s = ledger, playbook, now, lease_s
+        self.linger = linger
         self.log = log or _log_to_logging
         self.on_failure, self.on_flip, self.on_record = on_failure, on_flip, on_record
         self.unsent: list[str] = []
@@ -134,11 +137,16 @@ class LedgerGate:
         self._result_wake.set()
 
     # ------------------------------------------------------------------ workers
+    async def _linger(self) -> None:
+        if self.linger > 0 and not self._closing:
+            await asyncio.sleep(self.linger)
+
     async def _flipper(self) -> None:
         from sqlalchemy.exc import DBAPIError
 
         while not (self._closing and not self._flips):
             await self._flip_wake.wait()
+            await self._linger()
             self._flip_wake.clear()
             batch, self._flips = self._flips, []
             if not batch:
@@ -174,6 +182,8 @@ class LedgerGate:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._result_wake.wait(),
                                        max(0.01, renew_at - time.monotonic()))
+            if self._results:
+                await self._linger()
             self._result_wake.clear()
             batch, self._results = self._results, []
             try:
