@@ -188,7 +188,7 @@ def test_telegram_welcome_posted_and_failure_recorded(telegram):
           and engine.ledger_status("welcome/g001/tg/6/join/902") == "failed")
     _status, reason = _statuses(ledger, engine.name)["welcome/g001/tg/6/join/902"]
     assert "chat not found" in reason and TOKEN not in reason
-    # an outbox entry goes with its final result (one transaction), never after it
+    # every outbox entry is gone once its row is final (it goes in the same transaction)
     assert _outbox_keys(ledger, engine.name) == []
 
 
