@@ -307,11 +307,11 @@ def test_compare_fits_and_keeps_every_figure(monkeypatch: pytest.MonkeyPatch, la
 
 
 def test_calibrate_tables_fit(monkeypatch: pytest.MonkeyPatch, lang: str) -> None:
-    # a fit takes seconds: the narrow width only (120 lays out the same rows), and one
-    # simulated history per trial (--runs sets how many are averaged, not the tables)
+    # a fit takes seconds: the narrow width only (120 lays out the same rows), the last
+    # ten weeks and one simulated history per trial (the tables are the same)
     width = 80
     data = ROOT / "examples" / "calibrate" / "skincare-wecom-stats.csv"
     out = _cli(monkeypatch, width, "calibrate", str(SKINCARE), "--from", str(data),
-               "--holdout", "14", "--runs", "1")
+               "--holdout", "14", "--runs", "1", "--since", "2026-08-15")
     _fits(out, width)
     assert "…" not in out and "join_scale" in out and "speak_scale" in out
