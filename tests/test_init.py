@@ -202,6 +202,24 @@ def _until_prompt(proc: subprocess.Popen, text: str, timeout: float = 30.0) -> s
     return seen.decode()
 
 
+def _until_reading(pid: int, timeout: float = 10.0) -> None:
+    """Return once ``pid`` sleeps in read(2), as a person's Ctrl-C finds it at a prompt.
+
+    CPython runs a signal's handler between bytecodes, or when a blocking call returns
+    EINTR; a SIGINT that lands after the prompt is written but before read(2) starts is
+    only acted on once the read returns (the next line typed). Only a script can hit that
+    window, so the test waits it out instead of flaking on a loaded machine.
+    """
+    import time
+
+    wchan, end = Path(f"/proc/{pid}/wchan"), time.monotonic() + timeout
+    if not wchan.exists():  # no procfs: a pause covers the window well enough
+        time.sleep(0.5)
+        return
+    while "read" not in wchan.read_text() and time.monotonic() < end:
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize("answers", [b"", b"knowledge\n", b"knowledge\n\n"])
 def test_ctrl_c_at_a_prompt_exits_130(tmp_path: Path, answers: bytes) -> None:
     """SIGINT to a real process sitting at the first, second or third question."""
@@ -219,6 +237,7 @@ def test_ctrl_c_at_a_prompt_exits_130(tmp_path: Path, answers: bytes) -> None:
         proc.stdin.write(answers)
         proc.stdin.flush()
         _until_prompt(proc, prompts[answers.count(b"\n")])
+        _until_reading(proc.pid)
         proc.send_signal(signal.SIGINT)
         try:
             code = proc.wait(timeout=30)
