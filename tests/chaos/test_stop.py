@@ -56,9 +56,14 @@ def test_sigterm_one_of_three_mid_burst_with_a_slow_platform(tmp_path, store, re
         slow, fast = {"HOOK_URL": sink.slow_url}, {"HOOK_URL": sink.url}
         try:
             fleet.launch(0, env=slow)  # this runner's platform answers in two seconds
+            pid = fleet.procs[0].pid
+            # the others start once it has claimed its first rows: each runner's clock starts
+            # when its process reads it, so on a loaded machine a slow start-up could leave
+            # the burst to the fast two before this one claims anything
+            assert wait_for(lambda: held_by(store, pid)["claimed"] >= 50, 90, 0.1), \
+                fleet.logs()
             fleet.launch(1, env=fast)
             fleet.launch(2, env=fast)
-            pid = fleet.procs[0].pid
             # SIGTERM once the burst is under way and the slow runner holds rows it has not
             # begun (claimed, waiting for one of its slots): those it must hand back
             assert wait_for(lambda: sink.count.value >= groups // 10
