@@ -5,8 +5,12 @@ from __future__ import annotations
 import compileall
 from pathlib import Path
 
+import pytest
 
-def pytest_sessionstart(session: object) -> None:
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):  # a worker: the controller has done it
+        return
     # the suite starts sopctl in a few hundred subprocesses (runners, serve and its commit
     # process, the CLI); where PYTHONDONTWRITEBYTECODE is set, nothing caches the package's
     # bytecode and each would compile it again (~0.15 s a start here). compileall writes
