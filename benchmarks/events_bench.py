@@ -9,7 +9,7 @@ as soon as the previous one is answered, unless a rate is set):
 2. sopctl: the real receiver as `sopctl serve` runs it (signature, JSON, and the group
    commit of store + ledger claims in its commit process);
 3. sopctl at a fixed offered rate (open loop; default half the sustained rate of 2, spread
-   evenly: each connection sends on its own phase, not all 32 at once), for latency below
+   evenly: each connection sends on its own phase, not all at once), for latency below
    saturation;
 4. the same while 300 stalled connections sit on the server (half sent a request head and
    no body, half part of a head): normal requests' p99, the server's thread count, and how
@@ -23,12 +23,19 @@ as soon as the previous one is answered, unless a rate is set):
 1 and 2 run back to back ``--rounds`` times (a shared 2-core machine varies from minute to
 minute); each round's pair and the spread are printed, 3 and 4 run once at half the median.
 
+128 connections by default: what a reverse proxy in front of ``serve`` keeps open to it
+under load (nginx's ``keepalive 128`` pool, docs/events.md), with every platform's
+callbacks for hundreds of groups arriving at once. A group commit gains from concurrency
+(more events share a transaction) where the empty handler loses (more connections to
+poll), so the ratio depends on the count: ``--sweep 32,64,128,256`` prints both at each.
+
 Rates are 200-answers per second seen by the clients; receipt -> ledger is measured in
 the server from the parsed request head to the answer, which is written only after the
 event, its member and its ledger claims are committed.
 
-    python benchmarks/events_bench.py [--seconds 10] [--conns 32] [--rounds 3] [--store URL]
+    python benchmarks/events_bench.py [--seconds 10] [--conns 128] [--rounds 3] [--store URL]
     python benchmarks/events_bench.py --against ../other-checkout --rounds 5   # before/after
+    python benchmarks/events_bench.py --sweep 32,64,128,256 --seconds 6   # vs concurrency
 """
 
 from __future__ import annotations
@@ -369,7 +376,7 @@ class CliServer:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--conns", type=int, default=32)
+    ap.add_argument("--conns", type=int, default=128)
     ap.add_argument("--stalled", type=int, default=300)
     ap.add_argument("--timeout", type=float, default=5.0, help="head and body timeout, s")
     ap.add_argument("--store", default=None, help="database URL (default: a fresh SQLite)")
@@ -388,6 +395,9 @@ def main() -> None:
     ap.add_argument("--against", metavar="DIR", default=None,
                     help="only the whole command: --rounds pairs, the sopctl of checkout DIR "
                     "then this one's, alternately (before/after a change)")
+    ap.add_argument("--sweep", metavar="N,N,...", default=None,
+                    help="only the saturated pairs, at each of these connection counts "
+                    "(e.g. 32,64,128,256): how rate and ratio change with concurrency")
     a = ap.parse_args()
     n = int(a.seconds * 20000)
     print(f"cores: {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}; "
@@ -397,6 +407,9 @@ def main() -> None:
 
     def server() -> Server:
         return Server(a.writer, a.store, a.timeout, a.batch)
+
+    if a.sweep:
+        return sweep(a, n, server, [int(c) for c in a.sweep.split(",")])
 
     pairs = []
     for r in range(a.rounds):  # the empty handler and sopctl, back to back, each round
@@ -449,6 +462,31 @@ def main() -> None:
           stall["closed_max"] < a.timeout + 1.5)
     print("targets on the median round (>= 3000/s, >= 0.5x empty, p99 < 50 ms at the paced rate, "
           "stalled closed in time): " + ", ".join("met" if x else "NOT met" for x in ok))
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+def sweep(a: argparse.Namespace, n: int, server, counts: list[int]) -> None:
+    """Empty handler / sopctl pairs at each connection count; the median round of each."""
+    table = []
+    for conns in counts:
+        pairs = []
+        for r in range(a.rounds):
+            base = drive(Server("empty", None), requests(n, f"e{conns}{r}"), conns, a.seconds)
+            real = drive(server(), requests(n, f"s{conns}{r}"), conns, a.seconds)
+            pairs.append((base, real))
+            print(f"{conns} connections, round {r + 1}: empty handler {base['rate']:7.0f}/s, "
+                  f"sopctl serve {real['rate']:6.0f}/s ({real['bad']} not 200), ratio "
+                  f"{real['rate'] / base['rate']:.2f}", flush=True)
+        table.append((conns, pairs))
+    print("connections | empty handler/s | sopctl/s | ratio | receipt->ledger p99 ms | "
+          "CPU us/event serving, commit, client | idle  (the median round of each)")
+    for conns, pairs in table:
+        base, real = sorted(pairs, key=lambda p: p[1]["rate"] / p[0]["rate"])[len(pairs) // 2]
+        serving, commit, client, idle = real["cpu"]
+        ratios = sorted(r["rate"] / b["rate"] for b, r in pairs)
+        print(f"{conns:11d} | {base['rate']:15.0f} | {real['rate']:8.0f} | "
+              f"{real['rate'] / base['rate']:.2f} ({ratios[0]:.2f}-{ratios[-1]:.2f}) | "
+              f"{real['p99']:22.2f} | {serving:.0f}, {commit:.0f}, {client:.0f} | {idle:.0%}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
