@@ -216,7 +216,9 @@ def _until_reading(pid: int, timeout: float = 10.0) -> None:
     if not wchan.exists():  # no procfs: a pause covers the window well enough
         time.sleep(0.5)
         return
-    while "read" not in wchan.read_text() and time.monotonic() < end:
+    # pipe_read, anon_pipe_read; pipe_wait on kernels before 5.6
+    while not any(w in wchan.read_text() for w in ("read", "pipe")) \
+            and time.monotonic() < end:
         time.sleep(0.005)
 
 
