@@ -125,3 +125,56 @@ def test_crontab_line(tmp_path):
     assert len(summaries) == 2
     assert summaries[0]["sent"] > 0 and summaries[1]["sent"] == 0
     assert (state / "ledger.db").exists()
+
+
+def test_event_receiver_service_answers_reacts_and_stops_on_sigterm(tmp_path):
+    """The receiver's unit as written: a signed question is answered 200 and its auto-reply
+    sent and recorded in the ledger the runner's unit uses; SIGTERM ends it with 0."""
+    from sopctl.events.server import sign
+
+    svc = unit("sopctl-serve.service")
+    assert svc.get("Service", "KillSignal") == "SIGTERM"
+    assert "KillMode" not in svc["Service"]  # control-group: the commit child is signalled too
+    assert svc.get("Service", "Environment") == unit("sopctl.service").get(
+        "Service", "Environment")  # one state directory, one ledger with the runner
+    argv = argv_of(svc.get("Service", "ExecStart"))
+    assert argv[3] == "serve"
+    port = free_port()
+    argv[argv.index("--port") + 1] = str(port)
+    state = tmp_path / "state"
+    env = {**env_of(svc, state), "SOPCTL_EVENTS_SECRET": "from-/etc/sopctl/env"}
+    env.pop("SOPCTL_NOW")
+    p = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2):
+                    break
+            except OSError:
+                assert p.poll() is None and time.monotonic() < deadline, p.communicate()[1]
+                time.sleep(0.2)
+        body = json.dumps({"id": "ops-1", "type": "message", "group": "g001",
+                           "member": "u-ops", "text": "我的快递到哪了"},
+                          ensure_ascii=False).encode()
+        ts = str(int(time.time()))
+        req = urllib.request.Request(base + "/events", data=body, method="POST", headers={
+            "Content-Type": "application/json", "X-Sopctl-Timestamp": ts,
+            "X-Sopctl-Signature": sign(env["SOPCTL_EVENTS_SECRET"], ts, body)})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert json.loads(r.read()) == {"accepted": 1, "actions": 1}
+        p.send_signal(signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    assert "下单后 48 小时内从杭州仓发货" in out  # the auto-reply, on the console channel
+    hist = subprocess.run([sys.executable, "-m", "sopctl", "history", "--state-dir", str(state),
+                           "--format", "json"], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60)
+    rows = [json.loads(x) for x in hist.stdout.splitlines()]
+    assert [(r["key"], r["status"]) for r in rows] == [("reply/g001/ops-1", "sent")], hist.stderr
