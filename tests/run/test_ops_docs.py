@@ -4,6 +4,7 @@ as written (paths swapped for temporary ones) and do what their comments say."""
 from __future__ import annotations
 
 import configparser
+import contextlib
 import json
 import os
 import shlex
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from sopctl.plan.cron import parse_cron
@@ -43,6 +45,27 @@ def env_of(cp: configparser.ConfigParser, state: Path) -> dict[str, str]:
     env["SOPCTL_STATE_DIR"] = str(state)  # instead of /var/lib/sopctl
     env["SOPCTL_NOW"] = "2026-11-24T11:05:00+08:00"  # the 11:00 slot is due
     return env
+
+
+@contextlib.contextmanager
+def started(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen]:
+    """The unit's process, killed on the way out if a test failed before stopping it."""
+    p = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+
+
+def systemd_stop(p: subprocess.Popen) -> tuple[str, str]:
+    """SIGTERM, as `systemctl stop` with KillSignal=SIGTERM; stdout and stderr once it ends."""
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    return out, err
 
 
 def free_port() -> int:
@@ -77,9 +100,7 @@ def test_long_running_service_starts_serves_metrics_and_stops_on_sigterm(tmp_pat
     assert "--once" not in argv
     port = free_port()
     argv[argv.index("--metrics-port") + 1] = str(port)
-    p = subprocess.Popen(argv, cwd=REPO, env=env_of(svc, tmp_path / "state"),
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with started(argv, env_of(svc, tmp_path / "state")) as p:
         body = ""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -93,12 +114,7 @@ def test_long_running_service_starts_serves_metrics_and_stops_on_sigterm(tmp_pat
             time.sleep(0.2)
         assert 'sopctl_sends_total{channel="console",status="sent"}' in body, body
         assert "sopctl_claim_latency_seconds_count" in body
-        p.send_signal(signal.SIGTERM)
-        _out, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 0, err
+        _out, err = systemd_stop(p)
     events = [json.loads(x)["event"] for x in err.splitlines() if x.startswith("{")]
     assert events[0] == "start" and "stop" in events
 
@@ -144,9 +160,7 @@ def test_event_receiver_service_answers_reacts_and_stops_on_sigterm(tmp_path):
     state = tmp_path / "state"
     env = {**env_of(svc, state), "SOPCTL_EVENTS_SECRET": "from-/etc/sopctl/env"}
     env.pop("SOPCTL_NOW")
-    p = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
+    with started(argv, env) as p:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
@@ -165,12 +179,7 @@ def test_event_receiver_service_answers_reacts_and_stops_on_sigterm(tmp_path):
             "X-Sopctl-Signature": sign(env["SOPCTL_EVENTS_SECRET"], ts, body)})
         with urllib.request.urlopen(req, timeout=10) as r:
             assert json.loads(r.read()) == {"accepted": 1, "actions": 1}
-        p.send_signal(signal.SIGTERM)
-        out, err = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-    assert p.returncode == 0, err
+        out, err = systemd_stop(p)
     assert "Traceback" not in err
     assert "下单后 48 小时内从杭州仓发货" in out  # the auto-reply, on the console channel
     hist = subprocess.run([sys.executable, "-m", "sopctl", "history", "--state-dir", str(state),
