@@ -4,7 +4,9 @@ and a channel that records what it was asked to send."""
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -132,3 +134,22 @@ def store_url(request, tmp_path):
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     return request.getfixturevalue("pg_schema_url")()
+
+
+def at_once(fn: Callable[[], object], n: int) -> list[BaseException]:
+    """``fn`` in ``n`` threads released together (a race of openers); what they raised."""
+    gate, errors = threading.Barrier(n), []
+
+    def go() -> None:
+        gate.wait()
+        try:
+            fn()
+        except BaseException as exc:
+            errors.append(exc)
+
+    ts = [threading.Thread(target=go) for _ in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return errors

@@ -12,6 +12,8 @@ import pytest
 
 from sopctl.run.ledger import Claim, Ledger, Outcome, normalise_url
 
+from .conftest import at_once
+
 NOW = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
 
 
@@ -145,24 +147,13 @@ def test_schema_applied_concurrently(store_url, tmp_path):
     urls = [store_url] if not store_url.startswith("sqlite") else [
         f"sqlite:///{tmp_path / f'race{i}.db'}" for i in range(24)]
     for url in urls:
-        errors: list[BaseException] = []
-        gate = threading.Barrier(8)
 
-        def start(url: str = url, gate: threading.Barrier = gate,
-                  errors: list[BaseException] = errors) -> None:
-            gate.wait()
-            try:
-                led = Ledger(url)
-                MemberStore(led, "pb")
-                led.close()
-            except BaseException as exc:
-                errors.append(exc)
+        def start(url: str = url) -> None:
+            led = Ledger(url)
+            MemberStore(led, "pb")
+            led.close()
 
-        ts = [threading.Thread(target=start) for _ in range(8)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        errors = at_once(start, 8)
         assert not errors, errors
         led = Ledger(url)
         with led.engine.connect() as c:

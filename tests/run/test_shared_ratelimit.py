@@ -323,25 +323,11 @@ def test_two_openers_of_a_new_sqlite_store_at_the_same_moment_both_get_it(tmp_pa
     """Switching a new file to WAL needs it to itself and SQLite does not wait for that:
     two processes opening the store at once made one of them give up ("database is
     locked", about one pair in eight) and fall back to rate limits of its own."""
-    import threading
-
     from sopctl.run.hoststore import SqliteStore
 
-    errors: list[Exception] = []
+    from .conftest import at_once
+
+    errors: list[BaseException] = []
     for i in range(60):
-        path = tmp_path / f"rl{i}.db"
-        go = threading.Barrier(2)
-
-        def open_it(path=path, go=go) -> None:
-            go.wait()
-            try:
-                SqliteStore(path).check()
-            except Exception as exc:
-                errors.append(exc)
-
-        ts = [threading.Thread(target=open_it) for _ in range(2)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        errors += at_once(lambda path=tmp_path / f"rl{i}.db": SqliteStore(path).check(), 2)
     assert errors == []
