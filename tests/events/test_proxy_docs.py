@@ -89,7 +89,9 @@ def test_the_documented_nginx_site_in_front_of_serve(tmp_path):
                     + f"error_log {tmp_path / 'error.log'};\nevents {{}}\n"
                     + "http {\n    access_log off;\n" + temps
                     + _documented_site(listen, upstream, crt, key) + "}\n")
-    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-c", str(conf)],
+    # -e: the error log from the start (before the configuration is read), as any user
+    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                              "-c", str(conf)],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = f"https://127.0.0.1:{listen}"
