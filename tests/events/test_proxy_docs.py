@@ -5,6 +5,7 @@ Skipped, saying so, where nginx is not installed."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -12,6 +13,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -62,14 +64,48 @@ def _documented_site(listen: int, upstream: int, crt: Path, key: Path) -> str:
     return site
 
 
-def _time_wait_on(port: int) -> int:
-    """TCP connections in TIME_WAIT with ``port`` at either end: connections closed."""
-    n = 0
+def _time_wait_on(port: int) -> set[tuple[str, str]]:
+    """TCP connections in TIME_WAIT with ``port`` at either end (closed ones), by their
+    addresses: older ones (another test's, on a reused port) can be told apart."""
+    found = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         f = line.split()
         ports = {int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16)}
-        n += f[3] == "06" and port in ports
-    return n
+        if f[3] == "06" and port in ports:
+            found.add((f[1], f[2]))
+    return found
+
+
+@contextlib.contextmanager
+def _nginx(tmp: Path, upstream: int) -> Iterator[str]:
+    """nginx serving the documented site in front of ``upstream``; its https URL."""
+    crt, key = _self_signed(tmp)
+    listen = _free_port()
+    temps = "".join(f"    {d}_temp_path {tmp / d};\n"
+                    for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = tmp / "nginx.conf"
+    conf.write_text(("user root;\n" if os.geteuid() == 0 else "")
+                    + f"daemon off;\npid {tmp / 'nginx.pid'};\nerror_log {tmp / 'error.log'};\n"
+                    + "events {}\nhttp {\n    access_log off;\n" + temps
+                    + _documented_site(listen, upstream, crt, key) + "}\n")
+    # -e: the error log from the start (before the configuration is read), as any user
+    p = subprocess.Popen([NGINX, "-p", str(tmp), "-e", str(tmp / "error.log"), "-c", str(conf)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"https://127.0.0.1:{listen}"
+    try:
+        end = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(url + "/healthz", verify=False, timeout=2)  # nginx's own 404
+                break
+            except httpx.TransportError:
+                assert p.poll() is None and time.monotonic() < end, (
+                    (tmp / "error.log").read_text(errors="replace"))
+                time.sleep(0.1)
+        yield url
+    finally:
+        p.terminate()
+        p.wait(10)
 
 
 def test_the_documented_nginx_site_in_front_of_serve(tmp_path):
@@ -79,33 +115,8 @@ def test_the_documented_nginx_site_in_front_of_serve(tmp_path):
     serve, base = _start(pb, f"sqlite:///{tmp_path / 'l.db'}", tmp_path / "st",
                          "--forwarded-allow-ips", "127.0.0.1")
     upstream = int(base.rsplit(":", 1)[1])
-    crt, key = _self_signed(tmp_path)
-    listen = _free_port()
-    conf = tmp_path / "nginx.conf"
-    temps = "".join(f"    {d}_temp_path {tmp_path / d};\n"
-                    for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    conf.write_text(("user root;\n" if os.geteuid() == 0 else "")
-                    + f"daemon off;\npid {tmp_path / 'nginx.pid'};\n"
-                    + f"error_log {tmp_path / 'error.log'};\nevents {{}}\n"
-                    + "http {\n    access_log off;\n" + temps
-                    + _documented_site(listen, upstream, crt, key) + "}\n")
-    # -e: the error log from the start (before the configuration is read), as any user
-    nginx = subprocess.Popen([NGINX, "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
-                              "-c", str(conf)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        url = f"https://127.0.0.1:{listen}"
-        with httpx.Client(verify=False, timeout=10) as client:
-            end = time.monotonic() + 20
-            while True:
-                try:
-                    client.get(url + "/healthz")  # not proxied: nginx answers 404
-                    break
-                except httpx.TransportError:
-                    assert nginx.poll() is None and time.monotonic() < end, (
-                        nginx.communicate(timeout=5)[1]
-                        + (tmp_path / "error.log").read_text(errors="replace"))
-                    time.sleep(0.1)
+        with _nginx(tmp_path, upstream) as url, httpx.Client(verify=False, timeout=10) as client:
             before = _time_wait_on(upstream)
             for i in range(20):
                 ev = {"id": f"px-{i}", "type": "message", "group": "g001",
@@ -114,11 +125,12 @@ def test_the_documented_nginx_site_in_front_of_serve(tmp_path):
                 r = client.post(url + "/events", content=body,
                                 headers={**_signed(body), "X-Forwarded-For": "203.0.113.9"})
                 assert r.status_code == 200 and r.json() == {"accepted": 1, "actions": 1}, r.text
-            closed = _time_wait_on(upstream) - before
+            closed = len(_time_wait_on(upstream) - before)
+        err = _stop(serve)
     finally:
-        nginx.terminate()
-        nginx.wait(10)
-    err = _stop(serve)
+        if serve.poll() is None:  # a failure above: never leave serve running
+            serve.kill()
+            serve.communicate()
     lines = [json.loads(x) for x in err.splitlines() if x.startswith("{")]
     hits = [x for x in lines if x.get("event") == "http" and x.get("path") == "/events"]
     assert len(hits) == 20
