@@ -411,15 +411,7 @@ def main() -> None:
     if a.sweep:
         return sweep(a, n, server, [int(c) for c in a.sweep.split(",")])
 
-    pairs = []
-    for r in range(a.rounds):  # the empty handler and sopctl, back to back, each round
-        base = drive(Server("empty", None), requests(n, f"e{r}"), a.conns, a.seconds)
-        real = drive(server(), requests(n, f"s{r}"), a.conns, a.seconds)
-        pairs.append((base, real))
-        print(f"round {r + 1}: empty handler {base['rate']:7.0f}/s, sopctl serve "
-              f"{real['rate']:6.0f}/s ({real['bad']} not 200), ratio "
-              f"{real['rate'] / base['rate']:.2f}; receipt->ledger p99 {real['p99']:.2f} ms; "
-              f"{real['rows']} ledger rows for {real['n']} events", flush=True)
+    pairs = rounds(a, n, server, a.conns)
     base, real = sorted(pairs, key=lambda p: p[1]["rate"])[len(pairs) // 2]  # the median
     rate = a.rate or round(real["rate"] / 2)  # latency below saturation
     paced = drive(server(), requests(n, "p"), a.conns, a.seconds, rate=rate)
@@ -465,18 +457,26 @@ def main() -> None:
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 
+def rounds(a: argparse.Namespace, n: int, server, conns: int, label: str = "") -> list:
+    """``--rounds`` pairs, the empty handler and sopctl back to back, each printed."""
+    pairs = []
+    for r in range(a.rounds):
+        tag = f"{conns}{r}"
+        base = drive(Server("empty", None), requests(n, "e" + tag), conns, a.seconds)
+        real = drive(server(), requests(n, "s" + tag), conns, a.seconds)
+        pairs.append((base, real))
+        print(f"{label}round {r + 1}: empty handler {base['rate']:7.0f}/s, sopctl serve "
+              f"{real['rate']:6.0f}/s ({real['bad']} not 200), ratio "
+              f"{real['rate'] / base['rate']:.2f}; receipt->ledger p99 {real['p99']:.2f} ms; "
+              f"{real['rows']} ledger rows for {real['n']} events", flush=True)
+    return pairs
+
+
 def sweep(a: argparse.Namespace, n: int, server, counts: list[int]) -> None:
     """Empty handler / sopctl pairs at each connection count; the median round of each."""
     table = []
     for conns in counts:
-        pairs = []
-        for r in range(a.rounds):
-            base = drive(Server("empty", None), requests(n, f"e{conns}{r}"), conns, a.seconds)
-            real = drive(server(), requests(n, f"s{conns}{r}"), conns, a.seconds)
-            pairs.append((base, real))
-            print(f"{conns} connections, round {r + 1}: empty handler {base['rate']:7.0f}/s, "
-                  f"sopctl serve {real['rate']:6.0f}/s ({real['bad']} not 200), ratio "
-                  f"{real['rate'] / base['rate']:.2f}", flush=True)
+        pairs = rounds(a, n, server, conns, f"{conns} connections, ")
         table.append((conns, pairs))
     print("connections | empty handler/s | sopctl/s | ratio | receipt->ledger p99 ms | "
           "CPU us/event serving, commit, client | idle  (the median round of each)")
